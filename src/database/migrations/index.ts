@@ -1,0 +1,7 @@
+import { CreateDeadLetters1764300000000 } from './1764300000000-CreateDeadLetters';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
+ * under the TypeORM CLI. Add new migrations at the end.
+ */
+export const migrations = [CreateDeadLetters1764300000000];

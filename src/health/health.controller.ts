@@ -1,0 +1,24 @@
+import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { HealthService, Readiness } from './health.service';
+
+@ApiTags('Root')
+@Controller()
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  /** Liveness: 200 `true` while the process runs. */
+  @Get('health')
+  live(@Res() res: Response): void {
+    res.json(true);
+  }
+
+  /** Readiness: 200 when the database answers and every enabled service runs, else 503 with what is down. */
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
+    const readiness = await this.health.readiness();
+    res.status(readiness.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
+    return readiness;
+  }
+}

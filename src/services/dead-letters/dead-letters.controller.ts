@@ -1,0 +1,47 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { uuidParam } from '../../common/http/uuid-param';
+import { DeadLetterEntity } from './dead-letter.entity';
+import { DeadLettersService } from './dead-letters.service';
+import { DeadLetterQueryDto } from './dto/dead-letter-query.dto';
+
+function toResponse(letter: DeadLetterEntity): Record<string, unknown> {
+  return {
+    id: letter.id,
+    created: letter.created,
+    updated: letter.updated,
+    source: letter.source,
+    reason: letter.reason,
+    attempts: letter.attempts,
+    payload: letter.payload,
+    replayed_at: letter.replayedAt,
+  };
+}
+
+@ApiTags('Admin')
+@Controller('admin/dead_letters')
+export class DeadLettersController {
+  constructor(private readonly deadLetters: DeadLettersService) {}
+
+  @Get()
+  async list(@Query() query: DeadLetterQueryDto): Promise<Record<string, unknown>[]> {
+    const letters = await this.deadLetters.list({
+      source: query.source,
+      includeReplayed: query.include_replayed ?? false,
+      limit: query.limit ?? 200,
+      offset: query.offset ?? 0,
+    });
+    return letters.map(toResponse);
+  }
+
+  @Get(':id')
+  async get(@Param('id', uuidParam) id: string): Promise<Record<string, unknown>> {
+    return toResponse(await this.deadLetters.get(id));
+  }
+
+  @Post(':id/replay')
+  @HttpCode(200)
+  async replay(@Param('id', uuidParam) id: string): Promise<Record<string, unknown>> {
+    return toResponse(await this.deadLetters.replay(id));
+  }
+}

@@ -1,0 +1,92 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../../common/errors/domain.error';
+import { Clock } from '../../common/time/clock';
+import { DeadLetterEntity } from './dead-letter.entity';
+
+export type ReplayHandler = (payload: unknown) => Promise<void>;
+
+export interface DeadLetterInput {
+  payload: unknown;
+  attempts: number;
+}
+
+export interface DeadLetterQuery {
+  source?: string;
+  includeReplayed?: boolean;
+  limit: number;
+  offset: number;
+}
+
+/**
+ * The dead-letter table: services `record` what they gave up on; operators list and `replay` it. Each source
+ * registers a replay handler (e.g. the persister re-buffers the event) when it starts.
+ */
+@Injectable()
+export class DeadLettersService {
+  private readonly logger = new Logger(DeadLettersService.name);
+  private readonly handlers = new Map<string, ReplayHandler>();
+
+  constructor(
+    @InjectRepository(DeadLetterEntity) private readonly repo: Repository<DeadLetterEntity>,
+    private readonly clock: Clock,
+  ) {}
+
+  registerReplayHandler(source: string, handler: ReplayHandler): void {
+    this.handlers.set(source, handler);
+  }
+
+  /** Stores one row per payload in a single INSERT. Throws if the database cannot take them. */
+  async record(source: string, reason: string, items: DeadLetterInput[]): Promise<void> {
+    if (!items.length) return;
+    await this.repo
+      .createQueryBuilder()
+      .insert()
+      .values(
+        items.map((item) => ({
+          source,
+          reason: reason.slice(0, 10_000),
+          attempts: item.attempts,
+          payload: item.payload as object,
+        })),
+      )
+      .execute();
+    this.logger.warn({ msg: 'dead-lettered', source, count: items.length, reason: reason.slice(0, 500) });
+  }
+
+  async list(query: DeadLetterQuery): Promise<DeadLetterEntity[]> {
+    const qb = this.repo
+      .createQueryBuilder('d')
+      .orderBy('d.created', 'DESC')
+      .addOrderBy('d.id')
+      .limit(query.limit)
+      .offset(query.offset);
+    if (query.source) qb.andWhere('d.source = :source', { source: query.source });
+    if (!query.includeReplayed) qb.andWhere('d.replayed_at IS NULL');
+    return qb.getMany();
+  }
+
+  async count(source?: string): Promise<number> {
+    return this.repo.count({ where: source ? { source } : {} });
+  }
+
+  async get(id: string): Promise<DeadLetterEntity> {
+    const letter = await this.repo.findOneBy({ id });
+    if (!letter) throw new NotFoundError('Dead letter not found');
+    return letter;
+  }
+
+  /** Hands the payload back to its source; marks the letter replayed when that succeeds. */
+  async replay(id: string): Promise<DeadLetterEntity> {
+    const letter = await this.get(id);
+    if (letter.replayedAt)
+      throw new ConflictError(`Dead letter ${id} was already replayed at ${letter.replayedAt}`);
+    const handler = this.handlers.get(letter.source);
+    if (!handler) throw new InvalidRequestError(`No service that replays '${letter.source}' is running here`);
+    await handler(letter.payload);
+    const now = this.clock.now();
+    await this.repo.update({ id }, { replayedAt: now, updated: now });
+    return { ...letter, replayedAt: now, updated: now };
+  }
+}
