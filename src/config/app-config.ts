@@ -1,4 +1,4 @@
-import { BlockValue, ConfigError, Env, parseBlock, Setting, SettingsBlock } from './setting';
+import { BlockValue, ConfigError, Env, parseBlock, parseBool, Setting, SettingsBlock } from './setting';
 import { settingsSchema } from './settings.schema';
 
 type Schema = typeof settingsSchema;
@@ -20,6 +20,7 @@ export class AppConfig implements ConfigShape {
 
   private constructor(
     private readonly enabledFlags: ReadonlyMap<string, boolean>,
+    private readonly env: Env,
     values: ConfigShape,
   ) {
     Object.assign(this, values);
@@ -37,16 +38,24 @@ export class AppConfig implements ConfigShape {
           flags.set(spec.env, (parsed as Record<string, unknown>)[key] as boolean);
       }
     }
-    return new AppConfig(flags, values as ConfigShape);
+    return new AppConfig(flags, env, values as ConfigShape);
   }
 
-  /** Whether the service whose `…_ENABLED` variable is `envVar` is enabled. */
+  /**
+   * Whether the service whose `…_ENABLED` variable is `envVar` is enabled. Declared settings were parsed at
+   * boot; a service without a declared setting (e.g. one added by an extension module) reads its variable
+   * here, enabled by default. A bad value throws `ConfigError`.
+   */
   isServiceEnabled(envVar: string): boolean {
     const flag = this.enabledFlags.get(envVar);
-    if (flag === undefined) {
-      throw new ConfigError(envVar, 'no such setting is declared in src/config/settings.schema.ts');
+    if (flag !== undefined) return flag;
+    const raw = this.env[envVar];
+    if (raw === undefined) return true;
+    try {
+      return parseBool(raw);
+    } catch (err) {
+      throw new ConfigError(envVar, err instanceof Error ? err.message : String(err));
     }
-    return flag;
   }
 
   /** Every declared setting, for `.env.example` and docs. */

