@@ -1,3 +1,4 @@
+import http from 'node:http';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
@@ -205,6 +206,34 @@ describe('task runs API', () => {
       const res = await api().post('/api/task_runs/').send(body).expect(422);
       expect(res.body.exception_message).toBe('Invalid request received.');
       expect(res.body.exception_detail.map((d: { loc: unknown }) => d.loc)).toContainEqual(loc);
+    });
+
+    it('should accept JSON without a Content-Type header', async () => {
+      const url = new URL(t.baseUrl);
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: url.hostname, port: url.port, path: '/api/task_runs/', method: 'POST' },
+          (res) => {
+            let b = '';
+            res.on('data', (c: Buffer) => (b += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ task_key: 'no-content-type', dynamic_key: '0' }));
+      });
+      expect(status).toBe(201);
+      expect(JSON.parse(body)).toMatchObject({ task_key: 'no-content-type' });
+    });
+
+    it('should answer 422, not 500, for values the database cannot store', async () => {
+      const res = await api()
+        .post('/api/task_runs/')
+        .send({ task_key: 'nul\u0000byte', dynamic_key: '0' })
+        .expect(422);
+      expect(res.body.detail).toMatch(/^Invalid request/);
+      await api().post('/api/task_runs/').send([1, 2]).expect(422);
+      await api().post('/api/task_runs/').set('content-type', 'application/json').send('null').expect(422);
     });
 
     it('should carry the exact messages for cache keys and retry settings', async () => {

@@ -83,7 +83,9 @@ let counter = 0;
 /** A fresh, migrated database for one test file (or one test), cloned from the run's template. */
 export async function createTestDatabase(): Promise<string> {
   const { adminUrl, runId, template } = currentRun();
-  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}`;
+  // The counter restarts per test file (jest's module registry), and files may share a process when jest
+  // runs in band: a random suffix keeps names unique.
+  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
   for (let attempt = 0; ; attempt++) {
     try {
       await adminQuery(adminUrl, `CREATE DATABASE "${name}" TEMPLATE "${template}"`);
