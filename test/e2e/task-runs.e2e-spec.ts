@@ -473,8 +473,13 @@ describe('task runs API', () => {
       expect((await api().get(`/api/task_run_states/${MISSING}`).expect(404)).body).toEqual({
         detail: 'Flow run state not found',
       });
-      await api().get('/api/task_run_states/').expect(422);
-      await api().get('/api/task_run_states/?task_run_id=nope').expect(422);
+      const missing = await api().get('/api/task_run_states/').expect(422);
+      expect(missing.body.exception_detail[0].loc).toEqual(['query', 'task_run_id']);
+      const bad = await api().get('/api/task_run_states/?task_run_id=nope').expect(422);
+      expect(bad.body.exception_detail[0]).toMatchObject({
+        loc: ['query', 'task_run_id'],
+        type: 'uuid_parsing',
+      });
     });
   });
 
