@@ -85,6 +85,18 @@ describe('task runs API', () => {
       expect(run.state.timestamp).toMatch(TS_RE);
       expect(run.state.state_details.task_run_id).toBe(run.id);
       expect(run.expected_start_time).toBe(run.state.timestamp);
+      expect(Object.keys(run.state).sort()).toEqual(['data', 'id', 'message', 'name', 'state_details', 'timestamp', 'type']);
+      expect(run.state.state_details).toMatchObject({
+        flow_run_id: null,
+        task_run_id: run.id,
+        scheduled_time: null,
+        deferred: false,
+        untrackable_result: false,
+        pause_reschedule: false,
+        cache_key: null,
+        retriable: null,
+        task_parameters_id: null,
+      });
     });
 
     it('should answer 200 with the existing run for the same natural key, without touching its state', async () => {
