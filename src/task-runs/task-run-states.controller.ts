@@ -3,7 +3,7 @@ import { isUUID } from 'class-validator';
 import { RequestValidationError } from '../common/errors/request-validation.error';
 import { uuidParam } from '../common/http/uuid-param';
 import type { OrchestrationState } from '../orchestration/orchestration.types';
-import { TaskRunsService } from './task-runs.service';
+import { TaskRunQueriesService } from './task-run-queries.service';
 
 /** The required `task_run_id` query parameter: a UUID, else 422 at `["query", "task_run_id"]`. */
 const taskRunIdQuery: PipeTransform<unknown, string> = {
@@ -30,15 +30,15 @@ const taskRunIdQuery: PipeTransform<unknown, string> = {
 /** `/api/task_run_states`. */
 @Controller('task_run_states')
 export class TaskRunStatesController {
-  constructor(private readonly taskRuns: TaskRunsService) {}
+  constructor(private readonly queries: TaskRunQueriesService) {}
 
   @Get()
   list(@Query('task_run_id', taskRunIdQuery) taskRunId: string): Promise<OrchestrationState[]> {
-    return this.taskRuns.readStates(taskRunId);
+    return this.queries.readStates(taskRunId);
   }
 
   @Get(':id')
   read(@Param('id', uuidParam) id: string): Promise<OrchestrationState> {
-    return this.taskRuns.readState(id);
+    return this.queries.readState(id);
   }
 }
