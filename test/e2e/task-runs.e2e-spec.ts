@@ -85,7 +85,15 @@ describe('task runs API', () => {
       expect(run.state.timestamp).toMatch(TS_RE);
       expect(run.state.state_details.task_run_id).toBe(run.id);
       expect(run.expected_start_time).toBe(run.state.timestamp);
-      expect(Object.keys(run.state).sort()).toEqual(['data', 'id', 'message', 'name', 'state_details', 'timestamp', 'type']);
+      expect(Object.keys(run.state).sort()).toEqual([
+        'data',
+        'id',
+        'message',
+        'name',
+        'state_details',
+        'timestamp',
+        'type',
+      ]);
       expect(run.state.state_details).toMatchObject({
         flow_run_id: null,
         task_run_id: run.id,
