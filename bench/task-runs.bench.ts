@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const dbName = `${newRunId()}_bench_task_runs`;
   const databaseUrl = await createMigratedDatabase(adminUrl, dbName);
-  const app = await createTestApp({ databaseUrl, env: { DATABASE_POOL_SIZE: '20' } });
+  const app = await createTestApp({ databaseUrl, env: { DATABASE_POOL_SIZE: String(CONCURRENCY) } });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
   const base = app.baseUrl;
   try {
