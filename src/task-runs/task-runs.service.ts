@@ -252,7 +252,12 @@ export class TaskRunsService {
       transaction: em,
     });
     const entries = this.policy.entriesFor(initial?.type ?? null, proposed.type, request);
+    const before = JSON.stringify(run);
     const result = await orchestrate(ctx, entries, this.policy.globalTransforms());
+    if (JSON.stringify(run) === before) {
+      // Nothing changed (WAIT, ABORT, a null reject): leave the row, and its `updated`, alone.
+      return { result, row: { ...row } };
+    }
     const [updated] = await queryRows(
       em,
       `UPDATE task_run SET state_id = $2, state_type = $3, state_name = $4, state_timestamp = $5, run_count = $6,

@@ -48,7 +48,9 @@ describe('orchestration through the API', () => {
     const delay = (Date.parse(failed.body.state.state_details.scheduled_time) - Date.now()) / 1000;
     expect(delay).toBeGreaterThan(25);
     expect(delay).toBeLessThanOrEqual(30);
+    const beforeWait = (await api().get(`/api/task_runs/${run.id}`)).body;
     const early = await propose(run.id, { type: 'RUNNING' }).expect(200);
+    expect((await api().get(`/api/task_runs/${run.id}`)).body.updated).toBe(beforeWait.updated);
     expect(early.body).toMatchObject({
       status: 'WAIT',
       state: { id: failed.body.state.id },
