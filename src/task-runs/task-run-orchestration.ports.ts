@@ -5,7 +5,8 @@ import type { FlowRunView, OrchestrationPorts } from '../orchestration/orchestra
 import type { OrchestratedRun, OrchestrationState } from '../orchestration/orchestration.types';
 import { stateRowToJson } from './task-run.mapper';
 
-class StateTimestampConflict extends Error {
+/** The run already has a state at the proposed timestamp (unique (task_run_id, timestamp)). */
+export class StateTimestampConflict extends Error {
   constructor() {
     super('The task run already has a state with this timestamp.');
     this.name = 'StateTimestampConflict';
@@ -71,69 +72,13 @@ async function findCachedState(
   return row ? stateRowToJson(row) : null;
 }
 
-/** The orchestration ports of one task-run transaction (cache, flow run, state writes) on its EntityManager. */
-export class TaskRunOrchestrationPorts implements OrchestrationPorts {
-  constructor(
-    private readonly em: EntityManager,
-    private readonly flowRuns: FlowRunsService,
-  ) {}
-
-  readFlowRun(flowRunId: string): Promise<FlowRunView | null> {
-    return this.flowRuns.readForOrchestration(this.em, flowRunId);
-  }
-
-  findCachedState(cacheKey: string, now: Timestamp): Promise<OrchestrationState | null> {
-    return findCachedState(this.em, cacheKey, now);
-  }
-
-  async insertCacheEntry(cacheKey: string, expiration: Timestamp | null, stateId: string): Promise<void> {
-    await this.em.query(
-      `INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id) VALUES ($1, $2, $3)`,
-      [cacheKey, expiration, stateId],
-    );
-  }
-
-  /** `validate_proposed_state` storage: the optional artifact, then the state row (unique per run and timestamp). */
-  async writeState(run: OrchestratedRun, state: OrchestrationState): Promise<OrchestrationState> {
-    const placement = placeResult(state.data);
-    let artifactId: string | null = null;
-    if (placement.artifact) {
-      const a = placement.artifact;
-      const [artifact] = await this.em.query(
-        `INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-        [a.key, a.type, a.description, json(a.data), run.id, run.flowRunId],
-      );
-      artifactId = artifact.id;
-    }
-    const inserted: unknown[] = await this.em.query(
-      `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        state.id,
-        run.id,
-        state.type,
-        state.timestamp,
-        state.name,
-        state.message,
-        JSON.stringify(state.state_details ?? {}),
-        json(placement.inline),
-        artifactId,
-      ],
-    );
-    if (!inserted.length) throw new StateTimestampConflict();
-    run.stateId = state.id;
-    return { ...state, data: placement.data };
-  }
-}
-
 /**
- * Ports for orchestrating the initial state of a run that is not inserted yet: reads go to the database,
- * writes (the state with its result placement, cache entries) are buffered so the run, its state, artifact
- * and cache rows are written by one INSERT … statement only if the run is really new.
+ * The orchestration ports of one task-run write: reads (flow run, cache) go to the database through the
+ * given EntityManager; writes (the validated state with its result placement, cache entries) are buffered,
+ * so the caller writes the run, its state, artifact and cache rows in one statement after the rules ran:
+ * at create only if the run is really new, at set_state together with the locked run's new fields.
  */
-export class BufferedCreatePorts implements OrchestrationPorts {
+export class BufferedWritePorts implements OrchestrationPorts {
   state: { state: OrchestrationState; placement: ResultPlacement } | null = null;
   readonly cacheEntries: {
     cache_key: string;

@@ -24,7 +24,7 @@ import { normalizeTaskRunPolicy } from '../orchestration/state-factory';
 import { TaskQueueStore } from '../task-queues/task-queue.store';
 import type { CreateTaskRunDto, SetTaskRunStateDto, UpdateTaskRunDto } from './dto/task-runs.dto';
 import { SqlParams } from './filters/sql-params';
-import { BufferedCreatePorts, json, TaskRunOrchestrationPorts } from './task-run-orchestration.ports';
+import { BufferedWritePorts, json, StateTimestampConflict } from './task-run-orchestration.ports';
 import {
   applyOrchestratedRun,
   TASK_RUN_FROM,
@@ -84,7 +84,7 @@ export class TaskRunsService {
       endTime: null,
       totalRunTime: 0,
     };
-    const ports = new BufferedCreatePorts(this.dataSource.manager, this.flowRuns);
+    const ports = new BufferedWritePorts(this.dataSource.manager, this.flowRuns);
     const ctx = new TaskOrchestrationContext({
       run,
       initialState: null,
@@ -215,38 +215,50 @@ export class TaskRunsService {
     id: string,
     dto: SetTaskRunStateDto,
   ): Promise<{ result: OrchestrationResult; created: boolean }> {
-    const startedMicros = this.clock.nowMicros();
-    const proposed = stateFromCreate(dto.state, fromMicros(startedMicros));
-    const request: TransitionRequest = {
-      force: dto.force === true,
-      deferred: proposed.state_details.deferred === true,
-    };
-    const result = await this.dataSource.transaction(async (em) => {
-      const [row] = await em.query(
-        `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1 FOR UPDATE OF tr`,
-        [id],
-      );
-      if (!row) throw new ObjectNotFoundError(`Task run with id ${id} not found`);
-      return (await this.orchestrateLocked(em, row, proposed, request)).result;
-    });
-    const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
-    return { result, created };
+    for (let attempt = 0; ; attempt++) {
+      const startedMicros = this.clock.nowMicros();
+      const proposed = stateFromCreate(dto.state, fromMicros(startedMicros));
+      const request: TransitionRequest = {
+        force: dto.force === true,
+        deferred: proposed.state_details.deferred === true,
+      };
+      try {
+        const result = await this.dataSource.transaction(async (em) => {
+          const [row] = await em.query(
+            `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1 FOR UPDATE OF tr`,
+            [id],
+          );
+          if (!row) throw new ObjectNotFoundError(`Task run with id ${id} not found`);
+          return this.orchestrateLocked(em, row, proposed, request);
+        });
+        const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
+        return { result, created };
+      } catch (err) {
+        // Another writer (e.g. the recorder) holds a state at this exact µs: retry once with a new timestamp.
+        if (!(err instanceof StateTimestampConflict)) throw err;
+        if (attempt > 0) throw new ConflictError(err.message);
+      }
+    }
   }
 
-  /** Runs the policy on a locked row, writes the run's new fields, and enqueues when a rule asked for it. */
+  /**
+   * Runs the policy on a locked row, then writes the validated state (with its artifact and cache rows) and
+   * the run's new fields in one statement, and enqueues when a rule asked for it.
+   */
   private async orchestrateLocked(
     em: EntityManager,
     row: TaskRunRow,
     proposed: OrchestrationState,
     request: TransitionRequest,
-  ): Promise<{ result: OrchestrationResult; row: TaskRunRow }> {
+  ): Promise<OrchestrationResult> {
     const run = toOrchestratedRun(row);
     const initial = toStateJson(row);
+    const ports = new BufferedWritePorts(em, this.flowRuns);
     const ctx = new TaskOrchestrationContext({
       run,
       initialState: initial,
       proposedState: proposed,
-      ports: new TaskRunOrchestrationPorts(em, this.flowRuns),
+      ports,
       nowMicros: this.clock.nowMicros(),
       settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
       transaction: em,
@@ -254,41 +266,58 @@ export class TaskRunsService {
     const entries = this.policy.entriesFor(initial?.type ?? null, proposed.type, request);
     const before = JSON.stringify(run);
     const result = await orchestrate(ctx, entries, this.policy.globalTransforms());
-    if (JSON.stringify(run) === before) {
+    const written = ports.state;
+    if (!written && !ports.cacheEntries.length && JSON.stringify(run) === before) {
       // Nothing changed (WAIT, ABORT, a null reject): leave the row, and its `updated`, alone.
-      return { result, row: { ...row } };
+      return result;
     }
-    const [updated] = await queryRows(
-      em,
-      `UPDATE task_run SET state_id = $2, state_type = $3, state_name = $4, state_timestamp = $5, run_count = $6,
-         flow_run_run_count = $7, expected_start_time = $8, next_scheduled_start_time = $9, start_time = $10,
-         end_time = $11, total_run_time = make_interval(secs => $12), updated = now()
-       WHERE id = $1 RETURNING updated`,
-      [
-        run.id,
-        run.stateId,
-        run.stateType,
-        run.stateName,
-        run.stateTimestamp,
-        run.runCount,
-        run.flowRunRunCount,
-        run.expectedStartTime,
-        run.nextScheduledStartTime,
-        run.startTime,
-        run.endTime,
-        run.totalRunTime,
-      ],
+    const p = new SqlParams();
+    const runId = p.add(run.id, 'uuid');
+    const ctes: string[] = [];
+    if (written?.placement.artifact) {
+      const a = written.placement.artifact;
+      ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
+        VALUES (${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')},
+                ${p.add(json(a.data), 'jsonb')}, ${runId}, ${p.add(run.flowRunId, 'uuid')}) RETURNING id)`);
+    }
+    if (written) {
+      const st = written.state;
+      ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
+        VALUES (${p.add(st.id, 'uuid')}, ${runId}, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
+                ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
+                ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'})
+        ON CONFLICT DO NOTHING RETURNING id)`);
+    }
+    if (ports.cacheEntries.length) {
+      ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
+        SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
+          FROM ${written ? 's, ' : ''}jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
+               AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
+    }
+    ctes.push(`u AS (UPDATE task_run SET state_id = ${p.add(run.stateId, 'uuid')}, state_type = ${p.add(run.stateType, 'state_type')},
+        state_name = ${p.add(run.stateName, 'text')}, state_timestamp = ${p.add(run.stateTimestamp, 'timestamptz')},
+        run_count = ${p.add(run.runCount, 'int')}, flow_run_run_count = ${p.add(run.flowRunRunCount, 'int')},
+        expected_start_time = ${p.add(run.expectedStartTime, 'timestamptz')},
+        next_scheduled_start_time = ${p.add(run.nextScheduledStartTime, 'timestamptz')},
+        start_time = ${p.add(run.startTime, 'timestamptz')}, end_time = ${p.add(run.endTime, 'timestamptz')},
+        total_run_time = make_interval(secs => ${p.add(run.totalRunTime, 'float8')}), updated = now()
+      WHERE id = ${runId}${written ? ' AND EXISTS (SELECT 1 FROM s)' : ''} RETURNING updated)`);
+    const [out] = await em.query(
+      `WITH ${ctes.join(',\n')}
+       SELECT (SELECT updated FROM u) AS updated, ${written ? 'EXISTS (SELECT 1 FROM s)' : 'true'} AS written`,
+      p.values,
     );
-    const current = run.stateId === ctx.validatedState?.id ? ctx.validatedState : initial;
-    const next = { ...applyOrchestratedRun(row, run, current), updated: updated?.updated ?? row.updated };
+    if (!out.written) throw new StateTimestampConflict();
     if (ctx.enqueue && this.taskQueue) {
+      const current = run.stateId === ctx.validatedState?.id ? ctx.validatedState : initial;
+      const next = { ...applyOrchestratedRun(row, run, current), updated: out.updated ?? row.updated };
       await this.taskQueue.enqueue(
         em,
         { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, this.clock.nowMicros()) },
         ctx.enqueue.queue,
       );
     }
-    return { result, row: next };
+    return result;
   }
 
   // ---------------------------------------------------------------- validation

@@ -8,6 +8,8 @@ import {
 } from '../../src/orchestration/policies/orchestration-policy';
 import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
 import type { StateType } from '../../src/orchestration/states';
+import { Clock } from '../../src/common/time/clock';
+import { toMicros } from '../../src/common/time/timestamp';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 describe('orchestration through the API', () => {
@@ -270,5 +272,51 @@ describe('a custom orchestration policy swapped in through DI', () => {
     } finally {
       await t2.close();
     }
+  });
+});
+
+/** A clock that plays scripted values first, then ticks 1 ms per call. */
+class ScriptedClock extends Clock {
+  queue: number[] = [];
+  private micros = Date.now() * 1000;
+  nowMicros(): number {
+    return this.queue.shift() ?? (this.micros += 1000);
+  }
+}
+
+describe('set_state when the run already has a state at the proposed µs', () => {
+  let t: TestApp;
+  const clock = new ScriptedClock();
+  const api = () => request(t.baseUrl);
+
+  beforeAll(async () => {
+    t = await createTestApp({ override: (b) => b.overrideProvider(Clock).useValue(clock) });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('should retry once with a new timestamp, then answer 409', async () => {
+    const run = (
+      await api().post('/api/task_runs/').send({ task_key: 'clash', dynamic_key: '0' }).expect(201)
+    ).body;
+    const pendingAt = toMicros(run.state.timestamp);
+    clock.queue.push(pendingAt, pendingAt);
+    const running = await api()
+      .post(`/api/task_runs/${run.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(201);
+    expect(running.body.status).toBe('ACCEPT');
+    expect(toMicros(running.body.state.timestamp)).toBeGreaterThan(pendingAt);
+    const runningAt = toMicros(running.body.state.timestamp);
+    clock.queue.push(runningAt, runningAt, runningAt, runningAt);
+    await api()
+      .post(`/api/task_runs/${run.id}/set_state`)
+      .send({ state: { type: 'COMPLETED' } })
+      .expect(409);
+    const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`)).body;
+    expect(states.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING']);
+    expect((await api().get(`/api/task_runs/${run.id}`)).body.state_type).toBe('RUNNING');
   });
 });
