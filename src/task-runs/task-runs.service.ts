@@ -39,6 +39,9 @@ export type TaskRunJson = Record<string, unknown>;
 
 const TASK_NOT_FOUND = 'Task not found';
 
+/** Create found the natural key taken: roll the transaction back and answer with the existing run. */
+class ExistingTaskRun extends Error {}
+
 /**
  * Task runs: idempotent create, reads, updates, deletes, and state changes through the injected orchestration
  * policy, each in one transaction with the run row locked. Lists and aggregates live in TaskRunQueriesService.
@@ -84,86 +87,77 @@ export class TaskRunsService {
       endTime: null,
       totalRunTime: 0,
     };
-    const ports = new BufferedWritePorts(this.dataSource.manager, this.flowRuns);
-    const ctx = new TaskOrchestrationContext({
-      run,
-      initialState: null,
-      proposedState: proposed,
-      ports,
-      nowMicros: this.clock.nowMicros(),
-      settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
-    });
     const request = { force: true, deferred: proposed.state_details.deferred === true };
-    await orchestrate(
-      ctx,
-      this.policy.entriesFor(null, proposed.type, request),
-      this.policy.globalTransforms(),
-    );
+    const entries = this.policy.entriesFor(null, proposed.type, request);
 
-    const p = new SqlParams();
-    const v = {
-      id: p.add(run.id, 'uuid'),
-      name: p.add(dto.name || generateRunName(), 'text'),
-      flowRunId: p.add(flowRunId, 'uuid'),
-      taskKey: p.add(dto.task_key, 'text'),
-      dynamicKey: p.add(dto.dynamic_key, 'text'),
-    };
-    const labels = p.add(JSON.stringify(dto.labels ?? {}), 'jsonb');
-    const columns = `${v.id}, ${v.name}, ${v.flowRunId}, ${v.taskKey}, ${v.dynamicKey}, ${p.add(dto.cache_key ?? null, 'text')},
-      ${p.add(dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null, 'timestamptz')},
-      ${p.add(dto.task_version ?? null, 'text')}, ${p.add(JSON.stringify(policy), 'jsonb')},
-      ${p.add(JSON.stringify(dto.task_inputs ?? {}), 'jsonb')}, ${p.add(JSON.stringify(dto.tags ?? []), 'jsonb')},
-      ${flowRunId ? `COALESCE((SELECT fr.labels FROM flow_run fr WHERE fr.id = ${v.flowRunId}), '{}'::jsonb) || jsonb_build_object('prefect.flow-run.id', ${v.flowRunId}::text) || ${labels}` : labels},
-      ${p.add(run.stateId, 'uuid')}, ${p.add(run.stateType, 'state_type')}, ${p.add(run.stateName, 'text')},
-      ${p.add(run.stateTimestamp, 'timestamptz')}, ${p.add(run.runCount, 'int')}, ${p.add(run.flowRunRunCount, 'int')},
-      ${p.add(run.expectedStartTime, 'timestamptz')}, ${p.add(run.nextScheduledStartTime, 'timestamptz')},
-      ${p.add(run.startTime, 'timestamptz')}, ${p.add(run.endTime, 'timestamptz')},
-      make_interval(secs => ${p.add(run.totalRunTime, 'float8')})`;
-    const insertRun = `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration,
-        task_version, empirical_policy, task_inputs, tags, labels, state_id, state_type, state_name, state_timestamp,
-        run_count, flow_run_run_count, expected_start_time, next_scheduled_start_time, start_time, end_time, total_run_time)
-      SELECT ${columns}
-      ${flowRunId ? '' : `WHERE NOT EXISTS (SELECT 1 FROM task_run x WHERE x.flow_run_id IS NULL AND x.task_key = ${v.taskKey} AND x.dynamic_key = ${v.dynamicKey})`}
-      ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
-      RETURNING *`;
-    const ctes = [`r AS (${insertRun})`];
-    const written = ports.state;
-    if (written?.placement.artifact) {
-      const a = written.placement.artifact;
-      ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
-        SELECT ${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')}, ${p.add(json(a.data), 'jsonb')},
-               r.id, r.flow_run_id FROM r RETURNING id)`);
-    }
-    if (written) {
-      const st = written.state;
-      ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
-        SELECT ${p.add(st.id, 'uuid')}, r.id, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
-               ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
-               ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'}
-          FROM r RETURNING id)`);
-    }
-    if (ports.cacheEntries.length) {
-      ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
-        SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
-          FROM r, jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
-               AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
-    }
-    const sql = `WITH ${ctes.join(',\n')} SELECT * FROM r`;
-
-    const write = async (em: EntityManager): Promise<{ taskRun: TaskRunJson; created: boolean }> => {
-      const [inserted] = await em.query(sql, p.values);
-      if (!inserted) {
-        const [existing] = await em.query(
-          `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM}
-            WHERE ${flowRunId ? 'tr.flow_run_id = $1' : 'tr.flow_run_id IS NULL AND $1::uuid IS NULL'}
-              AND tr.task_key = $2 AND tr.dynamic_key = $3 LIMIT 1`,
-          [flowRunId, dto.task_key, dto.dynamic_key],
-        );
-        if (!existing) throw new ConflictError('The task run was deleted while it was being created.');
-        return { taskRun: toTaskRunJson(existing, this.clock.nowMicros()), created: false };
+    /** Orchestrates the initial state and writes everything in one statement; null when the run exists. */
+    const attempt = async (em: EntityManager, transaction?: EntityManager): Promise<TaskRunJson | null> => {
+      const ports = new BufferedWritePorts(em, this.flowRuns);
+      const ctx = new TaskOrchestrationContext({
+        run,
+        initialState: null,
+        proposedState: proposed,
+        ports,
+        nowMicros: this.clock.nowMicros(),
+        settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
+        transaction,
+      });
+      await orchestrate(ctx, entries, this.policy.globalTransforms());
+      const p = new SqlParams();
+      const v = {
+        id: p.add(run.id, 'uuid'),
+        name: p.add(dto.name || generateRunName(), 'text'),
+        flowRunId: p.add(flowRunId, 'uuid'),
+        taskKey: p.add(dto.task_key, 'text'),
+        dynamicKey: p.add(dto.dynamic_key, 'text'),
+      };
+      const labels = p.add(JSON.stringify(dto.labels ?? {}), 'jsonb');
+      const columns = `${v.id}, ${v.name}, ${v.flowRunId}, ${v.taskKey}, ${v.dynamicKey}, ${p.add(dto.cache_key ?? null, 'text')},
+        ${p.add(dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null, 'timestamptz')},
+        ${p.add(dto.task_version ?? null, 'text')}, ${p.add(JSON.stringify(policy), 'jsonb')},
+        ${p.add(JSON.stringify(dto.task_inputs ?? {}), 'jsonb')}, ${p.add(JSON.stringify(dto.tags ?? []), 'jsonb')},
+        ${flowRunId ? `COALESCE((SELECT fr.labels FROM flow_run fr WHERE fr.id = ${v.flowRunId}), '{}'::jsonb) || jsonb_build_object('prefect.flow-run.id', ${v.flowRunId}::text) || ${labels}` : labels},
+        ${p.add(run.stateId, 'uuid')}, ${p.add(run.stateType, 'state_type')}, ${p.add(run.stateName, 'text')},
+        ${p.add(run.stateTimestamp, 'timestamptz')}, ${p.add(run.runCount, 'int')}, ${p.add(run.flowRunRunCount, 'int')},
+        ${p.add(run.expectedStartTime, 'timestamptz')}, ${p.add(run.nextScheduledStartTime, 'timestamptz')},
+        ${p.add(run.startTime, 'timestamptz')}, ${p.add(run.endTime, 'timestamptz')},
+        make_interval(secs => ${p.add(run.totalRunTime, 'float8')})`;
+      const insertRun = `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration,
+          task_version, empirical_policy, task_inputs, tags, labels, state_id, state_type, state_name, state_timestamp,
+          run_count, flow_run_run_count, expected_start_time, next_scheduled_start_time, start_time, end_time, total_run_time)
+        SELECT ${columns}
+        ${flowRunId ? '' : `WHERE NOT EXISTS (SELECT 1 FROM task_run x WHERE x.flow_run_id IS NULL AND x.task_key = ${v.taskKey} AND x.dynamic_key = ${v.dynamicKey})`}
+        ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
+        RETURNING *`;
+      const ctes = [`r AS (${insertRun})`];
+      const written = ports.state;
+      if (written?.placement.artifact) {
+        const a = written.placement.artifact;
+        ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
+          SELECT ${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')}, ${p.add(json(a.data), 'jsonb')},
+                 r.id, r.flow_run_id FROM r RETURNING id)`);
       }
-      const row = applyOrchestratedRun(inserted, run, ctx.validatedState);
-      const taskRun = toTaskRunJson(row, this.clock.nowMicros());
+      if (written) {
+        const st = written.state;
+        ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
+          SELECT ${p.add(st.id, 'uuid')}, r.id, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
+                 ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
+                 ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'}
+            FROM r RETURNING id)`);
+      }
+      if (ports.cacheEntries.length) {
+        ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
+          SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
+            FROM r, jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
+                 AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
+      }
+      const sql = `WITH ${ctes.join(',\n')} SELECT * FROM r`;
+      const [inserted] = await em.query(sql, p.values);
+      if (!inserted) return null;
+      const taskRun = toTaskRunJson(
+        applyOrchestratedRun(inserted, run, ctx.validatedState),
+        this.clock.nowMicros(),
+      );
       if (ctx.enqueue && this.taskQueue) {
         await this.taskQueue.enqueue(
           em,
@@ -171,11 +165,36 @@ export class TaskRunsService {
           ctx.enqueue.queue,
         );
       }
-      return { taskRun, created: true };
+      return taskRun;
     };
-    return ctx.enqueue && this.taskQueue
-      ? this.dataSource.transaction(write)
-      : write(this.dataSource.manager);
+
+    let taskRun: TaskRunJson | null = null;
+    if (entries.length === 0) {
+      // No rules (Minimal without tag concurrency): nothing needs a transaction, one statement does it all.
+      taskRun = await attempt(this.dataSource.manager);
+    } else {
+      // Rules may write through ctx.transaction (e.g. tag-concurrency slots): one transaction, rolled back
+      // when the run turns out to exist, so nothing a rule did applies to someone else's run.
+      taskRun = await this.dataSource
+        .transaction(async (em) => {
+          const created = await attempt(em, em);
+          if (!created) throw new ExistingTaskRun();
+          return created;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof ExistingTaskRun) return null;
+          throw err;
+        });
+    }
+    if (taskRun) return { taskRun, created: true };
+    const [existing] = await this.dataSource.query(
+      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM}
+        WHERE ${flowRunId ? 'tr.flow_run_id = $1' : 'tr.flow_run_id IS NULL AND $1::uuid IS NULL'}
+          AND tr.task_key = $2 AND tr.dynamic_key = $3 LIMIT 1`,
+      [flowRunId, dto.task_key, dto.dynamic_key],
+    );
+    if (!existing) throw new ConflictError('The task run was deleted while it was being created.');
+    return { taskRun: toTaskRunJson(existing, this.clock.nowMicros()), created: false };
   }
 
   /** The full TaskRun JSON (with its state) for an id; 404 `Task not found`. Also used by background delivery. */

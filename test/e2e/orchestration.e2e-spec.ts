@@ -1,6 +1,14 @@
 import request from 'supertest';
 import { Injectable } from '@nestjs/common';
-import { OrchestrationRule, RuleScope, states, ALL_STATES } from '../../src/orchestration/orchestration-rule';
+import {
+  ALL_STATES,
+  OrchestrationRule,
+  RuleScope,
+  states,
+  UniversalTransform,
+} from '../../src/orchestration/orchestration-rule';
+import type { TaskOrchestrationContext } from '../../src/orchestration/orchestration-context';
+import type { TaskConcurrencyRules } from '../../src/orchestration/policies/task-policies';
 import {
   DefaultTaskOrchestrationPolicy,
   OrchestrationPolicy,
@@ -318,5 +326,62 @@ describe('set_state when the run already has a state at the proposed µs', () =>
     const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`)).body;
     expect(states.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING']);
     expect((await api().get(`/api/task_runs/${run.id}`)).body.state_type).toBe('RUNNING');
+  });
+});
+
+/** A stand-in for tag concurrency: a universal transform that writes through the orchestration transaction. */
+class ProbeRelease extends UniversalTransform {
+  override async after(ctx: TaskOrchestrationContext): Promise<void> {
+    if (!ctx.transaction) throw new Error('no orchestration transaction');
+    await ctx.transaction.query(
+      `INSERT INTO task_run_state_cache (cache_key, task_run_state_id) VALUES ('probe:' || $1::text, $1::uuid)`,
+      [ctx.run.id],
+    );
+  }
+}
+
+describe('rules plugged in at the tag-concurrency extension point', () => {
+  let t: TestApp;
+  const api = () => request(t.baseUrl);
+
+  beforeAll(async () => {
+    const concurrency: TaskConcurrencyRules = {
+      secureSlots: () => [],
+      releaseSlots: () => [new ProbeRelease()],
+    };
+    t = await createTestApp({
+      override: (b) =>
+        b.overrideProvider(OrchestrationPolicy).useValue(new DefaultTaskOrchestrationPolicy(concurrency)),
+    });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const probes = async (id: string) =>
+    (
+      await t.dataSource.query(`SELECT count(*)::int AS n FROM task_run_state_cache WHERE cache_key = $1`, [
+        `probe:${id}`,
+      ])
+    )[0].n as number;
+
+  it('should run them in the transaction at create and set_state, and roll them back for an existing run', async () => {
+    const id = '5b0f3c0e-1d2a-4e5f-8a9b-0c1d2e3f4a5b';
+    const run = (
+      await api().post('/api/task_runs/').send({ id, task_key: 'probe', dynamic_key: '0' }).expect(201)
+    ).body;
+    expect(await probes(run.id)).toBe(1);
+    await api().post('/api/task_runs/').send({ id, task_key: 'probe', dynamic_key: '0' }).expect(200);
+    expect(await probes(run.id)).toBe(1);
+    await api()
+      .post(`/api/task_runs/${run.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(201);
+    await api()
+      .post(`/api/task_runs/${run.id}/set_state`)
+      .send({ state: { type: 'COMPLETED' } })
+      .expect(201);
+    expect(await probes(run.id)).toBe(3);
   });
 });
