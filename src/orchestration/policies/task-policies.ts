@@ -21,8 +21,8 @@ import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
  *    Background (before EnqueueScheduledTasks), and the only entry of Minimal.
  * Absent, both are empty. Bind it in OrchestrationModule (`{ provide: TaskConcurrencyRules, useClass: … }`), where
  * `DefaultTaskOrchestrationPolicy` injects it optionally. Rules see the run's tags on `ctx.run.tags` and the
- * transaction on `ctx.transaction`; the latter is undefined when a new run's initial state is orchestrated at
- * create (the run is not inserted yet and holds no slots).
+ * orchestration transaction on `ctx.transaction` (at create too: the new run's initial state is orchestrated in
+ * the transaction that inserts it, which is rolled back when the run already exists).
  */
 export abstract class TaskConcurrencyRules {
   abstract secureSlots(): readonly PolicyEntry[];
