@@ -129,7 +129,7 @@ export class ConcurrencyLimitsRepository {
         input.slotDecayPerSecond ?? 0,
       ],
     );
-    return toV2(rows[0]!);
+    return toV2(rows[0]);
   }
 
   async findV2(m: EntityManager, key: V2Key): Promise<ConcurrencyLimitV2 | null> {
@@ -349,7 +349,7 @@ export class ConcurrencyLimitsRepository {
        RETURNING ${V1_COLUMNS}`,
       [tag, concurrencyLimit],
     );
-    return toV1(rows[0]!);
+    return toV1(rows[0]);
   }
 
   async deleteV1(m: EntityManager, key: { id: string } | { tag: string }): Promise<boolean> {
