@@ -61,6 +61,14 @@ export interface LockedV2Limit {
   heldByRun: boolean;
 }
 
+/**
+ * Runs an UPDATE/DELETE … RETURNING and gives its rows. Wrapped in a CTE because TypeORM answers a bare
+ * UPDATE/DELETE with `[rows, rowCount]` instead of the rows.
+ */
+async function changedRows<T>(m: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  return m.query<T[]>(`WITH changed AS (${sql}) SELECT * FROM changed`, params);
+}
+
 function toV2(row: V2Row): ConcurrencyLimitV2 {
   return {
     id: row.id,
@@ -175,7 +183,8 @@ export class ConcurrencyLimitsRepository {
     }
     const { clause, value } = keyWhere(key, `$${params.length + 1}`);
     params.push(value);
-    const rows: V2Row[] = await m.query(
+    const rows = await changedRows<V2Row>(
+      m,
       `UPDATE concurrency_limit_v2 SET ${sets.join(', ')} WHERE ${clause} RETURNING ${V2_COLUMNS}`,
       params,
     );
@@ -185,7 +194,7 @@ export class ConcurrencyLimitsRepository {
   /** Deletes the limit (its leases cascade). */
   async deleteV2(m: EntityManager, key: V2Key): Promise<boolean> {
     const { clause, value } = keyWhere(key, '$1');
-    const rows: unknown[] = await m.query(`DELETE FROM concurrency_limit_v2 WHERE ${clause} RETURNING id`, [
+    const rows = await changedRows(m, `DELETE FROM concurrency_limit_v2 WHERE ${clause} RETURNING id`, [
       value,
     ]);
     return rows.length > 0;
@@ -293,7 +302,8 @@ export class ConcurrencyLimitsRepository {
       params,
     );
     if (!locked.length) return 0;
-    const released: { limit_id: string; slots: number; occupancy: number }[] = await m.query(
+    const released = await changedRows<{ limit_id: string; slots: number; occupancy: number }>(
+      m,
       `DELETE FROM concurrency_lease WHERE holder_type = $1 AND holder_id = $2 ${only}
        RETURNING limit_id, slots, EXTRACT(EPOCH FROM (now() - created))::float8 AS occupancy`,
       params,
@@ -354,15 +364,14 @@ export class ConcurrencyLimitsRepository {
 
   async deleteV1(m: EntityManager, key: { id: string } | { tag: string }): Promise<boolean> {
     const [clause, value] = 'id' in key ? ['id = $1', key.id] : ['tag = $1', key.tag];
-    const rows: unknown[] = await m.query(`DELETE FROM concurrency_limit WHERE ${clause} RETURNING id`, [
-      value,
-    ]);
+    const rows = await changedRows(m, `DELETE FROM concurrency_limit WHERE ${clause} RETURNING id`, [value]);
     return rows.length > 0;
   }
 
   /** Sets the tag's holders; false when the tag has no v1 limit. */
   async resetV1(m: EntityManager, tag: string, taskRunIds: string[]): Promise<boolean> {
-    const rows: unknown[] = await m.query(
+    const rows = await changedRows(
+      m,
       `UPDATE concurrency_limit SET active_slots = $2::jsonb, updated = now() WHERE tag = $1 RETURNING id`,
       [tag, JSON.stringify([...new Set(taskRunIds)])],
     );
