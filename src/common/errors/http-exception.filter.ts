@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { isIntegrityError, isRetryableDbError } from './db-errors';
-import { DomainError, DomainErrorCode } from './domain.error';
+import { DomainError, DomainErrorCode, ObjectNotFoundError } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
 export const INTEGRITY_DETAIL =
@@ -67,7 +67,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (error instanceof DomainError) {
       const status = statusFor(error.code);
       const body =
-        error.code === 'UNAVAILABLE' ? { exception_message: error.message } : { detail: error.message };
+        error.code === 'UNAVAILABLE' || error instanceof ObjectNotFoundError
+          ? { exception_message: error.message }
+          : { detail: error.message };
       return { status, body, headers: error.headers };
     }
     // body-parser errors reach us raw or wrapped by the express adapter (as `cause`).
