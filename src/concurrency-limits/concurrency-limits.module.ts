@@ -5,10 +5,13 @@ import { ConcurrencyLimitsController } from './concurrency-limits.controller';
 import { ConcurrencyLimitsRepository } from './concurrency-limits.repository';
 import { ConcurrencyLimitsService } from './concurrency-limits.service';
 import { ConcurrencySlotsService } from './concurrency-slots.service';
+import { TaskConcurrencyRules } from '../orchestration/policies/task-policies';
+import { ConcurrencySlotRules } from './rules/concurrency-slot-rules';
 
 /**
  * Tag concurrency limits: the v1 (`/concurrency_limits`) and v2 (`/v2/concurrency_limits`) APIs, and the slot
- * service the task policy's SecureTaskConcurrencySlots / ReleaseTaskConcurrencySlots rules call.
+ * service behind the SecureTaskConcurrencySlots / ReleaseTaskConcurrencySlots rules. Exports those rules as the
+ * orchestration's `TaskConcurrencyRules` extension point (OrchestrationModule imports this module).
  */
 @Module({
   controllers: [ConcurrencyLimitsController, ConcurrencyLimitsV2Controller],
@@ -17,7 +20,8 @@ import { ConcurrencySlotsService } from './concurrency-slots.service';
     ConcurrencyLimitsService,
     ConcurrencyLimitsV2Service,
     ConcurrencySlotsService,
+    { provide: TaskConcurrencyRules, useClass: ConcurrencySlotRules },
   ],
-  exports: [ConcurrencySlotsService],
+  exports: [ConcurrencySlotsService, TaskConcurrencyRules],
 })
 export class ConcurrencyLimitsModule {}
