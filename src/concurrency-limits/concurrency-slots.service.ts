@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import type { Counter } from 'prom-client';
 import { EntityManager } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import { ConcurrencyLimitsRepository } from './concurrency-limits.repository';
 import { tagLimitName } from './concurrency-limits.types';
@@ -26,14 +28,24 @@ export type SlotDecision =
  * it if it rolls back, so a failed transition cannot leak a slot.
  */
 @Injectable()
-export class ConcurrencySlotsService {
+export class ConcurrencySlotsService implements OnModuleInit {
   /** Overridable in tests: the random source of the clamped-Poisson wait. */
   random: RandomSource = Math.random;
+  private decisions?: Counter<'decision'>;
 
   constructor(
     private readonly repo: ConcurrencyLimitsRepository,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
+
+  onModuleInit(): void {
+    this.decisions = this.metrics.counter(
+      'prefect_task_concurrency_slot_decisions_total',
+      'Tag concurrency slot decisions for task runs entering RUNNING (ACCEPT, WAIT, ABORT).',
+      ['decision'],
+    );
+  }
 
   /** Takes one slot on every limit of the run's tags, or answers why it cannot run now (nothing taken then). */
   async secure(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<SlotDecision> {
@@ -49,6 +61,7 @@ export class ConcurrencySlotsService {
       slotWaitSeconds: this.config.tasks.tagConcurrencySlotWaitSeconds,
       random: this.random,
     });
+    this.decisions?.inc({ decision: plan.status });
     switch (plan.status) {
       case 'ABORT':
         return { status: 'ABORT', reason: plan.reason };

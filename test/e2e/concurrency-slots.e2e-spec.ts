@@ -4,6 +4,7 @@ import {
   ConcurrencySlotsService,
   SlotDecision,
 } from '../../src/concurrency-limits/concurrency-slots.service';
+import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 describe(ConcurrencySlotsService.name, () => {
@@ -72,6 +73,10 @@ describe(ConcurrencySlotsService.name, () => {
     expect(await leases()).toBe(5);
     const wait = decisions.find((d) => d.status === 'WAIT');
     expect(wait).toMatchObject({ reason: 'Concurrency limit reached for tags: race' });
+    const metrics = await t.app.get(MetricsService).render();
+    expect(metrics.body).toMatch(
+      /prefect_task_concurrency_slot_decisions_total\{decision="WAIT"\} (4[5-9]|[5-9]\d)/,
+    );
   });
 
   it('should grant exactly 5 of 50 concurrent acquisitions on a legacy v1 limit of 5', async () => {
