@@ -155,6 +155,19 @@ describe('tag concurrency in the task policy', () => {
     expect(await holders('legacy')).toEqual([b]);
   });
 
+  it('should give back the slots of a RUNNING run that is deleted', async () => {
+    await tagLimit('gone', 1);
+    await t.dataSource.query(`INSERT INTO concurrency_limit (tag, concurrency_limit) VALUES ('gone-v1', 1)`);
+    const [a, b] = [await createRun(['gone', 'gone-v1']), await createRun(['gone', 'gone-v1'])];
+    expect((await setState(a, { type: 'RUNNING' })).body.status).toBe('ACCEPT');
+    expect((await setState(b, { type: 'RUNNING' })).body.status).toBe('WAIT');
+    await api().delete(`/api/task_runs/${a}`).expect(204);
+    expect(await holders('gone')).toEqual([]);
+    expect(await holders('gone-v1')).toEqual([]);
+    expect((await api().get('/api/v2/concurrency_limits/tag:gone')).body.active_slots).toBe(0);
+    expect((await setState(b, { type: 'RUNNING' })).body.status).toBe('ACCEPT');
+  });
+
   it('should let runs without limited tags through untouched', async () => {
     const id = await createRun(['free']);
     expect((await setState(id, { type: 'RUNNING' })).body.status).toBe('ACCEPT');

@@ -5,6 +5,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * `active_slots`), v2 `concurrency_limit_v2` (named limits, `tag:<tag>` for tags, a slot counter), and
  * `concurrency_lease`: one row per slot a holder (a task run) has on a v2 limit. The unique
  * (limit, holder) makes a lease a set member, so a restarted RUNNING never takes a second slot.
+ *
+ * Beyond upstream: deleting a tagged task run (directly or through its flow run's cascade) gives back the slots
+ * it still holds, so a deleted RUNNING run cannot hold a tag limit forever. The trigger locks the v2 limits in
+ * name order, like the slot service, so it cannot deadlock with a concurrent acquisition.
  */
 export class CreateConcurrencyLimits1764300005000 implements MigrationInterface {
   name = 'CreateConcurrencyLimits1764300005000';
@@ -49,9 +53,31 @@ export class CreateConcurrencyLimits1764300005000 implements MigrationInterface 
       CONSTRAINT uq_concurrency_lease__limit_id_holder UNIQUE (limit_id, holder_type, holder_id)
     )`);
     await q.query(`CREATE INDEX ix_concurrency_lease__holder ON concurrency_lease (holder_type, holder_id)`);
+
+    await q.query(`CREATE FUNCTION release_deleted_task_run_concurrency_slots() RETURNS trigger
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM 1 FROM concurrency_limit_v2 WHERE id IN (
+          SELECT limit_id FROM concurrency_lease WHERE holder_type = 'task_run' AND holder_id = OLD.id)
+        ORDER BY name FOR UPDATE;
+        WITH gone AS (
+          DELETE FROM concurrency_lease WHERE holder_type = 'task_run' AND holder_id = OLD.id
+          RETURNING limit_id, slots)
+        UPDATE concurrency_limit_v2 v SET active_slots = GREATEST(0, v.active_slots - gone.slots), updated = now()
+        FROM gone WHERE v.id = gone.limit_id;
+        UPDATE concurrency_limit SET active_slots = active_slots - OLD.id::text, updated = now()
+        WHERE tag IN (SELECT jsonb_array_elements_text(OLD.tags))
+          AND active_slots @> jsonb_build_array(OLD.id::text);
+        RETURN NULL;
+      END
+      $fn$`);
+    await q.query(`CREATE TRIGGER trg_task_run__release_concurrency_slots AFTER DELETE ON task_run
+      FOR EACH ROW WHEN (OLD.tags <> '[]'::jsonb) EXECUTE FUNCTION release_deleted_task_run_concurrency_slots()`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER trg_task_run__release_concurrency_slots ON task_run`);
+    await q.query(`DROP FUNCTION release_deleted_task_run_concurrency_slots()`);
     await q.query(`DROP TABLE concurrency_lease`);
     await q.query(`DROP TABLE concurrency_limit_v2`);
     await q.query(`DROP TABLE concurrency_limit`);
