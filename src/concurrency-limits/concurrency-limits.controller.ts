@@ -6,6 +6,8 @@ import { ConcurrencyLimitResponse, toConcurrencyLimitResponse } from './concurre
 import { ConcurrencyLimitsService } from './concurrency-limits.service';
 import { ConcurrencyLimitCreateDto } from './dto/concurrency-limit-create.dto';
 import { ConcurrencyLimitResetDto } from './dto/concurrency-limit-reset.dto';
+import { ConcurrencyLimitSlotsDto } from './dto/concurrency-limit-slots.dto';
+import { MinimalLimit } from './slot-plan';
 import { LimitOffsetDto } from './dto/limit-offset.dto';
 
 /** Tag concurrency limits (v1 API). Deletes and resets answer 200 `null`, as FastAPI does for `-> None`. */
@@ -28,6 +30,25 @@ export class ConcurrencyLimitsController {
   @HttpCode(200)
   async filter(@Body() dto: LimitOffsetDto): Promise<ConcurrencyLimitResponse[]> {
     return (await this.limits.list(dto)).map(toConcurrencyLimitResponse);
+  }
+
+  /** 200 with the limits concerned, or 423 `{detail}` (with Retry-After when a limit is full). */
+  @Post('increment')
+  async increment(@Body() dto: ConcurrencyLimitSlotsDto, @Res() res: Response): Promise<void> {
+    const result = await this.limits.increment(dto.names, dto.task_run_id);
+    if (result.status === 'ACQUIRED') {
+      res.status(200).json(result.limits);
+      return;
+    }
+    if (result.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(result.retryAfterSeconds));
+    res.status(423).json({ detail: result.detail });
+  }
+
+  @Post('decrement')
+  @HttpCode(200)
+  async decrement(@Body() dto: ConcurrencyLimitSlotsDto): Promise<MinimalLimit[]> {
+    return this.limits.decrement(dto.names, dto.task_run_id);
   }
 
   @Get('tag/:tag')

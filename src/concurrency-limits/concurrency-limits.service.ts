@@ -10,7 +10,10 @@ import {
   tagLimitName,
 } from './concurrency-limits.types';
 import { resolveLimit } from './page';
-import { tagOfLimitName } from './slot-plan';
+import { IncrementPlan, MinimalLimit, planClientIncrement, tagOfLimitName } from './slot-plan';
+
+export type IncrementResult =
+  Exclude<IncrementPlan, { status: 'ACQUIRE' }> | { status: 'ACQUIRED'; limits: MinimalLimit[] };
 
 const NOT_FOUND = 'Concurrency limit not found';
 
@@ -108,6 +111,62 @@ export class ConcurrencyLimitsService {
     await this.dataSource.transaction(async (m) => {
       if (await this.repo.deleteV2(m, { name: tagLimitName(tag) })) return;
       if (!(await this.repo.deleteV1(m, { tag }))) throw new NotFoundError(NOT_FOUND);
+    });
+  }
+
+  /**
+   * `POST /concurrency_limits/increment`: a task run (client-side orchestration) takes a slot on its tags'
+   * limits, locked in the same order as the task policy's, or learns why not (the controller answers 423).
+   */
+  async increment(names: string[], taskRunId: string): Promise<IncrementResult> {
+    const runId = taskRunId.toLowerCase();
+    return this.dataSource.transaction(async (m) => {
+      const tags = [...new Set(names)];
+      const v2Limits = await this.repo.lockV2ByNames(m, tags.map(tagLimitName), runId);
+      const v1Limits = await this.repo.lockV1ByTags(m, tags);
+      const plan = planClientIncrement({
+        taskRunId: runId,
+        tags,
+        v2Limits,
+        v1Limits,
+        slotWaitSeconds: this.config.tasks.tagConcurrencySlotWaitSeconds,
+      });
+      if (plan.status === 'LOCKED') return plan;
+      await this.repo.takeV2Slots(m, plan.takeV2LimitIds, runId);
+      await this.repo.addV1Holder(m, plan.addV1Tags, runId);
+      return { status: 'ACQUIRED', limits: plan.limits };
+    });
+  }
+
+  /**
+   * `POST /concurrency_limits/decrement`: the task run gives back its slots on these tags: its leases on their
+   * v2 limits, and its place in the v1 limits of tags without a v2 one. Answers the limits concerned.
+   */
+  async decrement(names: string[], taskRunId: string): Promise<MinimalLimit[]> {
+    const runId = taskRunId.toLowerCase();
+    return this.dataSource.transaction(async (m) => {
+      const tags = [...new Set(names)];
+      const v2Limits = await this.repo.lockV2ByNames(m, tags.map(tagLimitName), runId);
+      const v1Limits = await this.repo.lockV1ByTags(m, tags);
+      if (v2Limits.length) {
+        await this.repo.releaseV2Leases(m, runId, {
+          limitIds: v2Limits.map((l) => l.id),
+          recordOccupancy: true,
+        });
+      }
+      const v2Names = new Set(v2Limits.map((l) => l.name));
+      const v1Released = v1Limits.filter(
+        (l) => !v2Names.has(tagLimitName(l.tag)) && l.activeSlots.includes(runId),
+      );
+      await this.repo.removeV1Holder(
+        m,
+        v1Released.map((l) => l.tag),
+        runId,
+      );
+      return [
+        ...v2Limits.map((l) => ({ id: l.id, name: l.name, limit: l.limit })),
+        ...v1Released.map((l) => ({ id: l.id, name: l.tag, limit: l.concurrencyLimit })),
+      ];
     });
   }
 

@@ -1,6 +1,6 @@
 import { LockedV2Limit } from './concurrency-limits.repository';
 import { ConcurrencyLimitV1 } from './concurrency-limits.types';
-import { planSlotAcquisition, SlotPlanInput } from './slot-plan';
+import { planClientIncrement, planSlotAcquisition, SlotPlanInput } from './slot-plan';
 
 const RUN = '11111111-1111-4111-8111-111111111111';
 const OTHER = '22222222-2222-4222-8222-222222222222';
@@ -136,5 +136,58 @@ describe(planSlotAcquisition.name, () => {
   it('should ignore duplicate tags', () => {
     const sut = plan({ tags: ['a', 'a'], v2Limits: [v2('a', 1)] });
     expect(sut).toEqual({ status: 'ACCEPT', takeV2LimitIds: ['id-a'], addV1Tags: [] });
+  });
+});
+
+describe(planClientIncrement.name, () => {
+  const inc = (over: Partial<SlotPlanInput>) =>
+    planClientIncrement({
+      taskRunId: RUN,
+      tags: [],
+      v2Limits: [],
+      v1Limits: [],
+      slotWaitSeconds: 10,
+      ...over,
+    });
+
+  it('should refuse a zero limit first, even an inactive v2 one, without Retry-After', () => {
+    expect(
+      inc({ tags: ['a', 'z'], v2Limits: [v2('a', 1, { currentSlots: 1 }), v2('z', 0, { active: false })] }),
+    ).toEqual({
+      status: 'LOCKED',
+      detail: 'The concurrency limit on tag "z" is 0 and will deadlock if the task tries to run again.',
+    });
+  });
+
+  it('should refuse a full limit naming its tag, with the slot wait as Retry-After', () => {
+    expect(inc({ tags: ['a', 'b'], v2Limits: [v2('a', 3)], v1Limits: [v1('b', 1, [OTHER])] })).toEqual({
+      status: 'LOCKED',
+      detail: 'Concurrency limit for the b tag has been reached',
+      retryAfterSeconds: 10,
+    });
+  });
+
+  it('should take v2 slots for tags with an active v2 limit and v1 slots for the others', () => {
+    expect(
+      inc({ tags: ['a', 'b', 'c'], v2Limits: [v2('a', 3)], v1Limits: [v1('a', 1, [OTHER]), v1('b', 2)] }),
+    ).toEqual({
+      status: 'ACQUIRE',
+      takeV2LimitIds: ['id-a'],
+      addV1Tags: ['b'],
+      limits: [
+        { id: 'id-a', name: 'a', limit: 3 },
+        { id: 'v1-b', name: 'b', limit: 2 },
+      ],
+    });
+  });
+
+  it('should treat held slots as held (no second slot, no refusal)', () => {
+    expect(
+      inc({
+        tags: ['a', 'b'],
+        v2Limits: [v2('a', 1, { currentSlots: 1, heldByRun: true })],
+        v1Limits: [v1('b', 1, [RUN])],
+      }),
+    ).toMatchObject({ status: 'ACQUIRE', takeV2LimitIds: [], addV1Tags: [] });
   });
 });

@@ -96,3 +96,62 @@ export function planSlotAcquisition(input: SlotPlanInput): SlotPlan {
 export function tagOfLimitName(name: string): string | null {
   return name.startsWith(TAG_LIMIT_PREFIX) ? name.slice(TAG_LIMIT_PREFIX.length) : null;
 }
+
+/** Upstream's `MinimalConcurrencyLimitResponse`. */
+export interface MinimalLimit {
+  id: string;
+  name: string;
+  limit: number;
+}
+
+/** `POST /concurrency_limits/increment`: the slots to take, or why the client must back off (HTTP 423). */
+export type IncrementPlan =
+  | { status: 'ACQUIRE'; takeV2LimitIds: string[]; addV1Tags: string[]; limits: MinimalLimit[] }
+  | { status: 'LOCKED'; detail: string; retryAfterSeconds?: number };
+
+/**
+ * The client-side acquisition of the v1 API (`/concurrency_limits/increment`, upstream's adapter): a zero limit
+ * on any tag (v2, even inactive, or v1) refuses first; then each tag uses its active v2 limit, else its v1
+ * limit; a full one refuses with the slot-wait setting as Retry-After. All or nothing; slots are sets.
+ */
+export function planClientIncrement(input: Omit<SlotPlanInput, 'random'>): IncrementPlan {
+  const tags = [...new Set(input.tags)];
+  const v2ByName = new Map(input.v2Limits.map((l) => [l.name, l]));
+  const v1ByTag = new Map(input.v1Limits.map((l) => [l.tag, l]));
+
+  for (const tag of tags) {
+    const v2 = v2ByName.get(tagLimitName(tag));
+    const v1 = v1ByTag.get(tag);
+    if (v2?.limit === 0 || v1?.concurrencyLimit === 0)
+      return { status: 'LOCKED', detail: zeroLimitReason(tag) };
+  }
+
+  const full = (tag: string): IncrementPlan => ({
+    status: 'LOCKED',
+    detail: v1FullReason(tag),
+    retryAfterSeconds: input.slotWaitSeconds,
+  });
+  const v2Take: { tag: string; limit: LockedV2Limit }[] = [];
+  const v1Take: ConcurrencyLimitV1[] = [];
+  for (const tag of tags) {
+    const v2 = v2ByName.get(tagLimitName(tag));
+    const v1 = v1ByTag.get(tag);
+    if (v2?.active) {
+      if (!v2.heldByRun && v2.currentSlots + 1 > v2.limit) return full(tag);
+      v2Take.push({ tag, limit: v2 });
+    } else if (v1) {
+      const holds = v1.activeSlots.includes(input.taskRunId);
+      if (!holds && v1.activeSlots.length >= v1.concurrencyLimit) return full(tag);
+      v1Take.push(v1);
+    }
+  }
+  return {
+    status: 'ACQUIRE',
+    takeV2LimitIds: v2Take.filter((e) => !e.limit.heldByRun).map((e) => e.limit.id),
+    addV1Tags: v1Take.filter((l) => !l.activeSlots.includes(input.taskRunId)).map((l) => l.tag),
+    limits: [
+      ...v2Take.map((e) => ({ id: e.limit.id, name: e.tag, limit: e.limit.limit })),
+      ...v1Take.map((l) => ({ id: l.id, name: l.tag, limit: l.concurrencyLimit })),
+    ],
+  };
+}

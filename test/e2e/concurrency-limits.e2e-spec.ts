@@ -241,6 +241,80 @@ describe('concurrency limits API (v1 and v2)', () => {
       expect((await api().get('/api/concurrency_limits/tag/old')).body.active_slots).toEqual([]);
     });
 
+    it('should increment (client-side slots) all or nothing, and 423 a full or zero limit', async () => {
+      const { body: io } = await api()
+        .post('/api/concurrency_limits/')
+        .send({ tag: 'inc', concurrency_limit: 1 })
+        .expect(201);
+      const [{ id: legacyId }] = await insertV1('inc-v1', 2);
+      const [a, b] = [randomUUID(), randomUUID()];
+      const ok = await api()
+        .post('/api/concurrency_limits/increment')
+        .send({ names: ['inc', 'inc-v1', 'free'], task_run_id: a })
+        .expect(200);
+      expect(ok.body).toEqual([
+        { id: io.id, name: 'inc', limit: 1 },
+        { id: legacyId, name: 'inc-v1', limit: 2 },
+      ]);
+      // a set: the holder asks again and is not refused nor counted twice
+      await api()
+        .post('/api/concurrency_limits/increment')
+        .send({ names: ['inc'], task_run_id: a })
+        .expect(200);
+      expect((await api().get('/api/v2/concurrency_limits/tag:inc')).body.active_slots).toBe(1);
+
+      const full = await api()
+        .post('/api/concurrency_limits/increment')
+        .send({ names: ['inc-v1', 'inc'], task_run_id: b })
+        .expect(423);
+      expect(full.body).toEqual({ detail: 'Concurrency limit for the inc tag has been reached' });
+      expect(full.headers['retry-after']).toBe('10');
+      expect((await api().get('/api/concurrency_limits/tag/inc-v1')).body.active_slots).toEqual([a]);
+
+      await api()
+        .post('/api/concurrency_limits/')
+        .send({ tag: 'inc-zero', concurrency_limit: 0 })
+        .expect(201);
+      const zero = await api()
+        .post('/api/concurrency_limits/increment')
+        .send({ names: ['inc-zero'], task_run_id: b })
+        .expect(423);
+      expect(zero.body).toEqual({
+        detail:
+          'The concurrency limit on tag "inc-zero" is 0 and will deadlock if the task tries to run again.',
+      });
+      expect(zero.headers['retry-after']).toBeUndefined();
+
+      const dec = await api()
+        .post('/api/concurrency_limits/decrement')
+        .send({ names: ['inc', 'inc-v1'], task_run_id: a })
+        .expect(200);
+      expect(dec.body).toEqual([
+        { id: io.id, name: 'tag:inc', limit: 1 },
+        { id: legacyId, name: 'inc-v1', limit: 2 },
+      ]);
+      expect((await api().get('/api/concurrency_limits/tag/inc')).body.active_slots).toEqual([]);
+      expect((await api().get('/api/concurrency_limits/tag/inc-v1')).body.active_slots).toEqual([]);
+      await api()
+        .post('/api/concurrency_limits/increment')
+        .send({ names: ['inc'], task_run_id: b })
+        .expect(200);
+    });
+
+    it('should grant exactly 3 of 20 concurrent increments against a limit of 3', async () => {
+      await api().post('/api/concurrency_limits/').send({ tag: 'crowd', concurrency_limit: 3 }).expect(201);
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          api()
+            .post('/api/concurrency_limits/increment')
+            .send({ names: ['crowd'], task_run_id: randomUUID() }),
+        ),
+      );
+      expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
+      expect(responses.filter((r) => r.status === 423)).toHaveLength(17);
+      expect((await api().get('/api/concurrency_limits/tag/crowd')).body.active_slots).toHaveLength(3);
+    });
+
     it('should delete by id and by tag (200 null), then 404', async () => {
       const { body } = await api()
         .post('/api/concurrency_limits/')
