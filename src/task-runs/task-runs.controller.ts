@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
@@ -36,6 +36,7 @@ export class TaskRunsController {
 
   @Post('count')
   @HttpCode(200)
+  @Header('Content-Type', 'application/json') // a bare integer is still JSON
   count(@Body() dto: CountTaskRunsDto): Promise<number> {
     return this.taskRuns.countTaskRuns(dto);
   }

@@ -286,7 +286,7 @@ export class TaskRunsService {
     const where = compileTaskRunWhere(filters, p);
     return this.dataSource.query(
       `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE ${where}
-        ORDER BY ${SORT_SQL[sort]} LIMIT ${p.add(limit, 'int')} OFFSET ${p.add(offset, 'int')}`,
+        ORDER BY ${SORT_SQL[sort]} LIMIT ${p.add(limit, 'bigint')} OFFSET ${p.add(offset, 'bigint')}`,
       p.values,
     );
   }
@@ -330,20 +330,23 @@ export class TaskRunsService {
     if (dto.history_interval_seconds < 1) {
       throw new InvalidRequestError('History interval must not be less than 1 second.');
     }
+    const startMicros = toMicros(dto.history_start);
+    const stepMicros = Math.round(dto.history_interval_seconds * 1e6);
+    const buckets = Math.max(
+      0,
+      Math.min(500, Math.ceil((toMicros(dto.history_end) - startMicros) / stepMicros)),
+    );
     const p = new SqlParams();
-    const start = p.add(normalizeTimestamp(dto.history_start), 'timestamptz');
-    const end = p.add(normalizeTimestamp(dto.history_end), 'timestamptz');
+    const start = p.add(fromMicros(startMicros), 'timestamptz');
     const interval = `make_interval(secs => ${p.add(dto.history_interval_seconds, 'float8')})`;
+    const count = p.add(buckets, 'int');
     const now = p.add(this.clock.now(), 'timestamptz');
     const where = compileTaskRunWhere(dto, p);
     const { runTime, lateness } = estimatesSql(now);
     const rows: Record<string, any>[] = await this.dataSource.query(
       `WITH intervals AS (
-         SELECT s AS interval_start, s + ${interval} AS interval_end
-           FROM generate_series(${start}, ${end}, ${interval}) s
-          WHERE s < ${end}
-          ORDER BY s
-          LIMIT 500
+         SELECT ${start} + n * ${interval} AS interval_start, ${start} + (n + 1) * ${interval} AS interval_end
+           FROM generate_series(0, ${count} - 1) n
        )
        SELECT i.interval_start, i.interval_end, tr.state_type, tr.state_name, count(tr.id)::int AS count_runs,
               coalesce(sum(greatest(0, ${runTime})), 0)::float8 AS sum_estimated_run_time,

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isIntegrityError, isRetryableDbError } from './db-errors';
+import { isDataException, isIntegrityError, isRetryableDbError } from './db-errors';
 import { DomainError, DomainErrorCode, ObjectNotFoundError } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
@@ -88,6 +88,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isIntegrityError(error)) {
       this.logger.warn({ msg: 'integrity conflict', error: (error as Error).message });
       return { status: 409, body: { detail: INTEGRITY_DETAIL } };
+    }
+    if (isDataException(error)) {
+      this.logger.warn({ msg: 'invalid value for the database', error: (error as Error).message });
+      return { status: 422, body: { detail: `Invalid request: ${(error as Error).message}` } };
     }
     if (isRetryableDbError(error)) {
       this.logger.warn({ msg: 'database unavailable', error: (error as Error).message });

@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   IsArray,
   IsBoolean,
+  IsDefined,
   IsNotEmpty,
   IsOptional,
   IsString,
@@ -105,6 +106,7 @@ export class CreateFlowRunDto {
 
 /** `POST /flow_runs/{id}/set_state` body. */
 export class SetFlowRunStateDto {
+  @IsDefined()
   @ValidateNested()
   @Type(() => StateCreateDto)
   state!: StateCreateDto;

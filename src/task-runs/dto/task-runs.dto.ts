@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import {
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsNumber,
@@ -80,6 +81,7 @@ export class UpdateTaskRunDto {
 
 /** `POST /task_runs/{id}/set_state`. */
 export class SetTaskRunStateDto {
+  @IsDefined()
   @ValidateNested()
   @Type(() => StateCreateDto)
   state!: StateCreateDto;
@@ -149,6 +151,7 @@ export class TaskRunHistoryDto extends TaskRunFiltersDto {
 
 /** `POST /ui/task_runs/dashboard/counts`: `task_runs` is required. */
 export class DashboardCountsDto extends TaskRunFiltersDto {
+  @IsDefined()
   @ValidateNested()
   @Type(() => TaskRunFilterDto)
   declare task_runs: TaskRunFilterDto;
