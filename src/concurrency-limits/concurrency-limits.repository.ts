@@ -270,14 +270,12 @@ export class ConcurrencyLimitsRepository {
   async takeV2Slots(m: EntityManager, limitIds: string[], taskRunId: string): Promise<void> {
     if (!limitIds.length) return;
     await m.query(
-      `UPDATE concurrency_limit_v2 SET active_slots = ${ACTIVE_SLOTS_AFTER_DECAY} + 1,
-         denied_slots = ${DENIED_SLOTS_AFTER_DECAY}, updated = now()
-       WHERE id = ANY($1::uuid[])`,
-      [limitIds],
-    );
-    await m.query(
-      `INSERT INTO concurrency_lease (limit_id, holder_type, holder_id)
-       SELECT l, $2, $3 FROM unnest($1::uuid[]) AS l ON CONFLICT DO NOTHING`,
+      `WITH taken AS (
+         UPDATE concurrency_limit_v2 SET active_slots = ${ACTIVE_SLOTS_AFTER_DECAY} + 1,
+           denied_slots = ${DENIED_SLOTS_AFTER_DECAY}, updated = now()
+         WHERE id = ANY($1::uuid[]) RETURNING id)
+       INSERT INTO concurrency_lease (limit_id, holder_type, holder_id)
+       SELECT id, $2, $3 FROM taken ON CONFLICT DO NOTHING`,
       [limitIds, TASK_RUN_HOLDER, taskRunId],
     );
   }
@@ -302,32 +300,25 @@ export class ConcurrencyLimitsRepository {
       params,
     );
     if (!locked.length) return 0;
-    const released = await changedRows<{ limit_id: string; slots: number; occupancy: number }>(
-      m,
-      `DELETE FROM concurrency_lease WHERE holder_type = $1 AND holder_id = $2 ${only}
-       RETURNING limit_id, slots, EXTRACT(EPOCH FROM (now() - created))::float8 AS occupancy`,
+    const avg = opts.recordOccupancy
+      ? `, avg_slot_occupancy_seconds = CASE WHEN "limit" > 0
+           THEN avg_slot_occupancy_seconds + (gone.per_slot - avg_slot_occupancy_seconds)
+             / ("limit" * ${OCCUPANCY_SAMPLES_MULTIPLIER})
+           ELSE avg_slot_occupancy_seconds END`
+      : '';
+    const [{ released }] = await m.query<{ released: number }[]>(
+      `WITH gone AS (
+         DELETE FROM concurrency_lease WHERE holder_type = $1 AND holder_id = $2 ${only}
+         RETURNING limit_id, slots, GREATEST(EXTRACT(EPOCH FROM (now() - created))::float8 / GREATEST(slots, 1),
+           ${MINIMUM_OCCUPANCY_SECONDS_PER_SLOT}) AS per_slot),
+       freed AS (
+         UPDATE concurrency_limit_v2 SET active_slots = GREATEST(0, ${ACTIVE_SLOTS_AFTER_DECAY} - gone.slots),
+           denied_slots = ${DENIED_SLOTS_AFTER_DECAY}, updated = now() ${avg}
+         FROM gone WHERE concurrency_limit_v2.id = gone.limit_id RETURNING concurrency_limit_v2.id)
+       SELECT count(*)::int AS released FROM freed`,
       params,
     );
-    for (const lease of released) {
-      const perSlot = Math.max(
-        Number(lease.occupancy) / Math.max(lease.slots, 1),
-        MINIMUM_OCCUPANCY_SECONDS_PER_SLOT,
-      );
-      const avg = opts.recordOccupancy
-        ? `, avg_slot_occupancy_seconds = CASE WHEN "limit" > 0 THEN avg_slot_occupancy_seconds
-             + ($3::float8 - avg_slot_occupancy_seconds) / ("limit" * ${OCCUPANCY_SAMPLES_MULTIPLIER})
-             ELSE avg_slot_occupancy_seconds END`
-        : '';
-      const updateParams: unknown[] = [lease.limit_id, lease.slots];
-      if (opts.recordOccupancy) updateParams.push(perSlot);
-      await m.query(
-        `UPDATE concurrency_limit_v2 SET active_slots = GREATEST(0, ${ACTIVE_SLOTS_AFTER_DECAY} - $2),
-           denied_slots = ${DENIED_SLOTS_AFTER_DECAY}, updated = now() ${avg}
-         WHERE id = $1`,
-        updateParams,
-      );
-    }
-    return released.length;
+    return released;
   }
 
   // ----- v1 limits -----
