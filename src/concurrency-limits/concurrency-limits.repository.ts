@@ -321,6 +321,21 @@ export class ConcurrencyLimitsRepository {
     return released;
   }
 
+  /** One probe: does the task run hold a v2 lease, and a place in the v1 limits of these tags? */
+  async heldSlots(
+    m: EntityManager,
+    taskRunId: string,
+    tags: string[],
+  ): Promise<{ v2: boolean; v1: boolean }> {
+    const [row] = await m.query<{ v2: boolean; v1: boolean }[]>(
+      `SELECT EXISTS (SELECT 1 FROM concurrency_lease WHERE holder_type = $1 AND holder_id = $2) AS v2,
+              EXISTS (SELECT 1 FROM concurrency_limit WHERE tag = ANY($3::text[])
+                      AND active_slots @> jsonb_build_array($2::text)) AS v1`,
+      [TASK_RUN_HOLDER, taskRunId, tags],
+    );
+    return { v2: row?.v2 ?? false, v1: row?.v1 ?? false };
+  }
+
   // ----- v1 limits -----
 
   async findV1ById(m: EntityManager, id: string): Promise<ConcurrencyLimitV1 | null> {

@@ -91,11 +91,14 @@ export class ConcurrencySlotsService implements OnModuleInit {
   /**
    * Releases every slot the run holds: its leases on v2 limits (their holding time updates the limits'
    * `avg_slot_occupancy_seconds`) and its place in the v1 limits of its tags. Idempotent. A run without tags
-   * holds no tag slot (as upstream, which looks them up by tag), so it costs no query.
+   * holds no tag slot (as upstream, which looks them up by tag), so it costs no query; a run holding none costs
+   * one probe.
    */
   async release(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<void> {
     if (!tags.length) return;
-    await this.repo.releaseV2Leases(manager, taskRunId, { recordOccupancy: true });
-    await this.repo.removeV1Holder(manager, [...new Set(tags)], taskRunId);
+    const distinct = [...new Set(tags)];
+    const held = await this.repo.heldSlots(manager, taskRunId, distinct);
+    if (held.v2) await this.repo.releaseV2Leases(manager, taskRunId, { recordOccupancy: true });
+    if (held.v1) await this.repo.removeV1Holder(manager, distinct, taskRunId);
   }
 }
