@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { CommonModule } from './common/common.module';
+import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { HttpExceptionFilter } from './common/errors/http-exception.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
 import { AppConfig } from './config/app-config';
@@ -35,6 +36,7 @@ export class AppModule {
         FlowRunsModule,
         TaskRunsModule,
         EventsModule,
+        ConcurrencyLimitsModule,
       ],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },

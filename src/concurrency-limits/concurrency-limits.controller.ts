@@ -1,0 +1,85 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { uuidParam } from '../common/http/uuid-param';
+import { ConcurrencyLimitResponse, toConcurrencyLimitResponse } from './concurrency-limits.mapper';
+import { ConcurrencyLimitsService } from './concurrency-limits.service';
+import { ConcurrencyLimitCreateDto } from './dto/concurrency-limit-create.dto';
+import { ConcurrencyLimitResetDto } from './dto/concurrency-limit-reset.dto';
+import { ConcurrencyLimitSlotsDto } from './dto/concurrency-limit-slots.dto';
+import { MinimalLimit } from './slot-plan';
+import { LimitOffsetDto } from './dto/limit-offset.dto';
+
+/** Tag concurrency limits (v1 API). Deletes and resets answer 200 `null`, as FastAPI does for `-> None`. */
+@ApiTags('Concurrency Limits')
+@Controller('concurrency_limits')
+export class ConcurrencyLimitsController {
+  constructor(private readonly limits: ConcurrencyLimitsService) {}
+
+  @Post()
+  async create(
+    @Body() dto: ConcurrencyLimitCreateDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ConcurrencyLimitResponse> {
+    const { limit, created } = await this.limits.create(dto.tag, dto.concurrency_limit);
+    res.status(created ? 201 : 200);
+    return toConcurrencyLimitResponse(limit);
+  }
+
+  @Post('filter')
+  @HttpCode(200)
+  async filter(@Body() dto: LimitOffsetDto): Promise<ConcurrencyLimitResponse[]> {
+    return (await this.limits.list(dto)).map(toConcurrencyLimitResponse);
+  }
+
+  /** 200 with the limits concerned, or 423 `{detail}` (with Retry-After when a limit is full). */
+  @Post('increment')
+  async increment(@Body() dto: ConcurrencyLimitSlotsDto, @Res() res: Response): Promise<void> {
+    const result = await this.limits.increment(dto.names, dto.task_run_id);
+    if (result.status === 'ACQUIRED') {
+      res.status(200).json(result.limits);
+      return;
+    }
+    if (result.retryAfterSeconds !== undefined)
+      res.setHeader('Retry-After', String(result.retryAfterSeconds));
+    res.status(423).json({ detail: result.detail });
+  }
+
+  @Post('decrement')
+  @HttpCode(200)
+  async decrement(@Body() dto: ConcurrencyLimitSlotsDto): Promise<MinimalLimit[]> {
+    return this.limits.decrement(dto.names, dto.task_run_id);
+  }
+
+  @Get('tag/:tag')
+  async readByTag(@Param('tag') tag: string): Promise<ConcurrencyLimitResponse> {
+    return toConcurrencyLimitResponse(await this.limits.readByTag(tag));
+  }
+
+  @Post('tag/:tag/reset')
+  async reset(
+    @Param('tag') tag: string,
+    @Body() dto: ConcurrencyLimitResetDto,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.limits.resetByTag(tag, dto.slot_override);
+    res.status(200).json(null);
+  }
+
+  @Delete('tag/:tag')
+  async deleteByTag(@Param('tag') tag: string, @Res() res: Response): Promise<void> {
+    await this.limits.deleteByTag(tag);
+    res.status(200).json(null);
+  }
+
+  @Get(':id')
+  async read(@Param('id', uuidParam) id: string): Promise<ConcurrencyLimitResponse> {
+    return toConcurrencyLimitResponse(await this.limits.readById(id));
+  }
+
+  @Delete(':id')
+  async delete(@Param('id', uuidParam) id: string, @Res() res: Response): Promise<void> {
+    await this.limits.deleteById(id);
+    res.status(200).json(null);
+  }
+}
