@@ -10,6 +10,7 @@ import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
+import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
 
 export interface AppModuleOptions {
@@ -31,6 +32,7 @@ export class AppModule {
         ServicesModule,
         HealthModule,
         OrchestrationModule,
+        TaskQueuesModule,
         TaskRunsModule,
         EventsModule,
       ],
