@@ -226,19 +226,15 @@ export class PgTaskQueueStore
     const rows: ClaimRow[] = await this.dataSource.query(
       `WITH next AS (${next}), claimed AS (
          UPDATE task_queue_item q SET ${CLAIM_SET} FROM next WHERE q.task_run_id = next.task_run_id
-         RETURNING ${CLAIM_RETURNING}, ${ts('q.enqueued_at')} AS enqueued_text,
-           extract(epoch FROM q.delivered_at - q.enqueued_at)::float8 AS waited)
+         RETURNING ${CLAIM_RETURNING})
        SELECT * FROM claimed`,
       [keys, this.replicaId, this.leaseSeconds],
     );
-    const row = rows[0] as (ClaimRow & { enqueued_text: string; waited: number }) | undefined;
+    const row = rows[0];
     if (!row) return null;
     this.inFlight.set(row.lease_token, row.task_key);
     // There may be more: pass the wake-up on to the next waiter on this key (see WaiterRegistry).
     this.waiters.wakeOne(row.task_key);
-    this.metrics.deliveries.inc({ task_key: row.task_key });
-    if (row.attempts > 1) this.metrics.redeliveries.inc({ task_key: row.task_key });
-    this.metrics.waitSeconds.observe({ task_key: row.task_key }, Math.max(0, row.waited));
     return {
       taskRunId: row.task_run_id,
       taskKey: row.task_key,
@@ -246,7 +242,7 @@ export class PgTaskQueueStore
       queue: row.queue,
       token: row.lease_token,
       attempts: row.attempts,
-      enqueuedAt: row.enqueued_text,
+      enqueuedAt: row.enqueued_at,
     };
   }
 
@@ -261,6 +257,19 @@ export class PgTaskQueueStore
       [delivery.taskRunId, delivery.token],
     );
     if (rows.length) this.metrics.acks.inc({ task_key: delivery.taskKey });
+    return rows.length > 0;
+  }
+
+  async unclaim(delivery: Delivery): Promise<boolean> {
+    this.inFlight.delete(delivery.token);
+    const rows: unknown[] = await this.dataSource.query(
+      `WITH released AS (
+         UPDATE task_queue_item SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL,
+           lease_token = NULL, lease_expires_at = NULL, delivered_at = NULL
+         WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING task_key)
+       SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
+      [delivery.taskRunId, delivery.token],
+    );
     return rows.length > 0;
   }
 

@@ -57,6 +57,12 @@ export abstract class TaskQueueStore {
   /** Completes a delivery. False when the delivery was no longer current (re-enqueued or expired). */
   abstract ack(delivery: Delivery): Promise<boolean>;
 
+  /**
+   * Gives back a run that was claimed (prefetched) but never sent: it returns to its original place in its
+   * queue and does not count as a delivery attempt.
+   */
+  abstract unclaim(delivery: Delivery): Promise<boolean>;
+
   /** Puts a delivery back on its key's retry queue (never refused by the bound: it was already counted). */
   abstract retry(delivery: Delivery, reason: ReturnReason): Promise<boolean>;
 

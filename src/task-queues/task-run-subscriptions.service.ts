@@ -10,8 +10,8 @@ import { TaskWorkersService } from './task-workers.service';
 
 /** How long a subscriber waits for a run before probing liveness (spec §3.2). */
 export const SUBSCRIBER_WAIT_MS = 1000;
-/** A receive within this long (or a timeout) counts as alive; a closed socket does not. */
-export const LIVENESS_PROBE_MS = 100;
+/** A socket that has not answered a ping for this long is dead (pings go out every idle second). */
+export const LIVENESS_TIMEOUT_MS = 10_000;
 /** Close code and reason sent to task workers when this replica shuts down. */
 export const GOING_AWAY = { code: 1001, reason: 'Server shutting down' } as const;
 
@@ -93,45 +93,96 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
     queue: MultiQueue,
     closed: AbortSignal,
   ): Promise<void> {
-    while (!socket.closed && !this.stopping) {
-      await this.workers
-        .observe(session, clientId, queue.keys)
-        .catch((e: unknown) => this.warn('observe worker', e));
-      const delivery = await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed });
-      if (!delivery) {
-        if (socket.closed || this.stopping) return;
-        // Liveness probe: a frame or a timeout means alive; null means the socket is gone.
-        if ((await socket.receive(LIVENESS_PROBE_MS)) === null) return;
-        continue;
+    let lastPong = Date.now();
+    socket.ws.on('pong', () => (lastPong = Date.now()));
+    /** Claimed while the previous run awaited its ack (one run of prefetch), not sent yet. */
+    let prefetched: Delivery | null = null;
+    const acks = new Set<Promise<void>>();
+    try {
+      while (!socket.closed && !this.stopping) {
+        await this.workers
+          .observe(session, clientId, queue.keys)
+          .catch((e: unknown) => this.warn('observe worker', e));
+        const delivery = prefetched ?? (await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed }));
+        prefetched = null;
+        if (!delivery) {
+          if (!(await this.isAlive(socket, lastPong))) return;
+          continue;
+        }
+        if (socket.closed || this.stopping)
+          return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
+        try {
+          await socket.send(delivery.snapshot);
+        } catch {
+          return this.giveBack(delivery, 'send_error');
+        }
+        this.countDelivery(delivery);
+        // While the worker answers, lease the next run so it can go out as soon as the ack arrives.
+        const next = this.store.claim(queue.keys).catch((e: unknown) => {
+          this.warn('prefetch', e);
+          return null;
+        });
+        const reply = await socket.receiveJson();
+        prefetched = await next;
+        if (reply === null || reply === undefined) {
+          return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
+        }
+        switch (parseReply('value' in reply ? reply.value : undefined)) {
+          case 'ack': {
+            // The ack is written while the next run goes out; a lost ack only means a redelivery.
+            const ack: Promise<void> = this.store
+              .ack(delivery)
+              .then(() => undefined)
+              .catch((e: unknown) => this.warn('ack', e))
+              .finally(() => acks.delete(ack));
+            acks.add(ack);
+            await this.workers
+              .observe(session, clientId, [delivery.taskKey])
+              .catch((e: unknown) => this.warn('observe worker', e));
+            break;
+          }
+          case 'quit':
+            await this.store.ack(delivery);
+            socket.close(CloseCode.NORMAL);
+            return;
+          case 'other':
+            await this.giveBack(delivery, 'protocol_violation');
+            socket.close(CloseCode.SUBSCRIPTION_PROTOCOL_VIOLATION, UNEXPECTED_ACK_REASON);
+            return;
+        }
       }
-      if (socket.closed || this.stopping)
-        return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
-      try {
-        await socket.send(delivery.snapshot);
-      } catch {
-        return this.giveBack(delivery, 'send_error');
-      }
-      const reply = await socket.receiveJson();
-      if (reply === null || reply === undefined) {
-        return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
-      }
-      switch (parseReply('value' in reply ? reply.value : undefined)) {
-        case 'ack':
-          await this.store.ack(delivery);
-          await this.workers
-            .observe(session, clientId, [delivery.taskKey])
-            .catch((e: unknown) => this.warn('observe worker', e));
-          break;
-        case 'quit':
-          await this.store.ack(delivery);
-          socket.close(CloseCode.NORMAL);
-          return;
-        case 'other':
-          await this.giveBack(delivery, 'protocol_violation');
-          socket.close(CloseCode.SUBSCRIPTION_PROTOCOL_VIOLATION, UNEXPECTED_ACK_REASON);
-          return;
-      }
+    } finally {
+      if (prefetched) await this.store.unclaim(prefetched).catch((e: unknown) => this.warn('unclaim', e));
+      await Promise.all(acks);
     }
+  }
+
+  /**
+   * Liveness probe after an idle wait: frames sent while idle are discarded (as upstream's probe does), a
+   * closed socket is dead, and so is one that has not answered our pings for LIVENESS_TIMEOUT_MS. Unlike
+   * upstream's blocking 0.1 s receive, the probe never delays a delivery and catches half-open TCP.
+   */
+  private async isAlive(socket: PrefectSocket, lastPong: number): Promise<boolean> {
+    for (;;) {
+      const frame = await socket.receive(0);
+      if (frame === null) return false;
+      if (frame === undefined) break;
+    }
+    if (socket.closed) return false;
+    if (Date.now() - lastPong > LIVENESS_TIMEOUT_MS) {
+      socket.ws.terminate();
+      return false;
+    }
+    socket.ws.ping();
+    return true;
+  }
+
+  private countDelivery(delivery: Delivery): void {
+    const labels = { task_key: delivery.taskKey };
+    this.metrics.deliveries.inc(labels);
+    if (delivery.attempts > 1) this.metrics.redeliveries.inc(labels);
+    const waited = (Date.now() - Date.parse(delivery.enqueuedAt)) / 1000;
+    this.metrics.waitSeconds.observe(labels, Math.max(0, waited));
   }
 
   /** Returns a delivery to the retry queue; if the database is unreachable its lease expiry does it. */

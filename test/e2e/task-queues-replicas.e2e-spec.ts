@@ -9,6 +9,8 @@ import { createTestDatabase } from '../utils/test-database';
 import { enqueueRun, TaskWorkerClient } from '../utils/task-worker-client';
 
 /** Several app instances on one database: restart, crash (lease expiry) and replicas. */
+jest.setTimeout(60_000);
+
 describe('task queues across restarts and replicas', () => {
   const apps: TestApp[] = [];
   const clients: TaskWorkerClient[] = [];

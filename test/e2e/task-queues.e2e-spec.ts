@@ -8,6 +8,8 @@ import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { enqueueRun, insertDeferredRun, TaskWorkerClient } from '../utils/task-worker-client';
 
+jest.setTimeout(60_000);
+
 describe('task queues and the task-worker websocket', () => {
   let t: TestApp;
   let store: PgTaskQueueStore;
@@ -263,12 +265,13 @@ describe('task queues and the task-worker websocket', () => {
     });
     const worker = await subscribe([k]);
     await worker.nextRun();
+    // One run sent and awaiting its ack, one prefetched for this socket: both leased.
     await expectEventually(async () => {
       const again = await request(t.baseUrl).get('/api/admin/task_queues').expect(200);
       expect((again.body as { task_key: string }[]).find((e) => e.task_key === k)).toMatchObject({
-        scheduled: 2,
+        scheduled: 1,
         retry: 0,
-        in_flight: 1,
+        in_flight: 2,
       });
     });
     const metrics = await request(t.baseUrl).get('/api/metrics');

@@ -1,0 +1,299 @@
+/**
+ * Background-task delivery benchmark (issue 6): enqueue → task-worker receipt latency (p50/p99) and
+ * delivered+acked runs/s with 4 workers, against graphile-worker on the same PostgreSQL as the peer
+ * baseline (add_job → task start latency, jobs/s with concurrency 4).
+ *
+ *   node -r @swc-node/register bench/delivery.bench.ts
+ *
+ * BENCH_SCALE (default 1) scales sample and batch sizes; TEST_DATABASE_URL picks the server (default the
+ * local one). Each figure is the median of 3 repetitions. Uses a fresh database, dropped at the end.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Logger as GraphileLogger, makeWorkerUtils, run, Runner, WorkerUtils } from 'graphile-worker';
+import { Pool } from 'pg';
+import WebSocket from 'ws';
+import { TaskQueueStore } from '../src/task-queues/task-queue.store';
+import { createTestApp, TestApp } from '../test/utils/create-test-app';
+import { insertDeferredRun, SUBSCRIPTION_PATH, taskRunSnapshot } from '../test/utils/task-worker-client';
+import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const LATENCY_SAMPLES = Math.max(20, Math.round(200 * SCALE));
+const THROUGHPUT_RUNS = Math.max(100, Math.round(1000 * SCALE));
+const REPETITIONS = 3;
+const WORKERS = 4;
+const TASK_KEY = 'bench.delivery';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+const fmt = (x: number, digits = 2): string => x.toFixed(digits);
+
+/** The receiving side of either system: resolves the waiter registered for an id. */
+class Receipts {
+  private readonly waiters = new Map<string, (t: number) => void>();
+  received = 0;
+  lastAt = 0;
+  onAll?: () => void;
+  expected = Infinity;
+
+  expect(id: string): Promise<number> {
+    return new Promise((resolve) => this.waiters.set(id, resolve));
+  }
+
+  receive(id: string): void {
+    const t = nowMs();
+    this.received++;
+    this.lastAt = t;
+    const w = this.waiters.get(id);
+    if (w) {
+      this.waiters.delete(id);
+      w(t);
+    }
+    if (this.received >= this.expected) this.onAll?.();
+  }
+
+  /** Resolves once `expected` more runs are received. */
+  whenAll(expected: number): Promise<void> {
+    this.received = 0;
+    this.expected = expected;
+    return new Promise((resolve) => (this.onAll = resolve));
+  }
+
+  clear(): void {
+    this.received = 0;
+    this.expected = Infinity;
+    this.onAll = undefined;
+  }
+}
+
+// ---------------------------------------------------------------- ours
+
+async function openWorker(t: TestApp, receipts: Receipts): Promise<WebSocket> {
+  const ws = new WebSocket(`${t.wsUrl}${SUBSCRIPTION_PATH}`, ['prefect']);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let subscribed = false;
+  ws.on('message', (data) => {
+    const msg = JSON.parse(data.toString()) as { type?: string; id?: string };
+    if (!subscribed && msg.type === 'auth_success') {
+      subscribed = true;
+      ws.send(JSON.stringify({ type: 'subscribe', keys: [TASK_KEY], client_id: `bench-${randomUUID()}` }));
+      return;
+    }
+    if (msg.id) {
+      ws.send('{"type":"ack"}');
+      receipts.receive(msg.id);
+    }
+  });
+  ws.send(JSON.stringify({ type: 'auth', token: null }));
+  return ws;
+}
+
+/**
+ * Creates a deferred SCHEDULED run and enqueues it in one transaction (what `POST /api/task_runs/` with a
+ * deferred state does); resolves with its commit and receipt times.
+ */
+async function enqueueOurs(
+  t: TestApp,
+  store: TaskQueueStore,
+  receipts: Receipts,
+): Promise<{ committedAt: number; receivedAt: number }> {
+  let received: Promise<number> | undefined;
+  await t.dataSource.transaction(async (manager) => {
+    const id = await insertDeferredRun(manager, TASK_KEY);
+    received = receipts.expect(id); // delivery can only follow the commit
+    await store.enqueue(
+      manager,
+      { taskRunId: id, taskKey: TASK_KEY, snapshot: taskRunSnapshot(id, TASK_KEY) },
+      'scheduled',
+    );
+  });
+  const committedAt = nowMs();
+  return { committedAt, receivedAt: await received! };
+}
+
+async function benchOurs(
+  databaseUrl: string,
+): Promise<{ p50: number; p99: number; rate: number; afterCommitP50: number; afterCommitP99: number }> {
+  const t = await createTestApp({
+    databaseUrl,
+    env: { PREFECT_SERVER_TASKS_SCHEDULING_MAX_SCHEDULED_QUEUE_SIZE: String(THROUGHPUT_RUNS * 2) },
+  });
+  const store = t.app.get(TaskQueueStore);
+  const receipts = new Receipts();
+  const sockets: WebSocket[] = [];
+  try {
+    for (let i = 0; i < WORKERS; i++) sockets.push(await openWorker(t, receipts));
+    await new Promise((r) => setTimeout(r, 300)); // let every worker subscribe and start waiting
+    for (let i = 0; i < 20; i++) await enqueueOurs(t, store, receipts); // warm-up
+    const p50s: number[] = [];
+    const p99s: number[] = [];
+    const commitP50s: number[] = [];
+    const commitP99s: number[] = [];
+    const rates: number[] = [];
+    for (let rep = 0; rep < REPETITIONS; rep++) {
+      const lat: number[] = [];
+      const afterCommit: number[] = [];
+      for (let i = 0; i < LATENCY_SAMPLES; i++) {
+        const started = nowMs();
+        const { committedAt, receivedAt } = await enqueueOurs(t, store, receipts);
+        lat.push(receivedAt - started);
+        afterCommit.push(receivedAt - committedAt);
+      }
+      p50s.push(percentile(lat, 50));
+      p99s.push(percentile(lat, 99));
+      commitP50s.push(percentile(afterCommit, 50));
+      commitP99s.push(percentile(afterCommit, 99));
+
+      // Throughput: close the workers, queue a batch, reconnect 4 workers, time until every run is received.
+      for (const ws of sockets.splice(0)) ws.close();
+      await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
+        await t.dataSource.transaction(async (manager) => {
+          for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
+            const id = await insertDeferredRun(manager, TASK_KEY);
+            await store.enqueue(
+              manager,
+              { taskRunId: id, taskKey: TASK_KEY, snapshot: taskRunSnapshot(id, TASK_KEY) },
+              'scheduled',
+            );
+          }
+        });
+      }
+      const all = receipts.whenAll(THROUGHPUT_RUNS);
+      const started = nowMs();
+      for (let i = 0; i < WORKERS; i++) sockets.push(await openWorker(t, receipts));
+      await all;
+      rates.push(THROUGHPUT_RUNS / ((receipts.lastAt - started) / 1000));
+      receipts.clear();
+      // wait for the last acks to land
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      p50: median(p50s),
+      p99: median(p99s),
+      rate: median(rates),
+      afterCommitP50: median(commitP50s),
+      afterCommitP99: median(commitP99s),
+    };
+  } finally {
+    for (const ws of sockets) ws.close();
+    await t.close();
+  }
+}
+
+// ---------------------------------------------------------------- graphile-worker
+
+const silent = new GraphileLogger(() => () => undefined);
+
+async function benchGraphile(databaseUrl: string): Promise<{ p50: number; p99: number; rate: number }> {
+  const receipts = new Receipts();
+  const pgPool = new Pool({ connectionString: databaseUrl, max: WORKERS + 4 });
+  pgPool.on('error', () => undefined);
+  const utils: WorkerUtils = await makeWorkerUtils({ pgPool, logger: silent });
+  await utils.migrate();
+  const startRunner = (): Promise<Runner> =>
+    run({
+      pgPool,
+      concurrency: WORKERS,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      logger: silent,
+      taskList: {
+        bench: (payload) => {
+          receipts.receive((payload as { id: string }).id);
+          return Promise.resolve();
+        },
+      },
+    });
+  let runner = await startRunner();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const id = randomUUID();
+      const got = receipts.expect(id);
+      await utils.addJob('bench', { id });
+      await got;
+    }
+    const p50s: number[] = [];
+    const p99s: number[] = [];
+    const rates: number[] = [];
+    for (let rep = 0; rep < REPETITIONS; rep++) {
+      const lat: number[] = [];
+      for (let i = 0; i < LATENCY_SAMPLES; i++) {
+        const id = randomUUID();
+        const got = receipts.expect(id);
+        const started = nowMs();
+        await utils.addJob('bench', { id });
+        lat.push((await got) - started);
+      }
+      p50s.push(percentile(lat, 50));
+      p99s.push(percentile(lat, 99));
+
+      await runner.stop();
+      for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
+        const specs = [];
+        for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
+          specs.push({ identifier: 'bench', payload: { id: randomUUID() } });
+        }
+        await utils.addJobs(specs);
+      }
+      const all = receipts.whenAll(THROUGHPUT_RUNS);
+      const started = nowMs();
+      runner = await startRunner();
+      await all;
+      rates.push(THROUGHPUT_RUNS / ((receipts.lastAt - started) / 1000));
+      receipts.clear();
+    }
+    return { p50: median(p50s), p99: median(p99s), rate: median(rates) };
+  } finally {
+    await runner.stop();
+    await utils.release();
+    await pgPool.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const name = `ptr_bench_delivery_${Date.now().toString(36)}`;
+  const databaseUrl = await createMigratedDatabase(adminUrl, name);
+  const began = Date.now();
+  try {
+    const ours = await benchOurs(databaseUrl);
+    const peer = await benchGraphile(databaseUrl);
+    const lines = [
+      `delivery.latency.p50: ${fmt(ours.p50)} ms`,
+      `delivery.latency.p99: ${fmt(ours.p99)} ms`,
+      `delivery.throughput: ${fmt(ours.rate, 0)} runs/s`,
+      `delivery.latency_after_commit.p50: ${fmt(ours.afterCommitP50)} ms`,
+      `delivery.latency_after_commit.p99: ${fmt(ours.afterCommitP99)} ms`,
+      `baseline.graphile_worker.latency.p50: ${fmt(peer.p50)} ms`,
+      `baseline.graphile_worker.latency.p99: ${fmt(peer.p99)} ms`,
+      `baseline.graphile_worker.throughput: ${fmt(peer.rate, 0)} jobs/s`,
+      `ratio.latency.p50 (ours/graphile, lower is better): ${fmt(ours.p50 / peer.p50)} x`,
+      `ratio.latency.p99 (ours/graphile, lower is better): ${fmt(ours.p99 / peer.p99)} x`,
+      `ratio.throughput (ours/graphile, higher is better): ${fmt(ours.rate / peer.rate)} x`,
+      `delivery.params: ${LATENCY_SAMPLES} latency samples, ${THROUGHPUT_RUNS} runs per throughput batch, ${WORKERS} workers, median of ${REPETITIONS} (${((Date.now() - began) / 1000).toFixed(1)} s)`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
