@@ -122,73 +122,79 @@ async function enqueueOurs(
   return { committedAt, receivedAt: await received! };
 }
 
-async function benchOurs(
-  databaseUrl: string,
-): Promise<{ p50: number; p99: number; rate: number; afterCommitP50: number; afterCommitP99: number }> {
-  const t = await createTestApp({
-    databaseUrl,
-    env: { PREFECT_SERVER_TASKS_SCHEDULING_MAX_SCHEDULED_QUEUE_SIZE: String(THROUGHPUT_RUNS * 2) },
-  });
-  const store = t.app.get(TaskQueueStore);
-  const receipts = new Receipts();
-  const sockets: WebSocket[] = [];
-  try {
-    for (let i = 0; i < WORKERS; i++) sockets.push(await openWorker(t, receipts));
-    await new Promise((r) => setTimeout(r, 300)); // let every worker subscribe and start waiting
-    for (let i = 0; i < 20; i++) await enqueueOurs(t, store, receipts); // warm-up
-    const p50s: number[] = [];
-    const p99s: number[] = [];
-    const commitP50s: number[] = [];
-    const commitP99s: number[] = [];
-    const rates: number[] = [];
-    for (let rep = 0; rep < REPETITIONS; rep++) {
-      const lat: number[] = [];
-      const afterCommit: number[] = [];
-      for (let i = 0; i < LATENCY_SAMPLES; i++) {
-        const started = nowMs();
-        const { committedAt, receivedAt } = await enqueueOurs(t, store, receipts);
-        lat.push(receivedAt - started);
-        afterCommit.push(receivedAt - committedAt);
-      }
-      p50s.push(percentile(lat, 50));
-      p99s.push(percentile(lat, 99));
-      commitP50s.push(percentile(afterCommit, 50));
-      commitP99s.push(percentile(afterCommit, 99));
+interface Rep {
+  /** enqueue start → receipt, ms */
+  latencies: number[];
+  /** commit → receipt, ms (ours only) */
+  afterCommit?: number[];
+}
 
-      // Throughput: close the workers, queue a batch, reconnect 4 workers, time until every run is received.
-      for (const ws of sockets.splice(0)) ws.close();
-      await new Promise((r) => setTimeout(r, 200));
-      for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
-        await t.dataSource.transaction(async (manager) => {
-          for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
-            const id = await insertDeferredRun(manager, TASK_KEY);
-            await store.enqueue(
-              manager,
-              { taskRunId: id, taskKey: TASK_KEY, snapshot: taskRunSnapshot(id, TASK_KEY) },
-              'scheduled',
-            );
-          }
-        });
-      }
-      const all = receipts.whenAll(THROUGHPUT_RUNS);
+/** Our server with 4 task-worker sockets on one key. */
+class Ours {
+  private readonly receipts = new Receipts();
+  private readonly sockets: WebSocket[] = [];
+  private constructor(
+    private readonly t: TestApp,
+    private readonly store: TaskQueueStore,
+  ) {}
+
+  static async start(databaseUrl: string): Promise<Ours> {
+    const t = await createTestApp({
+      databaseUrl,
+      env: { PREFECT_SERVER_TASKS_SCHEDULING_MAX_SCHEDULED_QUEUE_SIZE: String(THROUGHPUT_RUNS * 2) },
+    });
+    const ours = new Ours(t, t.app.get(TaskQueueStore));
+    await ours.connect();
+    await new Promise((r) => setTimeout(r, 300)); // every worker subscribed and waiting
+    for (let i = 0; i < 20; i++) await enqueueOurs(t, ours.store, ours.receipts); // warm-up
+    return ours;
+  }
+
+  async latency(): Promise<Rep> {
+    const latencies: number[] = [];
+    const afterCommit: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const started = nowMs();
-      for (let i = 0; i < WORKERS; i++) sockets.push(await openWorker(t, receipts));
-      await all;
-      rates.push(THROUGHPUT_RUNS / ((receipts.lastAt - started) / 1000));
-      receipts.clear();
-      // wait for the last acks to land
-      await new Promise((r) => setTimeout(r, 100));
+      const { committedAt, receivedAt } = await enqueueOurs(this.t, this.store, this.receipts);
+      latencies.push(receivedAt - started);
+      afterCommit.push(receivedAt - committedAt);
     }
-    return {
-      p50: median(p50s),
-      p99: median(p99s),
-      rate: median(rates),
-      afterCommitP50: median(commitP50s),
-      afterCommitP99: median(commitP99s),
-    };
-  } finally {
-    for (const ws of sockets) ws.close();
-    await t.close();
+    return { latencies, afterCommit };
+  }
+
+  /** Disconnects the workers, queues a batch, reconnects 4 workers: runs received per second. */
+  async throughput(): Promise<number> {
+    for (const ws of this.sockets.splice(0)) ws.close();
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
+      await this.t.dataSource.transaction(async (manager) => {
+        for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
+          const id = await insertDeferredRun(manager, TASK_KEY);
+          await this.store.enqueue(
+            manager,
+            { taskRunId: id, taskKey: TASK_KEY, snapshot: taskRunSnapshot(id, TASK_KEY) },
+            'scheduled',
+          );
+        }
+      });
+    }
+    const all = this.receipts.whenAll(THROUGHPUT_RUNS);
+    const started = nowMs();
+    await this.connect();
+    await all;
+    const rate = THROUGHPUT_RUNS / ((this.receipts.lastAt - started) / 1000);
+    this.receipts.clear();
+    await new Promise((r) => setTimeout(r, 200)); // the last acks land
+    return rate;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.close();
+    await this.t.close();
+  }
+
+  private async connect(): Promise<void> {
+    for (let i = 0; i < WORKERS; i++) this.sockets.push(await openWorker(this.t, this.receipts));
   }
 }
 
@@ -196,70 +202,124 @@ async function benchOurs(
 
 const silent = new GraphileLogger(() => () => undefined);
 
-async function benchGraphile(databaseUrl: string): Promise<{ p50: number; p99: number; rate: number }> {
-  const receipts = new Receipts();
-  const pgPool = new Pool({ connectionString: databaseUrl, max: WORKERS + 4 });
-  pgPool.on('error', () => undefined);
-  const utils: WorkerUtils = await makeWorkerUtils({ pgPool, logger: silent });
-  await utils.migrate();
-  const startRunner = (): Promise<Runner> =>
-    run({
-      pgPool,
+/** graphile-worker with concurrency 4 on the same PostgreSQL (its own schema in the bench database). */
+class Graphile {
+  private readonly receipts = new Receipts();
+  private runner?: Runner;
+  private constructor(
+    private readonly pgPool: Pool,
+    private readonly utils: WorkerUtils,
+  ) {}
+
+  static async start(databaseUrl: string): Promise<Graphile> {
+    const pgPool = new Pool({ connectionString: databaseUrl, max: WORKERS + 4 });
+    pgPool.on('error', () => undefined);
+    pgPool.on('connect', (client) => client.on('error', () => undefined));
+    const utils = await makeWorkerUtils({ pgPool, logger: silent });
+    await utils.migrate();
+    const g = new Graphile(pgPool, utils);
+    await g.startRunner();
+    for (let i = 0; i < 20; i++) await g.addAndWait(); // warm-up
+    return g;
+  }
+
+  async latency(): Promise<Rep> {
+    const latencies: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const started = nowMs();
+      latencies.push((await this.addAndWait()) - started);
+    }
+    return { latencies };
+  }
+
+  async throughput(): Promise<number> {
+    await this.runner?.stop();
+    for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
+      const specs = [];
+      for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
+        specs.push({ identifier: 'bench', payload: { id: randomUUID() } });
+      }
+      await this.utils.addJobs(specs);
+    }
+    const all = this.receipts.whenAll(THROUGHPUT_RUNS);
+    const started = nowMs();
+    await this.startRunner();
+    await all;
+    const rate = THROUGHPUT_RUNS / ((this.receipts.lastAt - started) / 1000);
+    this.receipts.clear();
+    return rate;
+  }
+
+  async close(): Promise<void> {
+    await this.runner?.stop();
+    await this.utils.release();
+    await this.pgPool.end();
+  }
+
+  private async addAndWait(): Promise<number> {
+    const id = randomUUID();
+    const got = this.receipts.expect(id);
+    await this.utils.addJob('bench', { id });
+    return got;
+  }
+
+  private async startRunner(): Promise<void> {
+    this.runner = await run({
+      pgPool: this.pgPool,
       concurrency: WORKERS,
       noHandleSignals: true,
       pollInterval: 1000,
       logger: silent,
       taskList: {
         bench: (payload) => {
-          receipts.receive((payload as { id: string }).id);
+          this.receipts.receive((payload as { id: string }).id);
           return Promise.resolve();
         },
       },
     });
-  let runner = await startRunner();
-  try {
-    for (let i = 0; i < 20; i++) {
-      const id = randomUUID();
-      const got = receipts.expect(id);
-      await utils.addJob('bench', { id });
-      await got;
-    }
-    const p50s: number[] = [];
-    const p99s: number[] = [];
-    const rates: number[] = [];
-    for (let rep = 0; rep < REPETITIONS; rep++) {
-      const lat: number[] = [];
-      for (let i = 0; i < LATENCY_SAMPLES; i++) {
-        const id = randomUUID();
-        const got = receipts.expect(id);
-        const started = nowMs();
-        await utils.addJob('bench', { id });
-        lat.push((await got) - started);
-      }
-      p50s.push(percentile(lat, 50));
-      p99s.push(percentile(lat, 99));
-
-      await runner.stop();
-      for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
-        const specs = [];
-        for (let j = i; j < Math.min(i + 100, THROUGHPUT_RUNS); j++) {
-          specs.push({ identifier: 'bench', payload: { id: randomUUID() } });
-        }
-        await utils.addJobs(specs);
-      }
-      const all = receipts.whenAll(THROUGHPUT_RUNS);
-      const started = nowMs();
-      runner = await startRunner();
-      await all;
-      rates.push(THROUGHPUT_RUNS / ((receipts.lastAt - started) / 1000));
-      receipts.clear();
-    }
-    return { p50: median(p50s), p99: median(p99s), rate: median(rates) };
-  } finally {
-    await runner.stop();
-    await utils.release();
-    await pgPool.end();
   }
+}
+
+interface Summary {
+  p50: number;
+  p99: number;
+  rate: number;
+  afterCommitP50?: number;
+  afterCommitP99?: number;
+}
+
+/** Repetitions interleaved (ours, peer, ours, peer…) so both see the same machine load. */
+async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; peer: Summary }> {
+  const o = {
+    p50: [] as number[],
+    p99: [] as number[],
+    rate: [] as number[],
+    c50: [] as number[],
+    c99: [] as number[],
+  };
+  const g = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
+  for (let rep = 0; rep < REPETITIONS; rep++) {
+    const ol = await ours.latency();
+    o.p50.push(percentile(ol.latencies, 50));
+    o.p99.push(percentile(ol.latencies, 99));
+    o.c50.push(percentile(ol.afterCommit!, 50));
+    o.c99.push(percentile(ol.afterCommit!, 99));
+    const gl = await peer.latency();
+    g.p50.push(percentile(gl.latencies, 50));
+    g.p99.push(percentile(gl.latencies, 99));
+    o.rate.push(await ours.throughput());
+    g.rate.push(await peer.throughput());
+  }
+  return {
+    ours: {
+      p50: median(o.p50),
+      p99: median(o.p99),
+      rate: median(o.rate),
+      afterCommitP50: median(o.c50),
+      afterCommitP99: median(o.c99),
+    },
+    peer: { p50: median(g.p50), p99: median(g.p99), rate: median(g.rate) },
+  };
 }
 
 async function main(): Promise<void> {
@@ -268,14 +328,22 @@ async function main(): Promise<void> {
   const databaseUrl = await createMigratedDatabase(adminUrl, name);
   const began = Date.now();
   try {
-    const ours = await benchOurs(databaseUrl);
-    const peer = await benchGraphile(databaseUrl);
+    const oursSystem = await Ours.start(databaseUrl);
+    const peerSystem = await Graphile.start(databaseUrl);
+    let result: { ours: Summary; peer: Summary };
+    try {
+      result = await measure(oursSystem, peerSystem);
+    } finally {
+      await oursSystem.close();
+      await peerSystem.close();
+    }
+    const { ours, peer } = result;
     const lines = [
       `delivery.latency.p50: ${fmt(ours.p50)} ms`,
       `delivery.latency.p99: ${fmt(ours.p99)} ms`,
       `delivery.throughput: ${fmt(ours.rate, 0)} runs/s`,
-      `delivery.latency_after_commit.p50: ${fmt(ours.afterCommitP50)} ms`,
-      `delivery.latency_after_commit.p99: ${fmt(ours.afterCommitP99)} ms`,
+      `delivery.latency_after_commit.p50: ${fmt(ours.afterCommitP50!)} ms`,
+      `delivery.latency_after_commit.p99: ${fmt(ours.afterCommitP99!)} ms`,
       `baseline.graphile_worker.latency.p50: ${fmt(peer.p50)} ms`,
       `baseline.graphile_worker.latency.p99: ${fmt(peer.p99)} ms`,
       `baseline.graphile_worker.throughput: ${fmt(peer.rate, 0)} jobs/s`,

@@ -4,7 +4,9 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  OnApplicationShutdown,
 } from '@nestjs/common';
+import { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { TooManyRequestsError } from '../common/errors/domain.error';
 import { AppConfig } from '../config/app-config';
@@ -78,7 +80,7 @@ const RESTORE_SNAPSHOT_SQL = `jsonb_build_object(
 @Injectable()
 export class PgTaskQueueStore
   extends TaskQueueStore
-  implements OnApplicationBootstrap, BeforeApplicationShutdown
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger(PgTaskQueueStore.name);
   private readonly waiters = new WaiterRegistry();
@@ -86,6 +88,8 @@ export class PgTaskQueueStore
   /** Live deliveries of this replica: token → task key (their leases are renewed). */
   private readonly inFlight = new Map<string, string>();
   private listener?: TaskQueueListener;
+  /** Delivery-path connections (claim, ack, release, sweep) with `synchronous_commit = off`, see `query`. */
+  private pool?: Pool;
   private renewTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
@@ -110,6 +114,15 @@ export class PgTaskQueueStore
     this.metrics.collectWith(() => this.stats());
     const url = (this.dataSource.options as { url?: string }).url;
     if (url) {
+      this.pool = new Pool({
+        connectionString: url,
+        max: Math.max(2, Math.min(this.config.database.poolSize, 8)),
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        application_name: `prefect-task-queue:${this.replicaId}`.slice(0, 63),
+        options: '-c TimeZone=UTC -c synchronous_commit=off',
+      });
+      this.pool.on('error', (e: Error) => this.warn('pool connection', e));
       this.listener = new TaskQueueListener(
         url,
         `prefect-task-queue-listener:${this.replicaId}`.slice(0, 63),
@@ -136,6 +149,7 @@ export class PgTaskQueueStore
     );
   }
 
+  /** Stops intake; the sockets (TaskRunSubscriptionsService) return their own deliveries meanwhile. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.renewTimer);
@@ -143,12 +157,28 @@ export class PgTaskQueueStore
     this.waiters.wakeAll();
     await this.sweeping;
     await this.listener?.stop();
-    // Whatever this replica still has in flight goes back to the retry queue (graceful shutdown drains).
+  }
+
+  /** After every socket has finished: whatever this replica still holds goes back to the retry queue. */
+  async onApplicationShutdown(): Promise<void> {
     const released = await this.releaseOwned().catch((e: unknown) => {
       this.warn('release at shutdown', e);
       return 0;
     });
     if (released) this.logger.log({ msg: 'returned unacked deliveries to the retry queue', count: released });
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+  }
+
+  /**
+   * Runs a delivery-path statement. These use their own connections with `synchronous_commit = off`: a
+   * claim, ack or release lost to a PostgreSQL crash only means the run is delivered again (at least once,
+   * as after a replica crash), while the enqueue itself commits durably in the caller's transaction.
+   */
+  private async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (!this.pool) return this.dataSource.query<T[]>(sql, params);
+    const result = await this.pool.query(sql, params);
+    return result.rows as T[];
   }
 
   /** True while the LISTEN connection is up (readiness, tests). */
@@ -223,7 +253,7 @@ export class PgTaskQueueStore
            ORDER BY queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`
         : `SELECT task_run_id FROM task_queue_item WHERE task_key = ANY($1::text[]) AND status = 'queued'
            ORDER BY array_position($1::text[], task_key), queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`;
-    const rows: ClaimRow[] = await this.dataSource.query(
+    const rows = await this.query<ClaimRow>(
       `WITH next AS (${next}), claimed AS (
          UPDATE task_queue_item q SET ${CLAIM_SET} FROM next WHERE q.task_run_id = next.task_run_id
          RETURNING ${CLAIM_RETURNING})
@@ -248,7 +278,7 @@ export class PgTaskQueueStore
 
   async ack(delivery: Delivery): Promise<boolean> {
     this.inFlight.delete(delivery.token);
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = await this.query<unknown>(
       `WITH acked AS (
          UPDATE task_queue_item SET status = 'acked', snapshot = '{}'::jsonb, lease_owner = NULL,
            lease_token = NULL, lease_expires_at = NULL
@@ -262,7 +292,7 @@ export class PgTaskQueueStore
 
   async unclaim(delivery: Delivery): Promise<boolean> {
     this.inFlight.delete(delivery.token);
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = await this.query<unknown>(
       `WITH released AS (
          UPDATE task_queue_item SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL,
            lease_token = NULL, lease_expires_at = NULL, delivered_at = NULL
@@ -275,7 +305,7 @@ export class PgTaskQueueStore
 
   async retry(delivery: Delivery, reason: ReturnReason): Promise<boolean> {
     this.inFlight.delete(delivery.token);
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = await this.query<unknown>(
       `WITH released AS (
          UPDATE task_queue_item SET ${RELEASE_SET}
          WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING task_key)
@@ -298,7 +328,7 @@ export class PgTaskQueueStore
       retry: number;
       in_flight: number;
       oldest_age: number | null;
-    }[] = await this.dataSource.query(
+    }[] = await this.query(
       `SELECT task_key,
          count(*) FILTER (WHERE status = 'queued' AND queue = 'scheduled')::int AS scheduled,
          count(*) FILTER (WHERE status = 'queued' AND queue = 'retry')::int AS retry,
@@ -319,7 +349,7 @@ export class PgTaskQueueStore
   async reset(): Promise<void> {
     this.keyLimits.clear();
     this.inFlight.clear();
-    await this.dataSource.query(`DELETE FROM task_queue_item`);
+    await this.query(`DELETE FROM task_queue_item`);
   }
 
   /**
@@ -329,7 +359,7 @@ export class PgTaskQueueStore
    * deliveries of a crashed replica come back through lease expiry (`sweep`). Safe on every replica at once.
    */
   async restoreScheduledTasksIfNecessary(): Promise<number> {
-    const rows: { task_key: string; n: number }[] = await this.dataSource.query(
+    const rows = await this.query<{ task_key: string; n: number }>(
       `WITH restored AS (
          INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot)
          SELECT tr.id, tr.task_key, 'retry', ${RESTORE_SNAPSHOT_SQL}
@@ -353,7 +383,7 @@ export class PgTaskQueueStore
 
   /** Moves expired leases to the retry queue (and now and then purges tombstones of runs gone on). */
   async sweep(): Promise<number> {
-    const rows: { task_key: string; n: number }[] = await this.dataSource.query(
+    const rows = await this.query<{ task_key: string; n: number }>(
       `WITH expired AS (
          UPDATE task_queue_item SET ${RELEASE_SET}
          WHERE task_run_id IN (
@@ -379,7 +409,7 @@ export class PgTaskQueueStore
 
   /** Deletes (in a bounded batch) ack tombstones whose run is no longer SCHEDULED. */
   async purgeTombstones(): Promise<void> {
-    await this.dataSource.query(
+    await this.query(
       `DELETE FROM task_queue_item WHERE task_run_id IN (
          SELECT q.task_run_id FROM task_queue_item q JOIN task_run tr ON tr.id = q.task_run_id
          WHERE q.status = 'acked' AND tr.state_type IS DISTINCT FROM 'SCHEDULED' LIMIT 1000)`,
@@ -388,7 +418,7 @@ export class PgTaskQueueStore
 
   private async renewLeases(): Promise<void> {
     if (this.inFlight.size === 0) return;
-    await this.dataSource.query(
+    await this.query(
       `UPDATE task_queue_item SET lease_expires_at = clock_timestamp() + make_interval(secs => $2)
        WHERE lease_token = ANY($1::uuid[]) AND status = 'leased'`,
       [[...this.inFlight.keys()], this.leaseSeconds],
@@ -397,7 +427,7 @@ export class PgTaskQueueStore
 
   private async releaseOwned(): Promise<number> {
     this.inFlight.clear();
-    const rows: unknown[] = await this.dataSource.query(
+    const rows = await this.query<unknown>(
       `WITH released AS (
          UPDATE task_queue_item SET ${RELEASE_SET} WHERE lease_owner = $1 AND status = 'leased' RETURNING task_key)
        SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
