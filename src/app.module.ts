@@ -7,6 +7,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';
+import { FlowRunsModule } from './flow-runs/flow-runs.module';
 import { HealthModule } from './health/health.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
@@ -32,6 +33,7 @@ export class AppModule {
         ServicesModule,
         HealthModule,
         OrchestrationModule,
+        FlowRunsModule,
         TaskQueuesModule,
         TaskRunsModule,
         EventsModule,

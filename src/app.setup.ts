@@ -15,7 +15,13 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(new WsAdapter(app));
-  express.useBodyParser('json', { limit: config.server.bodyLimit });
+  // JSON also without a Content-Type header, as Prefect (FastAPI) accepts it.
+  express.useBodyParser('json', {
+    limit: config.server.bodyLimit,
+    type: (req: { headers: Record<string, unknown> }) =>
+      !req.headers['content-type'] ||
+      /^application\/([\w.+-]*\+)?json\b/i.test(String(req.headers['content-type'])),
+  });
   express.enableCors();
   express.disable('x-powered-by');
   const document = SwaggerModule.createDocument(

@@ -48,3 +48,9 @@ export function isRetryableDbError(err: unknown): boolean {
     code === '40P01' // deadlock
   );
 }
+
+/** A value the database cannot store (SQLSTATE class 22: NUL bytes in text, out-of-range numbers, …). */
+export function isDataException(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && code.startsWith('22');
+}

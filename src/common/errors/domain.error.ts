@@ -47,3 +47,13 @@ export class ServiceUnavailableError extends DomainError {
     super('UNAVAILABLE', message);
   }
 }
+
+/**
+ * Prefect's `ObjectNotFoundError`: 404 with `{"exception_message": …}` (spec §0), unlike an HTTPException's
+ * `{"detail": …}`. Used e.g. by set_state on a missing run.
+ */
+export class ObjectNotFoundError extends DomainError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isIntegrityError, isRetryableDbError } from './db-errors';
-import { DomainError, DomainErrorCode } from './domain.error';
+import { isDataException, isIntegrityError, isRetryableDbError } from './db-errors';
+import { DomainError, DomainErrorCode, ObjectNotFoundError } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
 export const INTEGRITY_DETAIL =
@@ -67,7 +67,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (error instanceof DomainError) {
       const status = statusFor(error.code);
       const body =
-        error.code === 'UNAVAILABLE' ? { exception_message: error.message } : { detail: error.message };
+        error.code === 'UNAVAILABLE' || error instanceof ObjectNotFoundError
+          ? { exception_message: error.message }
+          : { detail: error.message };
       return { status, body, headers: error.headers };
     }
     // body-parser errors reach us raw or wrapped by the express adapter (as `cause`).
@@ -86,6 +88,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isIntegrityError(error)) {
       this.logger.warn({ msg: 'integrity conflict', error: (error as Error).message });
       return { status: 409, body: { detail: INTEGRITY_DETAIL } };
+    }
+    if (isDataException(error)) {
+      this.logger.warn({ msg: 'invalid value for the database', error: (error as Error).message });
+      return { status: 422, body: { detail: `Invalid request: ${(error as Error).message}` } };
     }
     if (isRetryableDbError(error)) {
       this.logger.warn({ msg: 'database unavailable', error: (error as Error).message });

@@ -1,0 +1,76 @@
+import { Injectable, Optional } from '@nestjs/common';
+import type { StateType } from '../states';
+import { OrchestrationRule, type PolicyEntry, type UniversalTransform } from '../orchestration-rule';
+import { GLOBAL_TASK_TRANSFORMS } from '../transforms/global-task-transforms';
+import {
+  backgroundTaskPolicy,
+  ConcurrencySlotEntries,
+  coreTaskPolicy,
+  minimalTaskPolicy,
+  TaskConcurrencyRules,
+} from './task-policies';
+
+export type TaskPolicyName = 'core' | 'minimal' | 'background';
+
+/** Why a transition is being orchestrated: decides the policy (CONTRACT.md point 2). */
+export interface TransitionRequest {
+  /** `force=true` on set_state, or a run's initial state at create. */
+  force: boolean;
+  /** The proposed state has `state_details.deferred`. */
+  deferred: boolean;
+}
+
+/** Default: Core; `force` → Minimal; `deferred` → Background (which overrides force). */
+export function choosePolicy(request: TransitionRequest): TaskPolicyName {
+  if (request.deferred) return 'background';
+  return request.force ? 'minimal' : 'core';
+}
+
+/**
+ * The orchestration policy port (an abstract class used as the DI token). `set_state` and create ask it
+ * for the ordered entries of a transition and for the global transforms; a module swaps or extends rules
+ * with `{ provide: OrchestrationPolicy, useClass: … }` (or extends `DefaultTaskOrchestrationPolicy`).
+ */
+export abstract class OrchestrationPolicy {
+  abstract entriesFor(
+    from: StateType | null,
+    to: StateType,
+    request: TransitionRequest,
+  ): readonly PolicyEntry[];
+
+  globalTransforms(): readonly UniversalTransform[] {
+    return GLOBAL_TASK_TRANSFORMS;
+  }
+}
+
+/** Keeps the rules that apply to (from, to) and every universal transform, in order. */
+export function selectEntries(
+  entries: readonly PolicyEntry[],
+  from: StateType | null,
+  to: StateType,
+): PolicyEntry[] {
+  return entries.filter((e) => !(e instanceof OrchestrationRule) || e.appliesTo(from, to));
+}
+
+/** Upstream's task policies (spec §4.2), with the tag-concurrency rules spliced in when provided. */
+@Injectable()
+export class DefaultTaskOrchestrationPolicy extends OrchestrationPolicy {
+  protected readonly policies: Record<TaskPolicyName, readonly PolicyEntry[]>;
+
+  constructor(@Optional() concurrency?: TaskConcurrencyRules) {
+    super();
+    const slots: ConcurrencySlotEntries = {
+      secureSlots: concurrency?.secureSlots() ?? [],
+      releaseSlots: concurrency?.releaseSlots() ?? [],
+    };
+    this.policies = {
+      core: coreTaskPolicy(slots),
+      minimal: minimalTaskPolicy(slots),
+      background: backgroundTaskPolicy(slots),
+    };
+  }
+
+  entriesFor(from: StateType | null, to: StateType, request: TransitionRequest): readonly PolicyEntry[] {
+    return selectEntries(this.policies[choosePolicy(request)], from, to);
+  }
+}

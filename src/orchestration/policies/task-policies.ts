@@ -1,0 +1,81 @@
+import type { PolicyEntry } from '../orchestration-rule';
+import { CacheInsertion } from '../rules/cache-insertion.rule';
+import { CacheRetrieval } from '../rules/cache-retrieval.rule';
+import { CopyScheduledTime } from '../rules/copy-scheduled-time.rule';
+import { CopyTaskParametersID } from '../rules/copy-task-parameters-id.rule';
+import { EnqueueScheduledTasks } from '../rules/enqueue-scheduled-tasks.rule';
+import { HandleTaskTerminalStateTransitions } from '../rules/handle-task-terminal-state-transitions.rule';
+import { PreventPendingTransitions } from '../rules/prevent-pending-transitions.rule';
+import { PreventRunningTasksFromStoppedFlows } from '../rules/prevent-running-tasks-from-stopped-flows.rule';
+import { RenameReruns } from '../rules/rename-reruns.rule';
+import { RetryFailedTasks } from '../rules/retry-failed-tasks.rule';
+import { UpdateFlowRunTrackerOnTasks } from '../rules/update-flow-run-tracker-on-tasks.rule';
+import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
+
+/**
+ * EXTENSION POINT for tag concurrency (spec §4.4, its own issue). The two rules are not part of this
+ * module; whoever implements them provides `TaskConcurrencyRules` and the policies splice them in at the
+ * positions upstream uses:
+ *  - `secureSlots` (SecureTaskConcurrencySlots): Core, after PreventRunningTasksFromStoppedFlows;
+ *  - `releaseSlots` (ReleaseTaskConcurrencySlots, a universal transform): last in Core, ClientSide and
+ *    Background (before EnqueueScheduledTasks), and the only entry of Minimal.
+ * Absent, both are empty.
+ */
+export abstract class TaskConcurrencyRules {
+  abstract secureSlots(): readonly PolicyEntry[];
+  abstract releaseSlots(): readonly PolicyEntry[];
+}
+
+export interface ConcurrencySlotEntries {
+  secureSlots: readonly PolicyEntry[];
+  releaseSlots: readonly PolicyEntry[];
+}
+
+export const NO_CONCURRENCY_RULES: ConcurrencySlotEntries = { secureSlots: [], releaseSlots: [] };
+
+/** CoreTaskPolicy (spec §4.2): API `set_state`, not forced, not deferred. */
+export function coreTaskPolicy(c: ConcurrencySlotEntries = NO_CONCURRENCY_RULES): PolicyEntry[] {
+  return [
+    new CacheRetrieval(),
+    new HandleTaskTerminalStateTransitions(),
+    new PreventRunningTasksFromStoppedFlows(),
+    ...c.secureSlots, // SecureTaskConcurrencySlots
+    new CopyScheduledTime(),
+    new WaitForScheduledTime(),
+    new RetryFailedTasks(),
+    new RenameReruns(),
+    new UpdateFlowRunTrackerOnTasks(),
+    new CacheInsertion(),
+    ...c.releaseSlots, // ReleaseTaskConcurrencySlots
+  ];
+}
+
+/** ClientSideTaskOrchestrationPolicy: Core without SecureTaskConcurrencySlots (unused by the server). */
+export function clientSideTaskOrchestrationPolicy(
+  c: ConcurrencySlotEntries = NO_CONCURRENCY_RULES,
+): PolicyEntry[] {
+  return coreTaskPolicy({ secureSlots: [], releaseSlots: c.releaseSlots });
+}
+
+/** BackgroundTaskPolicy: a proposed state with `state_details.deferred` (overrides force). */
+export function backgroundTaskPolicy(c: ConcurrencySlotEntries = NO_CONCURRENCY_RULES): PolicyEntry[] {
+  return [
+    new PreventPendingTransitions(),
+    new CacheRetrieval(),
+    new HandleTaskTerminalStateTransitions(),
+    new CopyScheduledTime(),
+    new CopyTaskParametersID(),
+    new WaitForScheduledTime(),
+    new RetryFailedTasks(),
+    new RenameReruns(),
+    new UpdateFlowRunTrackerOnTasks(),
+    new CacheInsertion(),
+    ...c.releaseSlots, // ReleaseTaskConcurrencySlots
+    new EnqueueScheduledTasks(),
+  ];
+}
+
+/** MinimalTaskPolicy: `force=true`, or the initial state of a created run. */
+export function minimalTaskPolicy(c: ConcurrencySlotEntries = NO_CONCURRENCY_RULES): PolicyEntry[] {
+  return [...c.releaseSlots];
+}

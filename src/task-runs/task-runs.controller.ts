@@ -1,0 +1,83 @@
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { uuidParam } from '../common/http/uuid-param';
+import type { OrchestrationResult } from '../orchestration/orchestration.types';
+import {
+  CountTaskRunsDto,
+  CreateTaskRunDto,
+  FilterTaskRunsDto,
+  PaginateTaskRunsDto,
+  SetTaskRunStateDto,
+  TaskRunHistoryDto,
+  UpdateTaskRunDto,
+} from './dto/task-runs.dto';
+import { TaskRunJson, TaskRunsService } from './task-runs.service';
+
+/** `/api/task_runs` (spec §2). */
+@Controller('task_runs')
+export class TaskRunsController {
+  constructor(private readonly taskRuns: TaskRunsService) {}
+
+  @Post()
+  async create(
+    @Body() dto: CreateTaskRunDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<TaskRunJson> {
+    const { taskRun, created } = await this.taskRuns.createTaskRun(dto);
+    res.status(created ? 201 : 200);
+    return taskRun;
+  }
+
+  @Post('filter')
+  @HttpCode(200)
+  filter(@Body() dto: FilterTaskRunsDto): Promise<TaskRunJson[]> {
+    return this.taskRuns.filterTaskRuns(dto);
+  }
+
+  @Post('count')
+  @HttpCode(200)
+  @Header('Content-Type', 'application/json') // a bare integer is still JSON
+  count(@Body() dto: CountTaskRunsDto): Promise<number> {
+    return this.taskRuns.countTaskRuns(dto);
+  }
+
+  @Post('paginate')
+  @HttpCode(200)
+  paginate(@Body() dto: PaginateTaskRunsDto): Promise<Record<string, unknown>> {
+    return this.taskRuns.paginateTaskRuns(dto);
+  }
+
+  @Post('history')
+  @HttpCode(200)
+  history(@Body() dto: TaskRunHistoryDto): Promise<Record<string, unknown>[]> {
+    return this.taskRuns.history(dto);
+  }
+
+  @Get(':id')
+  read(@Param('id', uuidParam) id: string): Promise<TaskRunJson> {
+    return this.taskRuns.readTaskRun(id);
+  }
+
+  @Patch(':id')
+  @HttpCode(204)
+  async update(@Param('id', uuidParam) id: string, @Body() dto: UpdateTaskRunDto): Promise<void> {
+    await this.taskRuns.updateTaskRun(id, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async delete(@Param('id', uuidParam) id: string): Promise<void> {
+    await this.taskRuns.deleteTaskRun(id);
+  }
+
+  @Post(':id/set_state')
+  async setState(
+    @Param('id', uuidParam) id: string,
+    @Body() dto: SetTaskRunStateDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<OrchestrationResult> {
+    const { result, created } = await this.taskRuns.setTaskRunState(id, dto);
+    res.status(created ? 201 : 200);
+    return result;
+  }
+}

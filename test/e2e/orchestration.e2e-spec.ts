@@ -1,0 +1,272 @@
+import request from 'supertest';
+import { Injectable } from '@nestjs/common';
+import { OrchestrationRule, RuleScope, states, ALL_STATES } from '../../src/orchestration/orchestration-rule';
+import {
+  DefaultTaskOrchestrationPolicy,
+  OrchestrationPolicy,
+  TransitionRequest,
+} from '../../src/orchestration/policies/orchestration-policy';
+import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
+import type { StateType } from '../../src/orchestration/states';
+import { createTestApp, TestApp } from '../utils/create-test-app';
+
+describe('orchestration through the API', () => {
+  let t: TestApp;
+  const api = () => request(t.baseUrl);
+  let flowId: string;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    flowId = (await api().post('/api/flows/').send({ name: 'orchestrated' }).expect(201)).body.id;
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const newRun = async (body: Record<string, unknown> = {}) =>
+    (
+      await api()
+        .post('/api/task_runs/')
+        .send({ task_key: 'o', dynamic_key: String(Math.random()), ...body })
+        .expect(201)
+    ).body;
+  const propose = (id: string, state: Record<string, unknown>, force = false) =>
+    api().post(`/api/task_runs/${id}/set_state`).send({ state, force });
+  const newFlowRun = async (state: Record<string, unknown> = { type: 'RUNNING' }) =>
+    (await api().post('/api/flow_runs/').send({ flow_id: flowId, state }).expect(201)).body;
+
+  it('should retry a failed run as AwaitingRetry, wait for its scheduled time, then give up', async () => {
+    const run = await newRun({ empirical_policy: { retries: 1, retry_delay: 30 } });
+    await propose(run.id, { type: 'RUNNING' }).expect(201);
+    const failed = await propose(run.id, { type: 'FAILED', message: 'boom' }).expect(201);
+    expect(failed.body).toMatchObject({
+      status: 'REJECT',
+      details: { type: 'reject_details', reason: 'Retrying' },
+      state: { type: 'SCHEDULED', name: 'AwaitingRetry', message: 'boom' },
+    });
+    const delay = (Date.parse(failed.body.state.state_details.scheduled_time) - Date.now()) / 1000;
+    expect(delay).toBeGreaterThan(25);
+    expect(delay).toBeLessThanOrEqual(30);
+    const early = await propose(run.id, { type: 'RUNNING' }).expect(200);
+    expect(early.body).toMatchObject({
+      status: 'WAIT',
+      state: { id: failed.body.state.id },
+      details: { type: 'wait_details', reason: 'Scheduled time is in the future' },
+    });
+    expect(early.body.details.delay_seconds).toBeGreaterThan(25);
+    // jump the schedule: force the run back to an immediately due AwaitingRetry
+    await propose(run.id, { type: 'SCHEDULED', name: 'AwaitingRetry' }, true).expect(201);
+    const retrying = await propose(run.id, { type: 'RUNNING' }).expect(201);
+    expect(retrying.body.state.name).toBe('Retrying');
+    const final = await propose(run.id, { type: 'FAILED' }).expect(201);
+    expect(final.body).toMatchObject({ status: 'ACCEPT', state: { type: 'FAILED' } });
+    expect((await api().get(`/api/task_runs/${run.id}`)).body.run_count).toBe(2);
+  });
+
+  it('should pick retry delays from a list and not retry non-retriable failures', async () => {
+    const run = await newRun({ empirical_policy: { retries: 3, retry_delay: [0, 100] } });
+    await propose(run.id, { type: 'RUNNING' }).expect(201);
+    const first = await propose(run.id, { type: 'FAILED' }).expect(201);
+    expect(Math.abs(Date.parse(first.body.state.state_details.scheduled_time) - Date.now())).toBeLessThan(
+      5000,
+    );
+    await propose(run.id, { type: 'RUNNING' }).expect(201);
+    const other = await newRun({ empirical_policy: { retries: 3 } });
+    await propose(other.id, { type: 'RUNNING' }).expect(201);
+    const noRetry = await propose(other.id, { type: 'FAILED', state_details: { retriable: false } }).expect(
+      201,
+    );
+    expect(noRetry.body.status).toBe('ACCEPT');
+  });
+
+  it('should serve a cached result to a run with the same cache key', async () => {
+    const producer = await newRun();
+    await propose(producer.id, { type: 'RUNNING' }).expect(201);
+    await propose(producer.id, {
+      type: 'COMPLETED',
+      data: { type: 'reference', storage_key: 'cached-result' },
+      state_details: { cache_key: 'ck-1', cache_expiration: '2999-01-01T00:00:00Z' },
+    }).expect(201);
+    const consumer = await newRun();
+    const hit = await propose(consumer.id, { type: 'RUNNING', state_details: { cache_key: 'ck-1' } }).expect(
+      201,
+    );
+    expect(hit.body).toMatchObject({
+      status: 'REJECT',
+      details: { reason: 'Retrieved state from cache' },
+      state: { type: 'COMPLETED', name: 'Cached', data: { type: 'reference', storage_key: 'cached-result' } },
+    });
+    const refresher = await newRun();
+    const refresh = await propose(refresher.id, {
+      type: 'RUNNING',
+      state_details: { cache_key: 'ck-1', refresh_cache: true },
+    }).expect(201);
+    expect(refresh.body.status).toBe('ACCEPT');
+    const expired = await newRun();
+    await propose(expired.id, { type: 'RUNNING' }).expect(201);
+    await propose(expired.id, {
+      type: 'COMPLETED',
+      state_details: { cache_key: 'ck-old', cache_expiration: '2000-01-01T00:00:00Z' },
+    }).expect(201);
+    const miss = await newRun();
+    expect(
+      (await propose(miss.id, { type: 'RUNNING', state_details: { cache_key: 'ck-old' } }).expect(201)).body
+        .status,
+    ).toBe('ACCEPT');
+  });
+
+  it('should keep tasks from starting in stopped or paused flow runs', async () => {
+    const done = await newFlowRun({ type: 'COMPLETED' });
+    const a = await newRun({ flow_run_id: done.id });
+    expect((await propose(a.id, { type: 'RUNNING' }).expect(200)).body).toMatchObject({
+      status: 'ABORT',
+      details: { reason: 'The enclosing flow must be running to begin task execution.' },
+    });
+    const paused = await newFlowRun({
+      type: 'PAUSED',
+      state_details: { pause_timeout: '2999-01-01T00:00:00Z' },
+    });
+    const b = await newRun({ flow_run_id: paused.id });
+    const r = await propose(b.id, { type: 'RUNNING' }).expect(201);
+    expect(r.body).toMatchObject({
+      status: 'REJECT',
+      details: { reason: `The flow is paused, new tasks can execute after resuming flow run: ${paused.id}.` },
+      state: {
+        type: 'PAUSED',
+        name: 'NotReady',
+        state_details: { pause_timeout: '2999-01-01T00:00:00.000000Z' },
+      },
+    });
+  });
+
+  it('should track flow-run retries on task reruns', async () => {
+    const fr = await newFlowRun();
+    const run = await newRun({ flow_run_id: fr.id });
+    await propose(run.id, { type: 'RUNNING' }).expect(201);
+    await propose(run.id, { type: 'FAILED' }).expect(201);
+    expect((await api().get(`/api/task_runs/${run.id}`)).body.flow_run_run_count).toBe(1);
+    await api()
+      .post(`/api/flow_runs/${fr.id}/set_state`)
+      .send({ state: { type: 'FAILED' } })
+      .expect(201);
+    await api()
+      .post(`/api/flow_runs/${fr.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(201);
+    const rerun = await propose(run.id, { type: 'RUNNING' }).expect(201);
+    expect(rerun.body.state.name).toBe('Retrying');
+    const after = (await api().get(`/api/task_runs/${run.id}`)).body;
+    expect(after).toMatchObject({ flow_run_run_count: 2, run_count: 1, end_time: null });
+  });
+
+  it('should refuse to crash or pause a finished run', async () => {
+    const run = await newRun();
+    await propose(run.id, { type: 'RUNNING' }).expect(201);
+    await propose(run.id, { type: 'FAILED' }).expect(201);
+    expect((await propose(run.id, { type: 'CRASHED' }).expect(200)).body).toMatchObject({
+      status: 'ABORT',
+      details: { reason: 'Run is already FAILED.' },
+    });
+  });
+});
+
+/** A rule a module adds without touching the route. */
+class NoRunningOnTag extends OrchestrationRule {
+  readonly fromStates = ALL_STATES;
+  readonly toStates = states('RUNNING');
+  override beforeTransition(scope: RuleScope): void {
+    if (scope.ctx.run.tags.includes('frozen')) scope.abortTransition('Frozen runs may not start.');
+  }
+}
+
+@Injectable()
+class FreezingPolicy extends DefaultTaskOrchestrationPolicy {
+  override entriesFor(
+    from: StateType | null,
+    to: StateType,
+    request: TransitionRequest,
+  ): readonly PolicyEntry[] {
+    return [new NoRunningOnTag(), ...super.entriesFor(from, to, request)].filter(
+      (e) => !(e instanceof OrchestrationRule) || e.appliesTo(from, to),
+    );
+  }
+}
+
+describe('a custom orchestration policy swapped in through DI', () => {
+  let t: TestApp;
+  const api = () => request(t.baseUrl);
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      override: (b) => b.overrideProvider(OrchestrationPolicy).useClass(FreezingPolicy),
+    });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('should apply the extra rule on set_state while the core rules still run', async () => {
+    const frozen = (
+      await api()
+        .post('/api/task_runs/')
+        .send({ task_key: 'c', dynamic_key: '1', tags: ['frozen'] })
+        .expect(201)
+    ).body;
+    const res = await api()
+      .post(`/api/task_runs/${frozen.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(200);
+    expect(res.body).toMatchObject({ status: 'ABORT', details: { reason: 'Frozen runs may not start.' } });
+    const free = (await api().post('/api/task_runs/').send({ task_key: 'c', dynamic_key: '2' }).expect(201))
+      .body;
+    await api()
+      .post(`/api/task_runs/${free.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(201);
+    await api()
+      .post(`/api/task_runs/${free.id}/set_state`)
+      .send({ state: { type: 'COMPLETED', data: { type: 'x' } } })
+      .expect(201);
+    const rerun = await api()
+      .post(`/api/task_runs/${free.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(200);
+    expect(rerun.body.details.reason).toBe('This run is already completed.');
+  });
+
+  it('should let a fully custom policy accept everything', async () => {
+    const acceptAll = new (class extends OrchestrationPolicy {
+      entriesFor(): readonly PolicyEntry[] {
+        return [];
+      }
+    })();
+    const t2 = await createTestApp({
+      override: (b) => b.overrideProvider(OrchestrationPolicy).useValue(acceptAll),
+    });
+    try {
+      const run = (
+        await request(t2.baseUrl)
+          .post('/api/task_runs/')
+          .send({ task_key: 'c', dynamic_key: '3' })
+          .expect(201)
+      ).body;
+      await request(t2.baseUrl)
+        .post(`/api/task_runs/${run.id}/set_state`)
+        .send({ state: { type: 'RUNNING' } })
+        .expect(201);
+      await request(t2.baseUrl)
+        .post(`/api/task_runs/${run.id}/set_state`)
+        .send({ state: { type: 'COMPLETED', data: { type: 'x' } } })
+        .expect(201);
+      const again = await request(t2.baseUrl)
+        .post(`/api/task_runs/${run.id}/set_state`)
+        .send({ state: { type: 'RUNNING' } })
+        .expect(201);
+      expect(again.body.status).toBe('ACCEPT');
+    } finally {
+      await t2.close();
+    }
+  });
+});
