@@ -1,5 +1,6 @@
 /**
- * Background-task delivery benchmark (issue 6): enqueue → task-worker receipt latency (p50/p99) and
+ * Background-task delivery benchmark (issue 6): create a deferred SCHEDULED run with
+ * `POST /api/task_runs/` → task-worker receipt latency (p50/p99; also the store path alone) and
  * delivered+acked runs/s with 4 workers, against graphile-worker on the same PostgreSQL as the peer
  * baseline (add_job → task start latency, jobs/s with concurrency 4).
  *
@@ -19,7 +20,7 @@ import { insertDeferredRun, SUBSCRIPTION_PATH, taskRunSnapshot } from '../test/u
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
-const LATENCY_SAMPLES = Math.max(20, Math.round(200 * SCALE));
+const LATENCY_SAMPLES = Math.max(20, Math.round(100 * SCALE));
 const THROUGHPUT_RUNS = Math.max(100, Math.round(1000 * SCALE));
 const REPETITIONS = 3;
 const WORKERS = 4;
@@ -150,7 +151,32 @@ class Ours {
     return ours;
   }
 
+  /** `POST /api/task_runs/` with a deferred SCHEDULED state → receipt by a task worker. */
   async latency(): Promise<Rep> {
+    const latencies: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const id = randomUUID();
+      const received = this.receipts.expect(id);
+      const started = nowMs();
+      const res = await fetch(`${this.t.baseUrl}/api/task_runs/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id,
+          task_key: TASK_KEY,
+          dynamic_key: id,
+          state: { type: 'SCHEDULED', state_details: { deferred: true } },
+        }),
+      });
+      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      latencies.push((await received) - started);
+    }
+    return { latencies };
+  }
+
+  /** The store alone: a run row and `enqueue` in one transaction → receipt (and commit → receipt). */
+  async latencyStore(): Promise<Rep> {
     const latencies: number[] = [];
     const afterCommit: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
@@ -284,6 +310,8 @@ interface Summary {
   p50: number;
   p99: number;
   rate: number;
+  storeP50?: number;
+  storeP99?: number;
   afterCommitP50?: number;
   afterCommitP99?: number;
 }
@@ -294,6 +322,8 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
     p50: [] as number[],
     p99: [] as number[],
     rate: [] as number[],
+    s50: [] as number[],
+    s99: [] as number[],
     c50: [] as number[],
     c99: [] as number[],
   };
@@ -302,8 +332,11 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
     const ol = await ours.latency();
     o.p50.push(percentile(ol.latencies, 50));
     o.p99.push(percentile(ol.latencies, 99));
-    o.c50.push(percentile(ol.afterCommit!, 50));
-    o.c99.push(percentile(ol.afterCommit!, 99));
+    const os = await ours.latencyStore();
+    o.s50.push(percentile(os.latencies, 50));
+    o.s99.push(percentile(os.latencies, 99));
+    o.c50.push(percentile(os.afterCommit!, 50));
+    o.c99.push(percentile(os.afterCommit!, 99));
     const gl = await peer.latency();
     g.p50.push(percentile(gl.latencies, 50));
     g.p99.push(percentile(gl.latencies, 99));
@@ -315,6 +348,8 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
       p50: median(o.p50),
       p99: median(o.p99),
       rate: median(o.rate),
+      storeP50: median(o.s50),
+      storeP99: median(o.s99),
       afterCommitP50: median(o.c50),
       afterCommitP99: median(o.c99),
     },
@@ -342,6 +377,8 @@ async function main(): Promise<void> {
       `delivery.latency.p50: ${fmt(ours.p50)} ms`,
       `delivery.latency.p99: ${fmt(ours.p99)} ms`,
       `delivery.throughput: ${fmt(ours.rate, 0)} runs/s`,
+      `delivery.latency_store_enqueue.p50: ${fmt(ours.storeP50!)} ms`,
+      `delivery.latency_store_enqueue.p99: ${fmt(ours.storeP99!)} ms`,
       `delivery.latency_after_commit.p50: ${fmt(ours.afterCommitP50!)} ms`,
       `delivery.latency_after_commit.p99: ${fmt(ours.afterCommitP99!)} ms`,
       `baseline.graphile_worker.latency.p50: ${fmt(peer.p50)} ms`,
