@@ -2,7 +2,12 @@ import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { InvalidRequestError, NotFoundError, ObjectNotFoundError } from '../common/errors/domain.error';
+import {
+  ConflictError,
+  InvalidRequestError,
+  NotFoundError,
+  ObjectNotFoundError,
+} from '../common/errors/domain.error';
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
 import { Clock } from '../common/time/clock';
 import { fromMicros, normalizeTimestamp, toMicros } from '../common/time/timestamp';
@@ -14,6 +19,7 @@ import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import { TaskOrchestrationContext } from '../orchestration/orchestration-context';
 import { orchestrate } from '../orchestration/orchestration.engine';
 import type {
+  OrchestratedRun,
   OrchestrationResult,
   OrchestrationState,
   TaskRunPolicy,
@@ -34,8 +40,8 @@ import type {
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
 import { SqlParams } from './filters/sql-params';
-import { compileTaskRunWhere, SORT_SQL } from './filters/task-run-filter.compiler';
-import { TaskRunOrchestrationPorts } from './task-run-orchestration.ports';
+import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
+import { BufferedCreatePorts, json, TaskRunOrchestrationPorts } from './task-run-orchestration.ports';
 import {
   applyOrchestratedRun,
   stateRowToJson,
@@ -82,68 +88,126 @@ export class TaskRunsService {
 
   // ---------------------------------------------------------------- create / read / update / delete
 
-  /** `POST /task_runs/`: 201 (`created`) for a new run, 200 with the existing run for a known natural key. */
+  /**
+   * `POST /task_runs/`: 201 (`created`) for a new run, 200 with the existing run for a known natural key.
+   * The initial state is orchestrated in memory first (Minimal, or Background when deferred; a new run has
+   * no row to lock), then the run, its state, result artifact and cache rows are written by one statement
+   * that inserts nothing when the natural key exists. With an enqueue request it runs in a transaction.
+   */
   async createTaskRun(dto: CreateTaskRunDto): Promise<{ taskRun: TaskRunJson; created: boolean }> {
     const policy = this.validateCreate(dto);
-    const id = dto.id ?? randomUUID();
     const flowRunId = dto.flow_run_id ?? null;
-    const values = [
-      id,
-      dto.name || generateRunName(),
+    const proposed = stateFromCreate(dto.state ?? { type: 'PENDING' }, this.clock.now());
+    const run: OrchestratedRun = {
+      id: dto.id ?? randomUUID(),
       flowRunId,
-      dto.task_key,
-      dto.dynamic_key,
-      dto.cache_key ?? null,
-      dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null,
-      dto.task_version ?? null,
-      JSON.stringify(policy),
-      JSON.stringify(dto.task_inputs ?? {}),
-      JSON.stringify(dto.tags ?? []),
-      JSON.stringify(dto.labels ?? {}),
-    ];
-    const proposedInput = dto.state ?? { type: 'PENDING' as const };
-    return this.dataSource.transaction(async (em) => {
-      let inserted: TaskRunRow | undefined;
-      if (flowRunId) {
-        [inserted] = await em.query(
-          `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration, task_version,
-             empirical_policy, task_inputs, tags, labels)
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-             COALESCE((SELECT fr.labels FROM flow_run fr WHERE fr.id = $3), '{}'::jsonb)
-               || jsonb_build_object('prefect.flow-run.id', $3::text) || $12::jsonb
-           ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
-           RETURNING *`,
-          values,
-        );
-      } else {
-        const [existing] = await em.query(
-          `SELECT tr.id FROM task_run tr WHERE tr.flow_run_id IS NULL AND tr.task_key = $1 AND tr.dynamic_key = $2 LIMIT 1`,
-          [dto.task_key, dto.dynamic_key],
-        );
-        if (!existing) {
-          [inserted] = await em.query(
-            `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration, task_version,
-               empirical_policy, task_inputs, tags, labels)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
-            values,
-          );
-        }
-      }
+      taskKey: dto.task_key,
+      tags: dto.tags ?? [],
+      empiricalPolicy: policy,
+      runCount: 0,
+      flowRunRunCount: 0,
+      stateId: null,
+      stateType: null,
+      stateName: null,
+      stateTimestamp: null,
+      expectedStartTime: null,
+      nextScheduledStartTime: null,
+      startTime: null,
+      endTime: null,
+      totalRunTime: 0,
+    };
+    const ports = new BufferedCreatePorts(this.dataSource.manager, this.flowRuns);
+    const ctx = new TaskOrchestrationContext({
+      run,
+      initialState: null,
+      proposedState: proposed,
+      ports,
+      nowMicros: this.clock.nowMicros(),
+      settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
+    });
+    const request = { force: true, deferred: proposed.state_details.deferred === true };
+    await orchestrate(
+      ctx,
+      this.policy.entriesFor(null, proposed.type, request),
+      this.policy.globalTransforms(),
+    );
+
+    const p = new SqlParams();
+    const v = {
+      id: p.add(run.id, 'uuid'),
+      name: p.add(dto.name || generateRunName(), 'text'),
+      flowRunId: p.add(flowRunId, 'uuid'),
+      taskKey: p.add(dto.task_key, 'text'),
+      dynamicKey: p.add(dto.dynamic_key, 'text'),
+    };
+    const labels = p.add(JSON.stringify(dto.labels ?? {}), 'jsonb');
+    const columns = `${v.id}, ${v.name}, ${v.flowRunId}, ${v.taskKey}, ${v.dynamicKey}, ${p.add(dto.cache_key ?? null, 'text')},
+      ${p.add(dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null, 'timestamptz')},
+      ${p.add(dto.task_version ?? null, 'text')}, ${p.add(JSON.stringify(policy), 'jsonb')},
+      ${p.add(JSON.stringify(dto.task_inputs ?? {}), 'jsonb')}, ${p.add(JSON.stringify(dto.tags ?? []), 'jsonb')},
+      ${flowRunId ? `COALESCE((SELECT fr.labels FROM flow_run fr WHERE fr.id = ${v.flowRunId}), '{}'::jsonb) || jsonb_build_object('prefect.flow-run.id', ${v.flowRunId}::text) || ${labels}` : labels},
+      ${p.add(run.stateId, 'uuid')}, ${p.add(run.stateType, 'state_type')}, ${p.add(run.stateName, 'text')},
+      ${p.add(run.stateTimestamp, 'timestamptz')}, ${p.add(run.runCount, 'int')}, ${p.add(run.flowRunRunCount, 'int')},
+      ${p.add(run.expectedStartTime, 'timestamptz')}, ${p.add(run.nextScheduledStartTime, 'timestamptz')},
+      ${p.add(run.startTime, 'timestamptz')}, ${p.add(run.endTime, 'timestamptz')},
+      make_interval(secs => ${p.add(run.totalRunTime, 'float8')})`;
+    const insertRun = `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration,
+        task_version, empirical_policy, task_inputs, tags, labels, state_id, state_type, state_name, state_timestamp,
+        run_count, flow_run_run_count, expected_start_time, next_scheduled_start_time, start_time, end_time, total_run_time)
+      SELECT ${columns}
+      ${flowRunId ? '' : `WHERE NOT EXISTS (SELECT 1 FROM task_run x WHERE x.flow_run_id IS NULL AND x.task_key = ${v.taskKey} AND x.dynamic_key = ${v.dynamicKey})`}
+      ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
+      RETURNING *`;
+    const ctes = [`r AS (${insertRun})`];
+    const written = ports.state;
+    if (written?.placement.artifact) {
+      const a = written.placement.artifact;
+      ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
+        SELECT ${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')}, ${p.add(json(a.data), 'jsonb')},
+               r.id, r.flow_run_id FROM r RETURNING id)`);
+    }
+    if (written) {
+      const st = written.state;
+      ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
+        SELECT ${p.add(st.id, 'uuid')}, r.id, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
+               ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
+               ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'}
+          FROM r RETURNING id)`);
+    }
+    if (ports.cacheEntries.length) {
+      ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
+        SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
+          FROM r, jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
+               AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
+    }
+    const sql = `WITH ${ctes.join(',\n')} SELECT * FROM r`;
+
+    const write = async (em: EntityManager): Promise<{ taskRun: TaskRunJson; created: boolean }> => {
+      const [inserted] = await em.query(sql, p.values);
       if (!inserted) {
         const [existing] = await em.query(
           `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM}
-            WHERE tr.flow_run_id IS NOT DISTINCT FROM $1::uuid AND tr.task_key = $2 AND tr.dynamic_key = $3 LIMIT 1`,
+            WHERE ${flowRunId ? 'tr.flow_run_id = $1' : 'tr.flow_run_id IS NULL AND $1::uuid IS NULL'}
+              AND tr.task_key = $2 AND tr.dynamic_key = $3 LIMIT 1`,
           [flowRunId, dto.task_key, dto.dynamic_key],
         );
+        if (!existing) throw new ConflictError('The task run was deleted while it was being created.');
         return { taskRun: toTaskRunJson(existing, this.clock.nowMicros()), created: false };
       }
-      const proposed = stateFromCreate(proposedInput, this.clock.now());
-      const { row } = await this.orchestrateLocked(em, inserted, proposed, {
-        force: true,
-        deferred: proposed.state_details.deferred === true,
-      });
-      return { taskRun: toTaskRunJson(row, this.clock.nowMicros()), created: true };
-    });
+      const row = applyOrchestratedRun(inserted, run, ctx.validatedState);
+      const taskRun = toTaskRunJson(row, this.clock.nowMicros());
+      if (ctx.enqueue && this.taskQueue) {
+        await this.taskQueue.enqueue(
+          em,
+          { taskRunId: run.id, taskKey: run.taskKey, snapshot: taskRun },
+          ctx.enqueue.queue,
+        );
+      }
+      return { taskRun, created: true };
+    };
+    return ctx.enqueue && this.taskQueue
+      ? this.dataSource.transaction(write)
+      : write(this.dataSource.manager);
   }
 
   /** The full TaskRun JSON (with its state) for an id; 404 `Task not found`. Also used by background delivery. */
@@ -286,7 +350,7 @@ export class TaskRunsService {
     const where = compileTaskRunWhere(filters, p);
     return this.dataSource.query(
       `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE ${where}
-        ORDER BY ${SORT_SQL[sort]} LIMIT ${p.add(limit, 'bigint')} OFFSET ${p.add(offset, 'bigint')}`,
+        ORDER BY ${orderBy(filters, sort)} LIMIT ${p.add(limit, 'bigint')} OFFSET ${p.add(offset, 'bigint')}`,
       p.values,
     );
   }

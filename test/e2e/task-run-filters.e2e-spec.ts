@@ -336,6 +336,56 @@ describe('task run filters, sorts, count, paginate and history', () => {
       expect(end.slice(3)).toEqual(['epsilon', 'alpha']);
     });
 
+    it('should keep every sort order with a name like_ filter (trigram path)', async () => {
+      const sorted = async (sort: string) =>
+        (
+          (
+            await api()
+              .post('/api/task_runs/filter')
+              .send({ sort, task_runs: { name: { like_: 'lta' } } })
+              .expect(200)
+          ).body as { name: string }[]
+        ).map((r) => r.name);
+      expect(await sorted('NAME_DESC')).toEqual(['delta']);
+      const both = async (sort: string) =>
+        (
+          (
+            await api()
+              .post('/api/task_runs/filter')
+              .send({ sort, task_runs: { name: { like_: 'eta' } } })
+              .expect(200)
+          ).body as { name: string }[]
+        ).map((r) => r.name);
+      expect(await both('NAME_ASC')).toEqual(['beta']);
+      const ets = await api()
+        .post('/api/task_runs/filter')
+        .send({
+          sort: 'ID_DESC',
+          task_runs: { name: { like_: 'a' }, id: { any_: [ids.alpha, ids.beta, ids.gamma] } },
+        })
+        .expect(200);
+      const got = ets.body.map((r: { id: string }) => r.id);
+      expect(got).toEqual([...got].sort().reverse());
+      for (const sort of [
+        'ID_DESC',
+        'EXPECTED_START_TIME_ASC',
+        'EXPECTED_START_TIME_DESC',
+        'NEXT_SCHEDULED_START_TIME_ASC',
+        'END_TIME_DESC',
+      ]) {
+        const withLike = await api()
+          .post('/api/task_runs/filter')
+          .send({ sort, task_runs: { name: { like_: 'amm' } } })
+          .expect(200);
+        expect(withLike.body.map((r: { name: string }) => r.name)).toEqual(['gamma']);
+      }
+      const ordered = await api()
+        .post('/api/task_runs/filter')
+        .send({ sort: 'EXPECTED_START_TIME_DESC', task_runs: { name: { like_: 'elt' } } })
+        .expect(200);
+      expect(ordered.body.map((r: { name: string }) => r.name)).toEqual(['delta']);
+    });
+
     it('should refuse an unknown sort', async () => {
       const res = await api().post('/api/task_runs/filter').send({ sort: 'NOPE' }).expect(422);
       expect(res.body.exception_detail[0].loc).toEqual(['body', 'sort']);

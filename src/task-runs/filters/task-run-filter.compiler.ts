@@ -280,3 +280,24 @@ export const SORT_SQL: Record<string, string> = {
   NEXT_SCHEDULED_START_TIME_ASC: 'tr.next_scheduled_start_time ASC',
   END_TIME_DESC: 'tr.end_time DESC',
 };
+
+/**
+ * The same orders as SORT_SQL, as expressions no btree index provides. Used when a name `like_` filter can
+ * use the trigram index: otherwise the planner tends to walk a sort index and test ILIKE on most of the
+ * table (seconds at 1M rows) instead of taking the few trigram matches and sorting them.
+ */
+export const SORT_SQL_UNINDEXED: Record<string, string> = {
+  ID_DESC: `(tr.id::text COLLATE "C") DESC`,
+  EXPECTED_START_TIME_ASC: `(tr.expected_start_time + interval '0') ASC`,
+  EXPECTED_START_TIME_DESC: `(tr.expected_start_time + interval '0') DESC`,
+  NAME_ASC: `(tr.name || '') ASC`,
+  NAME_DESC: `(tr.name || '') DESC`,
+  NEXT_SCHEDULED_START_TIME_ASC: `(tr.next_scheduled_start_time + interval '0') ASC`,
+  END_TIME_DESC: `(tr.end_time + interval '0') DESC`,
+};
+
+/** The ORDER BY for `sort` under `filters` (see SORT_SQL_UNINDEXED). */
+export function orderBy(filters: TaskRunFiltersDto, sort: string): string {
+  const like = filters.task_runs?.name?.like_;
+  return like != null && like.length >= 3 ? SORT_SQL_UNINDEXED[sort] : SORT_SQL[sort];
+}

@@ -1,0 +1,312 @@
+/**
+ * Task-runs API benchmark (issue 3).
+ *
+ *   node -r @swc-node/register bench/task-runs.bench.ts
+ *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
+ *
+ * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
+ * with the real app in this process on a free port:
+ *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baseline: the same rows by raw pg INSERT
+ *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32.
+ *  2. set_state RUNNING → COMPLETED at concurrency 32: transitions/s. Baseline: raw pg (lock row, insert state,
+ *     update run) per transition.
+ *  3. /filter and /count p99 on a table seeded with BENCH_ROWS rows (one INSERT … SELECT generate_series),
+ *     over a mix of typical filters and sorts. Baseline: raw pg `SELECT … ORDER BY id DESC LIMIT 200` and
+ *     `count(*)`.
+ * Figures are medians of BENCH_REPS (≥ 3) repetitions; each phase is bounded (BENCH_SECONDS per repetition).
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { createTestApp } from '../test/utils/create-test-app';
+import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const REPS = Math.max(3, Number(process.env.BENCH_REPS ?? 3));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONCURRENCY = 32;
+const QUERY_SAMPLES = Number(process.env.BENCH_QUERY_SAMPLES ?? 40);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const line = (name: string, value: number, unit: string) =>
+  process.stdout.write(`${name}: ${value.toFixed(unit === 'ratio' ? 2 : 1)} ${unit}\n`);
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function post(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: any; ms: number }> {
+  const url = new URL(path, baseUrl);
+  const data = JSON.stringify(body);
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, ms });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Runs `op(i)` from `concurrency` workers until `seconds` pass; returns per-op latencies (ms) and elapsed s. */
+async function load(
+  concurrency: number,
+  seconds: number,
+  op: (i: number) => Promise<number>,
+  maxOps = Infinity,
+): Promise<{ latencies: number[]; elapsed: number }> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  const started = process.hrtime.bigint();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < deadline && next < maxOps) {
+        latencies.push(await op(next++));
+      }
+    }),
+  );
+  return { latencies, elapsed: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const dbName = `${newRunId()}_bench_task_runs`;
+  const databaseUrl = await createMigratedDatabase(adminUrl, dbName);
+  const app = await createTestApp({ databaseUrl, env: { DATABASE_POOL_SIZE: '20' } });
+  const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
+  const base = app.baseUrl;
+  try {
+    process.stdout.write(
+      `task-runs bench: ${ROWS} seeded rows, ${REPS} reps of ${SECONDS} s, concurrency ${CONCURRENCY}\n`,
+    );
+
+    // ---------------------------------------------------------------- 1. creates
+    const createRates: number[] = [];
+    const createP50: number[] = [];
+    const createP99: number[] = [];
+    const baseRates: number[] = [];
+    const createdIds: string[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      const api = await load(CONCURRENCY, SECONDS, async (i) => {
+        const r = await post(base, '/api/task_runs/', {
+          task_key: `bench-${rep}`,
+          dynamic_key: String(i),
+          tags: ['bench'],
+        });
+        if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+        createdIds.push(r.body.id);
+        return r.ms;
+      });
+      createRates.push(api.latencies.length / api.elapsed);
+      createP50.push(pct(api.latencies, 50));
+      createP99.push(pct(api.latencies, 99));
+      const raw = await load(CONCURRENCY, SECONDS, async (i) => {
+        const t0 = process.hrtime.bigint();
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const id = randomUUID();
+          await client.query(
+            `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
+             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
+            [id, `raw-${rep}`, String(i)],
+          );
+          await client.query(
+            `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
+            [id],
+          );
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+        return Number(process.hrtime.bigint() - t0) / 1e6;
+      });
+      baseRates.push(raw.latencies.length / raw.elapsed);
+    }
+    line('creates_per_s', median(createRates), 'ops/s');
+    line('create_p50', median(createP50), 'ms');
+    line('create_p99', median(createP99), 'ms');
+    line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
+    line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
+
+    // ---------------------------------------------------------------- 2. set_state transitions
+    const transitionRates: number[] = [];
+    const transitionP99: number[] = [];
+    const baseTransitionRates: number[] = [];
+    let cursor = 0;
+    for (let rep = 0; rep < REPS; rep++) {
+      const api = await load(
+        CONCURRENCY,
+        SECONDS,
+        async () => {
+          const id = createdIds[cursor++];
+          const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
+          const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
+          if (r1.status !== 201 || r2.status !== 201)
+            throw new Error(`set_state answered ${r1.status}/${r2.status}`);
+          return (r1.ms + r2.ms) / 2;
+        },
+        Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
+      );
+      transitionRates.push((api.latencies.length * 2) / api.elapsed);
+      transitionP99.push(pct(api.latencies, 99));
+      const rawIds: string[] = (
+        await pool.query(`SELECT id FROM task_run WHERE name = 'raw' AND state_type = 'PENDING' LIMIT 20000`)
+      ).rows.map((r: { id: string }) => r.id);
+      let rawCursor = 0;
+      const raw = await load(
+        CONCURRENCY,
+        SECONDS,
+        async () => {
+          const id = rawIds[rawCursor++];
+          const t0 = process.hrtime.bigint();
+          for (const type of ['RUNNING', 'COMPLETED']) {
+            const client = await pool.connect();
+            try {
+              await client.query('BEGIN');
+              await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
+              const s = await client.query(
+                `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
+                [id, type],
+              );
+              await client.query(
+                `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
+                [id, s.rows[0].id, type],
+              );
+              await client.query('COMMIT');
+            } finally {
+              client.release();
+            }
+          }
+          return Number(process.hrtime.bigint() - t0) / 2e6;
+        },
+        rawIds.length,
+      );
+      baseTransitionRates.push((raw.latencies.length * 2) / raw.elapsed);
+    }
+    line('set_state_transitions_per_s', median(transitionRates), 'ops/s');
+    line('set_state_p99', median(transitionP99), 'ms');
+    line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
+    line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
+
+    // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
+    const seedStarted = Date.now();
+    await pool.query(
+      `INSERT INTO flow (id, name) VALUES ('00000000-0000-4000-8000-00000000f100', 'bench-flow')`,
+    );
+    await pool.query(
+      `INSERT INTO flow_run (id, name, flow_id, state_type, state_name)
+       SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'fr-' || g,
+              '00000000-0000-4000-8000-00000000f100', 'RUNNING', 'Running'
+         FROM generate_series(1, 1000) g`,
+    );
+    await pool.query(
+      `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name,
+         state_timestamp, expected_start_time, start_time, end_time, total_run_time)
+       SELECT 'seed-' || md5(g::text),
+              CASE WHEN g % 4 = 0 THEN NULL ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g % 1000), 12, '0'))::uuid END,
+              'seed-task-' || (g % 50), g::text,
+              CASE WHEN g % 3 = 0 THEN '["etl"]'::jsonb ELSE '[]'::jsonb END, '{}', '{}',
+              (ARRAY['COMPLETED','FAILED','RUNNING','SCHEDULED','PENDING','COMPLETED','COMPLETED','CRASHED'])[1 + g % 8]::state_type,
+              'Seed', now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
+              CASE WHEN g % 8 IN (0, 1, 2, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '1 second' END,
+              CASE WHEN g % 8 IN (0, 1, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '2 seconds' END,
+              interval '1 second'
+         FROM generate_series(1, $1::int) g`,
+      [ROWS],
+    );
+    await pool.query('ANALYZE');
+    line('seed_seconds', (Date.now() - seedStarted) / 1000, 's');
+
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    const someFlowRuns = ['00000000-0000-4000-8000-000000000007', '00000000-0000-4000-8000-000000000042'];
+    const filters: Record<string, unknown>[] = [
+      {},
+      { sort: 'EXPECTED_START_TIME_DESC', task_runs: { state: { type: { any_: ['COMPLETED'] } } } },
+      { sort: 'EXPECTED_START_TIME_ASC', flow_runs: { id: { any_: someFlowRuns } } },
+      {
+        sort: 'END_TIME_DESC',
+        task_runs: { start_time: { after_: since }, state: { type: { any_: ['FAILED', 'CRASHED'] } } },
+      },
+      { sort: 'NAME_ASC', task_runs: { name: { like_: 'seed-ab' } } },
+      { task_runs: { tags: { all_: ['etl'] }, flow_run_id: { is_null_: true } }, limit: 50 },
+      { sort: 'NEXT_SCHEDULED_START_TIME_ASC', task_runs: { state: { type: { any_: ['SCHEDULED'] } } } },
+      { flow_runs: { state: { type: { any_: ['RUNNING'] } } }, limit: 100 },
+    ];
+    const counts: Record<string, unknown>[] = [
+      {},
+      { task_runs: { state: { type: { any_: ['COMPLETED'] } } } },
+      { flow_runs: { id: { any_: someFlowRuns } } },
+      { task_runs: { start_time: { after_: since } } },
+    ];
+    const measure = async (path: string, bodies: Record<string, unknown>[]) => {
+      const p99s: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        const samples: number[] = [];
+        for (let i = 0; i < QUERY_SAMPLES; i++) {
+          const r = await post(base, path, bodies[i % bodies.length]);
+          if (r.status !== 200) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+          samples.push(r.ms);
+        }
+        p99s.push(pct(samples, 99));
+      }
+      return median(p99s);
+    };
+    const rawMeasure = async (sql: string) => {
+      const p99s: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        const samples: number[] = [];
+        for (let i = 0; i < QUERY_SAMPLES; i++) {
+          const t0 = process.hrtime.bigint();
+          await pool.query(sql);
+          samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+        p99s.push(pct(samples, 99));
+      }
+      return median(p99s);
+    };
+    const filterP99 = await measure('/api/task_runs/filter', filters);
+    const countP99 = await measure('/api/task_runs/count', counts);
+    const rawFilterP99 = await rawMeasure(`SELECT * FROM task_run ORDER BY id DESC LIMIT 200`);
+    const rawCountP99 = await rawMeasure(`SELECT count(*) FROM task_run`);
+    line('filter_p99', filterP99, 'ms');
+    line('count_p99', countP99, 'ms');
+    line('baseline_raw_select_p99', rawFilterP99, 'ms');
+    line('baseline_raw_count_p99', rawCountP99, 'ms');
+    line('filter_vs_raw_select', filterP99 / rawFilterP99, 'ratio');
+    line('count_vs_raw_count', countP99 / rawCountP99, 'ratio');
+  } finally {
+    agent.destroy();
+    await pool.end();
+    await app.close();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
