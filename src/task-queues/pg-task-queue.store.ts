@@ -94,6 +94,8 @@ export class PgTaskQueueStore
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private lastPurge = 0;
+  /** Start-up restore failed (e.g. a database hiccup): the sweeper tries again. */
+  private restorePending = false;
   private stopping = false;
 
   constructor(
@@ -131,7 +133,7 @@ export class PgTaskQueueStore
       );
       await this.listener.start();
     }
-    await this.restoreScheduledTasksIfNecessary();
+    await this.restoreOrRetryLater();
     const leaseMs = this.leaseSeconds * 1000;
     this.renewTimer = setInterval(
       () => void this.renewLeases().catch((e: unknown) => this.warn('renew', e)),
@@ -381,8 +383,19 @@ export class PgTaskQueueStore
     return count;
   }
 
+  private async restoreOrRetryLater(): Promise<void> {
+    try {
+      await this.restoreScheduledTasksIfNecessary();
+      this.restorePending = false;
+    } catch (err) {
+      this.restorePending = true;
+      this.warn('restore of scheduled task runs (will retry)', err);
+    }
+  }
+
   /** Moves expired leases to the retry queue (and now and then purges tombstones of runs gone on). */
   async sweep(): Promise<number> {
+    if (this.restorePending) await this.restoreOrRetryLater();
     const rows = await this.query<{ task_key: string; n: number }>(
       `WITH expired AS (
          UPDATE task_queue_item SET ${RELEASE_SET}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { TooManyRequestsError } from '../../src/common/errors/domain.error';
+import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueues } from '../../src/task-queues/task-queue';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
@@ -274,11 +275,12 @@ describe('task queues and the task-worker websocket', () => {
         in_flight: 2,
       });
     });
-    const metrics = await request(t.baseUrl).get('/api/metrics');
-    if (metrics.status === 200) {
-      expect(metrics.text).toContain(`prefect_task_queue_depth{task_key="${k}",queue="scheduled"} 2`);
-      expect(metrics.text).toContain(`prefect_task_queue_deliveries_total{task_key="${k}"} 1`);
-    }
+    const { body } = await t.app.get(MetricsService).render();
+    expect(body).toContain(`prefect_task_queue_depth{task_key="${k}",queue="scheduled"} 1`);
+    expect(body).toContain(`prefect_task_queue_in_flight{task_key="${k}"} 2`);
+    expect(body).toContain(`prefect_task_queue_deliveries_total{task_key="${k}"} 1`);
+    expect(body).toContain(`prefect_task_queue_enqueued_total{task_key="${k}",queue="retry"} 1`);
+    expect(body).toMatch(/prefect_task_worker_sockets \d+/);
   });
 
   it('should refuse (429) an enqueue into a full queue without blocking, rolling the transaction back', async () => {
