@@ -49,12 +49,15 @@ const ts = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM
  * The TaskRun JSON of a stored run, for start-up restore of runs that have no queue row (the orchestration
  * path passes its own snapshot). Mirrors spec §1.7; the state comes from `task_run.state_id`.
  */
-const RESTORE_SNAPSHOT_SQL = `jsonb_build_object(
+const RESTORE_SNAPSHOT_SQL = `json_build_object(
   'id', tr.id, 'created', ${ts('tr.created')}, 'updated', ${ts('tr.updated')}, 'name', tr.name,
   'flow_run_id', tr.flow_run_id, 'task_key', tr.task_key, 'dynamic_key', tr.dynamic_key,
   'cache_key', tr.cache_key, 'cache_expiration', ${ts('tr.cache_expiration')}, 'task_version', tr.task_version,
   'empirical_policy', tr.empirical_policy, 'tags', tr.tags, 'labels', tr.labels, 'task_inputs', tr.task_inputs,
   'state_id', tr.state_id, 'state_type', tr.state_type, 'state_name', tr.state_name,
+  'state', json_build_object(
+    'id', s.id, 'type', s.type, 'name', s.name, 'timestamp', ${ts('s.timestamp')}, 'message', s.message,
+    'data', s.data, 'state_details', s.state_details),
   'run_count', tr.run_count, 'flow_run_run_count', tr.flow_run_run_count,
   'expected_start_time', ${ts('tr.expected_start_time')},
   'next_scheduled_start_time', ${ts('tr.next_scheduled_start_time')},
@@ -62,10 +65,7 @@ const RESTORE_SNAPSHOT_SQL = `jsonb_build_object(
   'total_run_time', extract(epoch FROM tr.total_run_time)::float8,
   'estimated_run_time', extract(epoch FROM tr.total_run_time)::float8,
   'estimated_start_time_delta', CASE WHEN tr.expected_start_time IS NULL THEN 0
-    ELSE greatest(extract(epoch FROM clock_timestamp() - tr.expected_start_time), 0)::float8 END,
-  'state', jsonb_build_object(
-    'id', s.id, 'type', s.type, 'name', s.name, 'timestamp', ${ts('s.timestamp')}, 'message', s.message,
-    'data', s.data, 'state_details', s.state_details))`;
+    ELSE greatest(extract(epoch FROM clock_timestamp() - tr.expected_start_time), 0)::float8 END)`;
 
 /**
  * `TaskQueueStore` on PostgreSQL (CONTRACT.md point 1). The table `task_queue_item` is the truth:
@@ -219,7 +219,7 @@ export class PgTaskQueueStore
            LIMIT $5) s
        ), ins AS (
          INSERT INTO task_queue_item AS q (task_run_id, task_key, queue, snapshot)
-         SELECT $1, $2, $3, $4::jsonb WHERE (SELECT n FROM depth) < $5
+         SELECT $1, $2, $3, $4::json WHERE (SELECT n FROM depth) < $5
          ON CONFLICT (task_run_id) DO UPDATE SET task_key = EXCLUDED.task_key, queue = EXCLUDED.queue,
            snapshot = EXCLUDED.snapshot, status = 'queued', seq = nextval('task_queue_item_seq'),
            enqueued_at = clock_timestamp(), attempts = 0, lease_owner = NULL, lease_token = NULL,
@@ -282,7 +282,7 @@ export class PgTaskQueueStore
     this.inFlight.delete(delivery.token);
     const rows = await this.query<unknown>(
       `WITH acked AS (
-         UPDATE task_queue_item SET status = 'acked', snapshot = '{}'::jsonb, lease_owner = NULL,
+         UPDATE task_queue_item SET status = 'acked', snapshot = '{}'::json, lease_owner = NULL,
            lease_token = NULL, lease_expires_at = NULL
          WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING 1)
        SELECT * FROM acked`,

@@ -5,6 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * task run that is queued, in flight (leased to a replica's websocket) or acked (a tombstone, so start-up
  * restore does not deliver an acked run again while its state is still SCHEDULED). `task_worker` is the
  * task-worker tracker shared by every replica (one row per replica and worker id, refreshed by heartbeat).
+ * `snapshot` is `json`, not `jsonb`: it is only stored and sent back, so it keeps the TaskRun JSON's text and
+ * field order and skips the binary conversion.
  */
 export class CreateTaskQueues1764300004000 implements MigrationInterface {
   name = 'CreateTaskQueues1764300004000';
@@ -17,7 +19,7 @@ export class CreateTaskQueues1764300004000 implements MigrationInterface {
       queue text NOT NULL CHECK (queue IN ('scheduled', 'retry')),
       status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'leased', 'acked')),
       seq bigint NOT NULL DEFAULT nextval('task_queue_item_seq'),
-      snapshot jsonb NOT NULL,
+      snapshot json NOT NULL,
       enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
       attempts integer NOT NULL DEFAULT 0,
       lease_owner text NULL,
