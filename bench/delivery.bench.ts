@@ -126,6 +126,8 @@ async function enqueueOurs(
 interface Rep {
   /** enqueue start → receipt, ms */
   latencies: number[];
+  /** request start → HTTP response, ms (ours, API path) */
+  responses?: number[];
   /** commit → receipt, ms (ours only) */
   afterCommit?: number[];
 }
@@ -154,6 +156,7 @@ class Ours {
   /** `POST /api/task_runs/` with a deferred SCHEDULED state → receipt by a task worker. */
   async latency(): Promise<Rep> {
     const latencies: number[] = [];
+    const responses: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const id = randomUUID();
       const received = this.receipts.expect(id);
@@ -170,9 +173,10 @@ class Ours {
       });
       if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
+      responses.push(nowMs() - started);
       latencies.push((await received) - started);
     }
-    return { latencies };
+    return { latencies, responses };
   }
 
   /** The store alone: a run row and `enqueue` in one transaction → receipt (and commit → receipt). */
@@ -310,6 +314,7 @@ interface Summary {
   p50: number;
   p99: number;
   rate: number;
+  responseP50?: number;
   storeP50?: number;
   storeP99?: number;
   afterCommitP50?: number;
@@ -324,6 +329,7 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
     rate: [] as number[],
     s50: [] as number[],
     s99: [] as number[],
+    r50: [] as number[],
     c50: [] as number[],
     c99: [] as number[],
   };
@@ -332,6 +338,7 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
     const ol = await ours.latency();
     o.p50.push(percentile(ol.latencies, 50));
     o.p99.push(percentile(ol.latencies, 99));
+    o.r50.push(percentile(ol.responses!, 50));
     const os = await ours.latencyStore();
     o.s50.push(percentile(os.latencies, 50));
     o.s99.push(percentile(os.latencies, 99));
@@ -348,6 +355,7 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
       p50: median(o.p50),
       p99: median(o.p99),
       rate: median(o.rate),
+      responseP50: median(o.r50),
       storeP50: median(o.s50),
       storeP99: median(o.s99),
       afterCommitP50: median(o.c50),
@@ -377,6 +385,7 @@ async function main(): Promise<void> {
       `delivery.latency.p50: ${fmt(ours.p50)} ms`,
       `delivery.latency.p99: ${fmt(ours.p99)} ms`,
       `delivery.throughput: ${fmt(ours.rate, 0)} runs/s`,
+      `delivery.create_response.p50: ${fmt(ours.responseP50!)} ms`,
       `delivery.latency_store_enqueue.p50: ${fmt(ours.storeP50!)} ms`,
       `delivery.latency_store_enqueue.p99: ${fmt(ours.storeP99!)} ms`,
       `delivery.latency_after_commit.p50: ${fmt(ours.afterCommitP50!)} ms`,
