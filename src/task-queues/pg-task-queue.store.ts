@@ -188,11 +188,6 @@ export class PgTaskQueueStore
     return this.listener?.isConnected ?? false;
   }
 
-  /** Test hook: drop the LISTEN connection as a network failure would. */
-  simulateListenerLoss(): void {
-    this.listener?.simulateConnectionLoss();
-  }
-
   configureTaskKey(taskKey: string, sizes: { scheduled?: number; retry?: number } = {}): void {
     this.keyLimits.set(taskKey, {
       scheduled: sizes.scheduled || this.config.tasks.maxScheduledQueueSize,

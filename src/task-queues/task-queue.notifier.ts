@@ -98,11 +98,6 @@ export class TaskQueueListener {
     if (client) await client.end().catch(() => undefined);
   }
 
-  /** Test hook: drops the connection as a network failure would. */
-  simulateConnectionLoss(): void {
-    this.client?.emit('error', new Error('simulated connection loss'));
-  }
-
   private async connect(): Promise<void> {
     const client = new Client({
       connectionString: this.connectionString,

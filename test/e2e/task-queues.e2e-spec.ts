@@ -308,12 +308,26 @@ describe('task queues and the task-worker websocket', () => {
     });
   });
 
-  it('should keep delivering after losing its LISTEN connection', async () => {
+  it('should keep delivering after PostgreSQL drops its LISTEN connection', async () => {
     const k = key();
-    store.simulateListenerLoss();
+    const killed = await t.dataSource.query<{ ok: boolean }[]>(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name LIKE 'prefect-task-queue-listener:%'`,
+    );
+    expect(killed).toEqual([{ ok: true }]);
+    await expectEventually(() => expect(store.listening).toBe(false), { timeoutMs: 5000, intervalMs: 5 });
     await expectEventually(() => expect(store.listening).toBe(true));
     const worker = await subscribe([k]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
+      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+    });
+    // Woken by NOTIFY on the new connection: well before the 1 s idle re-check would find it.
+    const waited = store.waitForWork([k], 10_000);
+    const started = Date.now();
     const id = await enqueue(k);
+    await waited;
+    expect(Date.now() - started).toBeLessThan(5000);
     expect((await worker.nextRun()).id).toBe(id);
     worker.ack();
   });
