@@ -308,6 +308,33 @@ describe('task queues and the task-worker websocket', () => {
     });
   });
 
+  it('should neither block nor be blocked by another open transaction enqueueing on the same key', async () => {
+    const k = key();
+    const runner = t.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const pendingId = await insertDeferredRun(runner.manager, k);
+      await store.enqueue(
+        runner.manager,
+        { taskRunId: pendingId, taskKey: k, snapshot: { id: pendingId } },
+        'scheduled',
+      );
+      const worker = await subscribe([k]);
+      const started = Date.now();
+      const committed = await enqueue(k);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect((await worker.nextRun()).id).toBe(committed); // the uncommitted run is invisible, not in the way
+      worker.ack();
+      await runner.commitTransaction();
+      expect((await worker.nextRun()).id).toBe(pendingId); // and delivered once its transaction commits
+      worker.ack();
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
   it('should keep delivering after PostgreSQL drops its LISTEN connection', async () => {
     const k = key();
     const killed = await t.dataSource.query<{ ok: boolean }[]>(
