@@ -2,6 +2,28 @@ import { defaultStateName, type StateType } from './states';
 import type { OrchestrationState, StateDetails, TaskRunPolicy } from './orchestration.types';
 import { uuid7 } from './state-ids';
 
+/** StateDetails defaults (spec §1.7): every field is present on the wire, as Prefect serialises it. */
+export const STATE_DETAILS_DEFAULTS: Readonly<StateDetails> = Object.freeze({
+  flow_run_id: null,
+  task_run_id: null,
+  child_flow_run_id: null,
+  scheduled_time: null,
+  cache_key: null,
+  cache_expiration: null,
+  deferred: false,
+  untrackable_result: false,
+  pause_timeout: null,
+  pause_reschedule: false,
+  pause_key: null,
+  run_input_keyset: null,
+  refresh_cache: null,
+  retriable: null,
+  transition_id: null,
+  task_parameters_id: null,
+  traceparent: null,
+  deployment_concurrency_lease_id: null,
+});
+
 /** A new State document stamped at `timestampMicros` (µs since the epoch), with a fresh uuid7. */
 export function makeState(
   init: {
@@ -14,7 +36,7 @@ export function makeState(
   timestamp: string,
   nowMs: number = Date.now(),
 ): OrchestrationState {
-  const details: StateDetails = { ...(init.state_details ?? {}) };
+  const details: StateDetails = { ...STATE_DETAILS_DEFAULTS, ...(init.state_details ?? {}) };
   if (init.type === 'SCHEDULED' && details.scheduled_time == null) details.scheduled_time = timestamp;
   return {
     id: uuid7(nowMs),

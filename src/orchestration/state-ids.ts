@@ -1,15 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
-/** A UUIDv7 (time-ordered), as Prefect gives new states. */
+/** A UUIDv7 (time-ordered), as Prefect gives new states: 48-bit ms timestamp, version 7, random rest. */
 export function uuid7(nowMs: number = Date.now()): string {
-  const bytes = randomBytes(16);
-  let ms = BigInt(Math.floor(nowMs));
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = Number(ms & 0xffn);
-    ms >>= 8n;
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x70;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const random = randomUUID(); // v4: random bits, with the variant already set in position 19
+  const ts = Math.floor(nowMs).toString(16).padStart(12, '0').slice(-12);
+  return `${ts.slice(0, 8)}-${ts.slice(8, 12)}-7${random.slice(15, 18)}-${random.slice(19)}`;
 }

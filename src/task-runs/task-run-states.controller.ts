@@ -1,21 +1,44 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Param, PipeTransform, Query } from '@nestjs/common';
+import { isUUID } from 'class-validator';
+import { RequestValidationError } from '../common/errors/request-validation.error';
 import { uuidParam } from '../common/http/uuid-param';
 import type { OrchestrationState } from '../orchestration/orchestration.types';
-import { ReadTaskRunStatesQueryDto } from './dto/task-run-states.dto';
-import { TaskRunsService } from './task-runs.service';
+import { TaskRunQueriesService } from './task-run-queries.service';
+
+/** The required `task_run_id` query parameter: a UUID, else 422 at `["query", "task_run_id"]`. */
+const taskRunIdQuery: PipeTransform<unknown, string> = {
+  transform(value: unknown): string {
+    if (value === undefined) {
+      throw new RequestValidationError([
+        { loc: ['query', 'task_run_id'], msg: 'Field required', type: 'missing' },
+      ]);
+    }
+    if (typeof value !== 'string' || !isUUID(value)) {
+      throw new RequestValidationError([
+        {
+          loc: ['query', 'task_run_id'],
+          msg: 'Input should be a valid UUID',
+          type: 'uuid_parsing',
+          input: value,
+        },
+      ]);
+    }
+    return value;
+  },
+};
 
 /** `/api/task_run_states`. */
 @Controller('task_run_states')
 export class TaskRunStatesController {
-  constructor(private readonly taskRuns: TaskRunsService) {}
+  constructor(private readonly queries: TaskRunQueriesService) {}
 
   @Get()
-  list(@Query() query: ReadTaskRunStatesQueryDto): Promise<OrchestrationState[]> {
-    return this.taskRuns.readStates(query.task_run_id);
+  list(@Query('task_run_id', taskRunIdQuery) taskRunId: string): Promise<OrchestrationState[]> {
+    return this.queries.readStates(taskRunId);
   }
 
   @Get(':id')
   read(@Param('id', uuidParam) id: string): Promise<OrchestrationState> {
-    return this.taskRuns.readState(id);
+    return this.queries.readState(id);
   }
 }

@@ -11,12 +11,16 @@ import {
   TaskRunHistoryDto,
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
+import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
 /** `/api/task_runs` (spec §2). */
 @Controller('task_runs')
 export class TaskRunsController {
-  constructor(private readonly taskRuns: TaskRunsService) {}
+  constructor(
+    private readonly taskRuns: TaskRunsService,
+    private readonly queries: TaskRunQueriesService,
+  ) {}
 
   @Post()
   async create(
@@ -31,26 +35,26 @@ export class TaskRunsController {
   @Post('filter')
   @HttpCode(200)
   filter(@Body() dto: FilterTaskRunsDto): Promise<TaskRunJson[]> {
-    return this.taskRuns.filterTaskRuns(dto);
+    return this.queries.filterTaskRuns(dto);
   }
 
   @Post('count')
   @HttpCode(200)
   @Header('Content-Type', 'application/json') // a bare integer is still JSON
   count(@Body() dto: CountTaskRunsDto): Promise<number> {
-    return this.taskRuns.countTaskRuns(dto);
+    return this.queries.countTaskRuns(dto);
   }
 
   @Post('paginate')
   @HttpCode(200)
   paginate(@Body() dto: PaginateTaskRunsDto): Promise<Record<string, unknown>> {
-    return this.taskRuns.paginateTaskRuns(dto);
+    return this.queries.paginateTaskRuns(dto);
   }
 
   @Post('history')
   @HttpCode(200)
   history(@Body() dto: TaskRunHistoryDto): Promise<Record<string, unknown>[]> {
-    return this.taskRuns.history(dto);
+    return this.queries.history(dto);
   }
 
   @Get(':id')

@@ -7,6 +7,7 @@ import { ArtifactEntity } from './entities/artifact.entity';
 import { TaskRunStateCacheEntity } from './entities/task-run-state-cache.entity';
 import { TaskRunStateEntity } from './entities/task-run-state.entity';
 import { TaskRunEntity } from './entities/task-run.entity';
+import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunStatesController } from './task-run-states.controller';
 import { TaskRunsController } from './task-runs.controller';
 import { TaskRunsService } from './task-runs.service';
@@ -25,7 +26,7 @@ import { UiTaskRunsController } from './ui-task-runs.controller';
     TaskQueuesModule,
   ],
   controllers: [TaskRunsController, TaskRunStatesController, UiTaskRunsController],
-  providers: [TaskRunsService],
+  providers: [TaskRunsService, TaskRunQueriesService],
   exports: [TaskRunsService],
 })
 export class TaskRunsModule {}

@@ -297,6 +297,21 @@ describe('task run filters, sorts, count, paginate and history', () => {
       expect(await names(body)).toEqual(expected);
     });
 
+    it('should filter flow runs on time ranges', async () => {
+      expect(await names({ flow_runs: { start_time: { before_: tBeforeRuns } } })).toEqual(['alpha', 'beta']);
+      expect(await names({ flow_runs: { start_time: { after_: tBeforeRuns } } })).toEqual([]);
+      expect(await names({ flow_runs: { end_time: { before_: tAfterRuns } } })).toEqual([]);
+      expect(await names({ flow_runs: { expected_start_time: { before_: tBeforeRuns } } })).toEqual([
+        'alpha',
+        'beta',
+        'gamma',
+      ]);
+      expect(await names({ flow_runs: { expected_start_time: { after_: tAfterRuns } } })).toEqual([]);
+      expect(
+        await names({ flow_runs: { next_scheduled_start_time: { after_: '2000-01-01T00:00:00Z' } } }),
+      ).toEqual([]);
+    });
+
     it('should filter on ids: fast path, not_any_, parents', async () => {
       expect(await names({ flow_runs: { id: { any_: [fr1] } } })).toEqual(['alpha', 'beta']);
       expect(await names({ flow_runs: { id: { not_any_: [fr1] } } })).toEqual(['gamma']);

@@ -85,6 +85,26 @@ describe('task runs API', () => {
       expect(run.state.timestamp).toMatch(TS_RE);
       expect(run.state.state_details.task_run_id).toBe(run.id);
       expect(run.expected_start_time).toBe(run.state.timestamp);
+      expect(Object.keys(run.state).sort()).toEqual([
+        'data',
+        'id',
+        'message',
+        'name',
+        'state_details',
+        'timestamp',
+        'type',
+      ]);
+      expect(run.state.state_details).toMatchObject({
+        flow_run_id: null,
+        task_run_id: run.id,
+        scheduled_time: null,
+        deferred: false,
+        untrackable_result: false,
+        pause_reschedule: false,
+        cache_key: null,
+        retriable: null,
+        task_parameters_id: null,
+      });
     });
 
     it('should answer 200 with the existing run for the same natural key, without touching its state', async () => {
@@ -473,8 +493,13 @@ describe('task runs API', () => {
       expect((await api().get(`/api/task_run_states/${MISSING}`).expect(404)).body).toEqual({
         detail: 'Flow run state not found',
       });
-      await api().get('/api/task_run_states/').expect(422);
-      await api().get('/api/task_run_states/?task_run_id=nope').expect(422);
+      const missing = await api().get('/api/task_run_states/').expect(422);
+      expect(missing.body.exception_detail[0].loc).toEqual(['query', 'task_run_id']);
+      const bad = await api().get('/api/task_run_states/?task_run_id=nope').expect(422);
+      expect(bad.body.exception_detail[0]).toMatchObject({
+        loc: ['query', 'task_run_id'],
+        type: 'uuid_parsing',
+      });
     });
   });
 

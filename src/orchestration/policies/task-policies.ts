@@ -19,7 +19,10 @@ import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
  *  - `secureSlots` (SecureTaskConcurrencySlots): Core, after PreventRunningTasksFromStoppedFlows;
  *  - `releaseSlots` (ReleaseTaskConcurrencySlots, a universal transform): last in Core, ClientSide and
  *    Background (before EnqueueScheduledTasks), and the only entry of Minimal.
- * Absent, both are empty.
+ * Absent, both are empty. Bind it in OrchestrationModule (`{ provide: TaskConcurrencyRules, useClass: … }`), where
+ * `DefaultTaskOrchestrationPolicy` injects it optionally. Rules see the run's tags on `ctx.run.tags` and the
+ * transaction on `ctx.transaction`; the latter is undefined when a new run's initial state is orchestrated at
+ * create (the run is not inserted yet and holds no slots).
  */
 export abstract class TaskConcurrencyRules {
   abstract secureSlots(): readonly PolicyEntry[];

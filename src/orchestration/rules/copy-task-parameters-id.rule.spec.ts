@@ -15,6 +15,6 @@ describe(CopyTaskParametersID.name, () => {
     const r = await run(fakeContext({ initial, proposed: st('RUNNING', { at: 2 }) }), [
       new CopyTaskParametersID(),
     ]);
-    expect(r.state?.state_details.task_parameters_id).toBeUndefined();
+    expect(r.state?.state_details.task_parameters_id).toBeNull();
   });
 });
