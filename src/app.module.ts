@@ -12,6 +12,7 @@ import { FlowRunsModule } from './flow-runs/flow-runs.module';
 import { HealthModule } from './health/health.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
+import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
 
 export interface AppModuleOptions {
@@ -34,6 +35,7 @@ export class AppModule {
         HealthModule,
         OrchestrationModule,
         FlowRunsModule,
+        TaskQueuesModule,
         TaskRunsModule,
         EventsModule,
         ConcurrencyLimitsModule,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { FlowRunsModule } from '../flow-runs/flow-runs.module';
 import { OrchestrationModule } from '../orchestration/orchestration.module';
+import { TaskQueuesModule } from '../task-queues/task-queues.module';
 import { ArtifactEntity } from './entities/artifact.entity';
 import { TaskRunStateCacheEntity } from './entities/task-run-state-cache.entity';
 import { TaskRunStateEntity } from './entities/task-run-state.entity';
@@ -22,6 +23,7 @@ import { UiTaskRunsController } from './ui-task-runs.controller';
     TypeOrmModule.forFeature([TaskRunEntity, TaskRunStateEntity, TaskRunStateCacheEntity, ArtifactEntity]),
     OrchestrationModule,
     FlowRunsModule,
+    TaskQueuesModule,
   ],
   controllers: [TaskRunsController, TaskRunStatesController, UiTaskRunsController],
   providers: [TaskRunsService, TaskRunQueriesService],

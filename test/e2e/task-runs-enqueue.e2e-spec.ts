@@ -8,7 +8,7 @@ import { TaskRunsService } from '../../src/task-runs/task-runs.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /** The background-delivery seam: EnqueueScheduledTasks → TaskQueueStore.enqueue inside the transaction. */
-class RecordingQueue extends TaskQueueStore {
+class RecordingQueue implements Pick<TaskQueueStore, 'enqueue'> {
   items: {
     taskRunId: string;
     taskKey: string;
@@ -41,7 +41,7 @@ describe('TaskRunsService with a TaskQueueStore', () => {
       t.app.get(AppConfig),
       t.app.get(OrchestrationPolicy),
       t.app.get(FlowRunsService),
-      queue,
+      queue as unknown as TaskQueueStore,
     );
   });
 

@@ -1,0 +1,453 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { Pool } from 'pg';
+import { DataSource, EntityManager } from 'typeorm';
+import { TooManyRequestsError } from '../common/errors/domain.error';
+import { AppConfig } from '../config/app-config';
+import { notifyPayload, TASK_QUEUE_CHANNEL, TaskQueueListener, WaiterRegistry } from './task-queue.notifier';
+import {
+  Delivery,
+  QueueItem,
+  QueueLimits,
+  ReturnReason,
+  TaskQueueKind,
+  TaskQueueStats,
+  TaskQueueStore,
+} from './task-queue.store';
+import { TaskQueuesMetrics } from './task-queues.metrics';
+import { REPLICA_ID } from './replica-id';
+
+/** SQL for the NOTIFY payload of a `task_key` column (see `notifyPayload`). */
+const PAYLOAD_SQL = `CASE WHEN octet_length(task_key) > 7000 THEN '*' ELSE task_key END`;
+const RELEASE_SET = `status = 'queued', queue = 'retry', seq = nextval('task_queue_item_seq'),
+  lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`;
+const CLAIM_SET = `status = 'leased', lease_owner = $2, lease_token = gen_random_uuid(),
+  lease_expires_at = clock_timestamp() + make_interval(secs => $3), delivered_at = clock_timestamp(),
+  attempts = q.attempts + 1`;
+const CLAIM_RETURNING = `q.task_run_id, q.task_key, q.queue, q.snapshot, q.lease_token, q.attempts, q.enqueued_at`;
+
+interface ClaimRow {
+  task_run_id: string;
+  task_key: string;
+  queue: TaskQueueKind;
+  snapshot: Record<string, unknown>;
+  lease_token: string;
+  attempts: number;
+  enqueued_at: string;
+}
+
+/** Canonical µs UTC text of a timestamptz column (the wire format of spec §0 / timestamp.ts). */
+const ts = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * The TaskRun JSON of a stored run, for start-up restore of runs that have no queue row (the orchestration
+ * path passes its own snapshot). Mirrors spec §1.7; the state comes from `task_run.state_id`.
+ */
+const RESTORE_SNAPSHOT_SQL = `json_build_object(
+  'id', tr.id, 'created', ${ts('tr.created')}, 'updated', ${ts('tr.updated')}, 'name', tr.name,
+  'flow_run_id', tr.flow_run_id, 'task_key', tr.task_key, 'dynamic_key', tr.dynamic_key,
+  'cache_key', tr.cache_key, 'cache_expiration', ${ts('tr.cache_expiration')}, 'task_version', tr.task_version,
+  'empirical_policy', tr.empirical_policy, 'tags', tr.tags, 'labels', tr.labels, 'task_inputs', tr.task_inputs,
+  'state_id', tr.state_id, 'state_type', tr.state_type, 'state_name', tr.state_name,
+  'state', json_build_object(
+    'id', s.id, 'type', s.type, 'name', s.name, 'timestamp', ${ts('s.timestamp')}, 'message', s.message,
+    'data', s.data, 'state_details', s.state_details),
+  'run_count', tr.run_count, 'flow_run_run_count', tr.flow_run_run_count,
+  'expected_start_time', ${ts('tr.expected_start_time')},
+  'next_scheduled_start_time', ${ts('tr.next_scheduled_start_time')},
+  'start_time', ${ts('tr.start_time')}, 'end_time', ${ts('tr.end_time')},
+  'total_run_time', extract(epoch FROM tr.total_run_time)::float8,
+  'estimated_run_time', extract(epoch FROM tr.total_run_time)::float8,
+  'estimated_start_time_delta', CASE WHEN tr.expected_start_time IS NULL THEN 0
+    ELSE greatest(extract(epoch FROM clock_timestamp() - tr.expected_start_time), 0)::float8 END)`;
+
+/**
+ * `TaskQueueStore` on PostgreSQL (CONTRACT.md point 1). The table `task_queue_item` is the truth:
+ * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
+ * - a claim leases one row with `FOR UPDATE SKIP LOCKED` (keys in subscription order, retry before
+ *   scheduled, FIFO by sequence), so concurrent sockets and replicas never share a run;
+ * - this replica renews the leases of its live deliveries; a crashed replica's leases expire after
+ *   `PREFECT_SERVER_TASKS_SCHEDULING_DELIVERY_LEASE` and any replica's sweeper moves them to the retry queue;
+ * - an ack turns the row into a tombstone (so restore does not redeliver an acked run whose state is still
+ *   SCHEDULED); tombstones are purged once their run has left SCHEDULED.
+ */
+@Injectable()
+export class PgTaskQueueStore
+  extends TaskQueueStore
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger(PgTaskQueueStore.name);
+  private readonly waiters = new WaiterRegistry();
+  private readonly keyLimits = new Map<string, QueueLimits>();
+  /** Live deliveries of this replica: token → task key (their leases are renewed). */
+  private readonly inFlight = new Map<string, string>();
+  private listener?: TaskQueueListener;
+  /** Delivery-path connections (claim, ack, release, sweep) with `synchronous_commit = off`, see `query`. */
+  private pool?: Pool;
+  private renewTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  private lastPurge = 0;
+  /** Start-up restore failed (e.g. a database hiccup): the sweeper tries again. */
+  private restorePending = false;
+  private stopping = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly metrics: TaskQueuesMetrics,
+    @Inject(REPLICA_ID) private readonly replicaId: string,
+  ) {
+    super();
+  }
+
+  private get leaseSeconds(): number {
+    return this.config.tasks.deliveryLease;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.stopping = false;
+    this.metrics.collectWith(() => this.stats());
+    const url = (this.dataSource.options as { url?: string }).url;
+    if (url) {
+      this.pool = new Pool({
+        connectionString: url,
+        max: Math.max(2, Math.min(this.config.database.poolSize, 8)),
+        idleTimeoutMillis: 30_000,
+        keepAlive: true,
+        application_name: `prefect-task-queue:${this.replicaId}`.slice(0, 63),
+        options: '-c TimeZone=UTC -c synchronous_commit=off',
+      });
+      this.pool.on('error', (e: Error) => this.warn('pool connection', e));
+      this.listener = new TaskQueueListener(
+        url,
+        `prefect-task-queue-listener:${this.replicaId}`.slice(0, 63),
+        (payload) => this.waiters.wakeOne(payload),
+        () => this.waiters.wakeAll(),
+      );
+      await this.listener.start();
+    }
+    await this.restoreOrRetryLater();
+    const leaseMs = this.leaseSeconds * 1000;
+    this.renewTimer = setInterval(
+      () => void this.renewLeases().catch((e: unknown) => this.warn('renew', e)),
+      leaseMs / 3,
+    );
+    this.sweepTimer = setInterval(
+      () => {
+        if (this.sweeping) return;
+        this.sweeping = this.sweep()
+          .then(() => undefined)
+          .catch((e: unknown) => this.warn('sweep', e))
+          .finally(() => (this.sweeping = undefined));
+      },
+      Math.min(Math.max(leaseMs / 2, 50), 1000),
+    );
+  }
+
+  /** Stops intake; the sockets (TaskRunSubscriptionsService) return their own deliveries meanwhile. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.renewTimer);
+    clearInterval(this.sweepTimer);
+    this.waiters.wakeAll();
+    await this.sweeping;
+    await this.listener?.stop();
+  }
+
+  /** After every socket has finished: whatever this replica still holds goes back to the retry queue. */
+  async onApplicationShutdown(): Promise<void> {
+    const released = await this.releaseOwned().catch((e: unknown) => {
+      this.warn('release at shutdown', e);
+      return 0;
+    });
+    if (released) this.logger.log({ msg: 'returned unacked deliveries to the retry queue', count: released });
+    await this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
+  }
+
+  /**
+   * Runs a delivery-path statement. These use their own connections with `synchronous_commit = off`: a
+   * claim, ack or release lost to a PostgreSQL crash only means the run is delivered again (at least once,
+   * as after a replica crash), while the enqueue itself commits durably in the caller's transaction.
+   */
+  private async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (!this.pool) return this.dataSource.query<T[]>(sql, params);
+    const result = await this.pool.query(sql, params);
+    return result.rows as T[];
+  }
+
+  /** True while the LISTEN connection is up (readiness, tests). */
+  get listening(): boolean {
+    return this.listener?.isConnected ?? false;
+  }
+
+  configureTaskKey(taskKey: string, sizes: { scheduled?: number; retry?: number } = {}): void {
+    this.keyLimits.set(taskKey, {
+      scheduled: sizes.scheduled || this.config.tasks.maxScheduledQueueSize,
+      retry: sizes.retry || this.config.tasks.maxRetryQueueSize,
+    });
+  }
+
+  limitsFor(taskKey: string): QueueLimits {
+    return (
+      this.keyLimits.get(taskKey) ?? {
+        scheduled: this.config.tasks.maxScheduledQueueSize,
+        retry: this.config.tasks.maxRetryQueueSize,
+      }
+    );
+  }
+
+  async enqueue(manager: EntityManager, item: QueueItem, queue: TaskQueueKind): Promise<void> {
+    const limit = this.limitsFor(item.taskKey)[queue];
+    const rows: { depth: number; inserted: number }[] = await manager.query(
+      `WITH depth AS (
+         SELECT count(*)::int AS n FROM (
+           SELECT 1 FROM task_queue_item
+           WHERE task_key = $2 AND queue = $3 AND status = 'queued' AND task_run_id <> $1
+           LIMIT $5) s
+       ), ins AS (
+         INSERT INTO task_queue_item AS q (task_run_id, task_key, queue, snapshot)
+         SELECT $1, $2, $3, $4::json WHERE (SELECT n FROM depth) < $5
+         ON CONFLICT (task_run_id) DO UPDATE SET task_key = EXCLUDED.task_key, queue = EXCLUDED.queue,
+           snapshot = EXCLUDED.snapshot, status = 'queued', seq = nextval('task_queue_item_seq'),
+           enqueued_at = clock_timestamp(), attempts = 0, lease_owner = NULL, lease_token = NULL,
+           lease_expires_at = NULL, delivered_at = NULL
+         RETURNING task_key
+       )
+       SELECT (SELECT n FROM depth) AS depth, (SELECT count(*) FROM ins)::int AS inserted,
+              (SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $6) FROM ins) AS notified`,
+      [
+        item.taskRunId,
+        item.taskKey,
+        queue,
+        JSON.stringify(item.snapshot),
+        limit,
+        notifyPayload(item.taskKey),
+      ],
+    );
+    if (!rows[0]?.inserted) {
+      this.metrics.refused.inc({ task_key: item.taskKey, queue });
+      throw new TooManyRequestsError(
+        `The ${queue} queue for task key '${item.taskKey}' is full (${limit} runs waiting); try again later.`,
+        1,
+      );
+    }
+    this.metrics.enqueued.inc({ task_key: item.taskKey, queue });
+  }
+
+  async claim(keys: readonly string[]): Promise<Delivery | null> {
+    if (this.stopping || keys.length === 0) return null;
+    const next =
+      keys.length === 1
+        ? `SELECT task_run_id FROM task_queue_item WHERE task_key = ($1::text[])[1] AND status = 'queued'
+           ORDER BY queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`
+        : `SELECT task_run_id FROM task_queue_item WHERE task_key = ANY($1::text[]) AND status = 'queued'
+           ORDER BY array_position($1::text[], task_key), queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`;
+    const rows = await this.query<ClaimRow>(
+      `WITH next AS (${next}), claimed AS (
+         UPDATE task_queue_item q SET ${CLAIM_SET} FROM next WHERE q.task_run_id = next.task_run_id
+         RETURNING ${CLAIM_RETURNING})
+       SELECT * FROM claimed`,
+      [keys, this.replicaId, this.leaseSeconds],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    this.inFlight.set(row.lease_token, row.task_key);
+    // There may be more: pass the wake-up on to the next waiter on this key (see WaiterRegistry).
+    this.waiters.wakeOne(row.task_key);
+    return {
+      taskRunId: row.task_run_id,
+      taskKey: row.task_key,
+      snapshot: row.snapshot,
+      queue: row.queue,
+      token: row.lease_token,
+      attempts: row.attempts,
+      enqueuedAt: row.enqueued_at,
+    };
+  }
+
+  async ack(delivery: Delivery): Promise<boolean> {
+    this.inFlight.delete(delivery.token);
+    const rows = await this.query<unknown>(
+      `WITH acked AS (
+         UPDATE task_queue_item SET status = 'acked', snapshot = '{}'::json, lease_owner = NULL,
+           lease_token = NULL, lease_expires_at = NULL
+         WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING 1)
+       SELECT * FROM acked`,
+      [delivery.taskRunId, delivery.token],
+    );
+    if (rows.length) this.metrics.acks.inc({ task_key: delivery.taskKey });
+    return rows.length > 0;
+  }
+
+  async unclaim(delivery: Delivery): Promise<boolean> {
+    this.inFlight.delete(delivery.token);
+    const rows = await this.query<unknown>(
+      `WITH released AS (
+         UPDATE task_queue_item SET status = 'queued', attempts = greatest(attempts - 1, 0), lease_owner = NULL,
+           lease_token = NULL, lease_expires_at = NULL, delivered_at = NULL
+         WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING task_key)
+       SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
+      [delivery.taskRunId, delivery.token],
+    );
+    return rows.length > 0;
+  }
+
+  async retry(delivery: Delivery, reason: ReturnReason): Promise<boolean> {
+    this.inFlight.delete(delivery.token);
+    const rows = await this.query<unknown>(
+      `WITH released AS (
+         UPDATE task_queue_item SET ${RELEASE_SET}
+         WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING task_key)
+       SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
+      [delivery.taskRunId, delivery.token],
+    );
+    if (rows.length) this.metrics.returnedFor(delivery.taskKey, reason);
+    return rows.length > 0;
+  }
+
+  waitForWork(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return this.waiters.wait(keys, timeoutMs, signal);
+  }
+
+  async stats(): Promise<TaskQueueStats[]> {
+    const rows: {
+      task_key: string;
+      scheduled: number;
+      retry: number;
+      in_flight: number;
+      oldest_age: number | null;
+    }[] = await this.query(
+      `SELECT task_key,
+         count(*) FILTER (WHERE status = 'queued' AND queue = 'scheduled')::int AS scheduled,
+         count(*) FILTER (WHERE status = 'queued' AND queue = 'retry')::int AS retry,
+         count(*) FILTER (WHERE status = 'leased')::int AS in_flight,
+         extract(epoch FROM clock_timestamp() - min(enqueued_at) FILTER (WHERE status = 'queued'))::float8
+           AS oldest_age
+       FROM task_queue_item WHERE status <> 'acked' GROUP BY task_key ORDER BY task_key`,
+    );
+    return rows.map((r) => ({
+      taskKey: r.task_key,
+      scheduled: r.scheduled,
+      retry: r.retry,
+      inFlight: r.in_flight,
+      oldestAgeSeconds: r.oldest_age,
+    }));
+  }
+
+  async reset(): Promise<void> {
+    this.keyLimits.clear();
+    this.inFlight.clear();
+    await this.query(`DELETE FROM task_queue_item`);
+  }
+
+  /**
+   * The seed's `restore_scheduled_tasks_if_necessary`, made durable: deferred SCHEDULED runs without a flow
+   * run that have no queue row (queued before this table existed, or whose row was lost) go to their key's
+   * retry queue, as upstream once did. Runs already queued, in flight or acked keep their row. Unacked
+   * deliveries of a crashed replica come back through lease expiry (`sweep`). Safe on every replica at once.
+   */
+  async restoreScheduledTasksIfNecessary(): Promise<number> {
+    const rows = await this.query<{ task_key: string; n: number }>(
+      `WITH restored AS (
+         INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot)
+         SELECT tr.id, tr.task_key, 'retry', ${RESTORE_SNAPSHOT_SQL}
+         FROM task_run tr JOIN task_run_state s ON s.id = tr.state_id
+         WHERE tr.flow_run_id IS NULL AND tr.state_type = 'SCHEDULED'
+           AND coalesce(s.state_details ->> 'deferred', 'false') = 'true'
+           AND NOT EXISTS (SELECT 1 FROM task_queue_item q WHERE q.task_run_id = tr.id)
+         ORDER BY s.timestamp, tr.id
+         ON CONFLICT (task_run_id) DO NOTHING
+         RETURNING task_key)
+       SELECT task_key, n, pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL})
+       FROM (SELECT task_key, count(*)::int AS n FROM restored GROUP BY task_key) k`,
+    );
+    const count = rows.reduce((sum, r) => sum + r.n, 0);
+    if (count) {
+      this.metrics.restored.inc(count);
+      this.logger.log({ msg: 'restored scheduled task runs', count });
+    }
+    return count;
+  }
+
+  private async restoreOrRetryLater(): Promise<void> {
+    try {
+      await this.restoreScheduledTasksIfNecessary();
+      this.restorePending = false;
+    } catch (err) {
+      this.restorePending = true;
+      this.warn('restore of scheduled task runs (will retry)', err);
+    }
+  }
+
+  /** Moves expired leases to the retry queue (and now and then purges tombstones of runs gone on). */
+  async sweep(): Promise<number> {
+    if (this.restorePending) await this.restoreOrRetryLater();
+    const rows = await this.query<{ task_key: string; n: number }>(
+      `WITH expired AS (
+         UPDATE task_queue_item SET ${RELEASE_SET}
+         WHERE task_run_id IN (
+           SELECT task_run_id FROM task_queue_item
+           WHERE status = 'leased' AND lease_expires_at < clock_timestamp()
+           ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+         RETURNING task_key)
+       SELECT task_key, n, pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL})
+       FROM (SELECT task_key, count(*)::int AS n FROM expired GROUP BY task_key) k`,
+    );
+    let total = 0;
+    for (const r of rows) {
+      total += r.n;
+      this.metrics.returned.inc({ task_key: r.task_key, reason: 'lease_expired' }, r.n);
+    }
+    if (total) this.logger.warn({ msg: 'expired deliveries returned to the retry queue', count: total });
+    if (Date.now() - this.lastPurge > 60_000) {
+      this.lastPurge = Date.now();
+      await this.purgeTombstones();
+    }
+    return total;
+  }
+
+  /** Deletes (in a bounded batch) ack tombstones whose run is no longer SCHEDULED. */
+  async purgeTombstones(): Promise<void> {
+    await this.query(
+      `DELETE FROM task_queue_item WHERE task_run_id IN (
+         SELECT q.task_run_id FROM task_queue_item q JOIN task_run tr ON tr.id = q.task_run_id
+         WHERE q.status = 'acked' AND tr.state_type IS DISTINCT FROM 'SCHEDULED' LIMIT 1000)`,
+    );
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    await this.query(
+      `UPDATE task_queue_item SET lease_expires_at = clock_timestamp() + make_interval(secs => $2)
+       WHERE lease_token = ANY($1::uuid[]) AND status = 'leased'`,
+      [[...this.inFlight.keys()], this.leaseSeconds],
+    );
+  }
+
+  private async releaseOwned(): Promise<number> {
+    this.inFlight.clear();
+    const rows = await this.query<unknown>(
+      `WITH released AS (
+         UPDATE task_queue_item SET ${RELEASE_SET} WHERE lease_owner = $1 AND status = 'leased' RETURNING task_key)
+       SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
+      [this.replicaId],
+    );
+    return rows.length;
+  }
+
+  private warn(what: string, err: unknown): void {
+    this.logger.warn({
+      msg: `task queue ${what} failed`,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}

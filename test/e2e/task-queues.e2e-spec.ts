@@ -1,0 +1,378 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { TooManyRequestsError } from '../../src/common/errors/domain.error';
+import { MetricsService } from '../../src/common/metrics/metrics.service';
+import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
+import { TaskQueues } from '../../src/task-queues/task-queue';
+import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import { createTestApp, TestApp } from '../utils/create-test-app';
+import { expectEventually } from '../utils/expect-eventually';
+import { enqueueRun, insertDeferredRun, TaskWorkerClient } from '../utils/task-worker-client';
+
+jest.setTimeout(60_000);
+
+describe('task queues and the task-worker websocket', () => {
+  let t: TestApp;
+  let store: PgTaskQueueStore;
+  const clients: TaskWorkerClient[] = [];
+
+  const key = (): string => `tasks.${randomUUID().slice(0, 8)}`;
+  const subscribe = async (keys: string[], clientId?: string): Promise<TaskWorkerClient> => {
+    const c = await TaskWorkerClient.subscribe(t.wsUrl, keys, clientId);
+    clients.push(c);
+    return c;
+  };
+  const enqueue = (taskKey: string, queue: 'scheduled' | 'retry' = 'scheduled'): Promise<string> =>
+    enqueueRun(t.dataSource, store, taskKey, queue);
+  const queueRow = async (
+    id: string,
+  ): Promise<{ status: string; queue: string; attempts: number } | undefined> => {
+    const rows: { status: string; queue: string; attempts: number }[] = await t.dataSource.query(
+      `SELECT status, queue, attempts FROM task_queue_item WHERE task_run_id = $1`,
+      [id],
+    );
+    return rows[0];
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    store = t.app.get(TaskQueueStore);
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('should deliver the full snapshot of a queued run and complete it on ack', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const worker = await subscribe([k]);
+    const run = await worker.nextRun();
+    expect(run).toMatchObject({
+      id,
+      task_key: k,
+      state: { type: 'SCHEDULED', state_details: { deferred: true } },
+    });
+    worker.ack();
+    await expectEventually(async () => expect(await queueRow(id)).toMatchObject({ status: 'acked' }));
+  });
+
+  it('should serve the retry queue before the scheduled queue, each in FIFO order', async () => {
+    const k = key();
+    const s1 = await enqueue(k);
+    const s2 = await enqueue(k);
+    const r1 = await enqueue(k, 'retry');
+    const r2 = await enqueue(k, 'retry');
+    const worker = await subscribe([k]);
+    const order: unknown[] = [];
+    for (let i = 0; i < 4; i++) {
+      order.push((await worker.nextRun()).id);
+      worker.ack();
+    }
+    expect(order).toEqual([r1, r2, s1, s2]);
+  });
+
+  it('should deliver only subscribed keys, in subscription order', async () => {
+    const [a, b, c] = [key(), key(), key()];
+    const a1 = await enqueue(a);
+    const c1 = await enqueue(c);
+    const b1 = await enqueue(b);
+    const worker = await subscribe([b, a]);
+    const got: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      got.push((await worker.nextRun()).id);
+      worker.ack();
+    }
+    expect(got).toEqual([b1, a1]);
+    expect(await worker.next(1500)).toBeUndefined();
+    expect(await queueRow(c1)).toMatchObject({ status: 'queued' });
+  });
+
+  it('should wake a waiting subscriber as soon as a run is enqueued', async () => {
+    const k = key();
+    const worker = await subscribe([k]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
+      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+    });
+    const id = await enqueue(k);
+    expect((await worker.nextRun(5000)).id).toBe(id);
+    worker.ack();
+  });
+
+  it('should give two sockets disjoint runs that together cover every run', async () => {
+    const k = key();
+    const w1 = await subscribe([k]);
+    const w2 = await subscribe([k]);
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) ids.add(await enqueue(k));
+    const drain = async (w: TaskWorkerClient): Promise<string[]> => {
+      const got: string[] = [];
+      for (;;) {
+        const run = (await w.next(2000)) as { id: string } | undefined;
+        if (!run) return got;
+        got.push(run.id);
+        w.ack();
+      }
+    };
+    const [g1, g2] = await Promise.all([drain(w1), drain(w2)]);
+    expect(g1.filter((id) => g2.includes(id))).toEqual([]);
+    expect(new Set([...g1, ...g2])).toEqual(ids);
+    expect(g1.length + g2.length).toBe(20);
+  });
+
+  it('should redeliver a run sent but not acked to the next subscriber when the socket closes', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const w1 = await subscribe([k]);
+    expect((await w1.nextRun()).id).toBe(id);
+    expect(await queueRow(id)).toMatchObject({ status: 'leased' });
+    await w1.close();
+    await expectEventually(async () =>
+      expect(await queueRow(id)).toMatchObject({ status: 'queued', queue: 'retry' }),
+    );
+    const w2 = await subscribe([k]);
+    const again = await w2.nextRun();
+    expect(again.id).toBe(id);
+    w2.ack();
+    await expectEventually(async () =>
+      expect(await queueRow(id)).toMatchObject({ status: 'acked', attempts: 2 }),
+    );
+  });
+
+  it('should redeliver when the worker drops the connection without a close frame', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const w1 = await subscribe([k]);
+    expect((await w1.nextRun()).id).toBe(id);
+    w1.terminate();
+    const w2 = await subscribe([k]);
+    expect((await w2.nextRun()).id).toBe(id);
+    w2.ack();
+  });
+
+  it('should close 1000 on quit and count the run as delivered', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const worker = await subscribe([k]);
+    expect((await worker.nextRun()).id).toBe(id);
+    worker.quit();
+    expect(await worker.closed).toEqual({ code: 1000, reason: '' });
+    await expectEventually(async () => expect(await queueRow(id)).toMatchObject({ status: 'acked' }));
+  });
+
+  it('should close 4001 on a reply that is neither ack nor quit and put the run on the retry queue', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const worker = await subscribe([k]);
+    await worker.nextRun();
+    worker.send({ type: 'nack' });
+    expect(await worker.closed).toEqual({ code: 4001, reason: 'Unexpected acknowledgement type.' });
+    await expectEventually(async () =>
+      expect(await queueRow(id)).toMatchObject({ status: 'queued', queue: 'retry' }),
+    );
+  });
+
+  it.each([
+    [{ type: 'hello', keys: ['a'], client_id: 'x' }, "Protocol violation: expected 'subscribe' message"],
+    [{ type: 'subscribe', client_id: 'x' }, "Protocol violation: expected 'keys' in subscribe message"],
+    [
+      { type: 'subscribe', keys: [], client_id: 'x' },
+      "Protocol violation: expected 'keys' in subscribe message",
+    ],
+    [{ type: 'subscribe', keys: ['a'] }, "Protocol violation: expected 'client_id' in subscribe message"],
+    ['not json', "Protocol violation: expected 'subscribe' message"],
+  ])('should close 4001 for the subscribe frame %j', async (frame, reason) => {
+    const c = await TaskWorkerClient.open(t.wsUrl);
+    clients.push(c);
+    expect(await c.next()).toEqual({ type: 'auth_success' });
+    c.send(frame);
+    expect(await c.closed).toEqual({ code: 4001, reason });
+  });
+
+  it("should close 1008 when the first frame is not 'auth'", async () => {
+    const c = await TaskWorkerClient.open(t.wsUrl, { auth: false });
+    clients.push(c);
+    c.send({ type: 'subscribe', keys: ['a'], client_id: 'x' });
+    expect(await c.closed).toEqual({ code: 1008, reason: "Expected 'auth' message" });
+  });
+
+  it('should accept a legacy client without the prefect subprotocol and no auth frame', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const legacy = await TaskWorkerClient.subscribe(t.wsUrl, [k], 'legacy', { protocol: false });
+    clients.push(legacy);
+    expect((await legacy.nextRun()).id).toBe(id);
+    legacy.ack();
+  });
+
+  it('should list connected task workers with all their keys, filterable by key, and forget them on close', async () => {
+    const [a, b] = [key(), key()];
+    const clientId = `worker-${randomUUID()}`;
+    const w = await subscribe([a, b], clientId);
+    const other = await subscribe([key()]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl)
+        .post('/api/task_workers/filter')
+        .send({ task_worker_filter: { task_keys: [b] } })
+        .expect(200);
+      expect(res.body).toEqual([
+        {
+          identifier: clientId,
+          task_keys: [a, b].sort(),
+          timestamp: expect.stringMatching(/^\d{4}-.*\.\d{6}Z$/),
+        },
+      ]);
+    });
+    const all = await request(t.baseUrl).post('/api/task_workers/filter').expect(200);
+    expect(all.body.length).toBeGreaterThanOrEqual(2);
+    await w.close();
+    await other.close();
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl)
+        .post('/api/task_workers/filter')
+        .send({ task_worker_filter: { task_keys: [a] } })
+        .expect(200);
+      expect(res.body).toEqual([]);
+    });
+  });
+
+  it('should refuse unknown keys in the task worker filter with 422', async () => {
+    await request(t.baseUrl)
+      .post('/api/task_workers/filter')
+      .send({ task_worker_filter: { task_keys: ['a'], nope: 1 } })
+      .expect(422);
+  });
+
+  it('should report per-key depths, in-flight deliveries and oldest age at /api/admin/task_queues', async () => {
+    const k = key();
+    await enqueue(k);
+    await enqueue(k);
+    await enqueue(k, 'retry');
+    const res = await request(t.baseUrl).get('/api/admin/task_queues').expect(200);
+    const entry = (res.body as { task_key: string }[]).find((e) => e.task_key === k);
+    expect(entry).toEqual({
+      task_key: k,
+      scheduled: 2,
+      retry: 1,
+      in_flight: 0,
+      oldest_age_seconds: expect.any(Number),
+      max_scheduled_queue_size: 1000,
+      max_retry_queue_size: 100,
+    });
+    const worker = await subscribe([k]);
+    await worker.nextRun();
+    // One run sent and awaiting its ack, one prefetched for this socket: both leased.
+    await expectEventually(async () => {
+      const again = await request(t.baseUrl).get('/api/admin/task_queues').expect(200);
+      expect((again.body as { task_key: string }[]).find((e) => e.task_key === k)).toMatchObject({
+        scheduled: 1,
+        retry: 0,
+        in_flight: 2,
+      });
+    });
+    const { body } = await t.app.get(MetricsService).render();
+    expect(body).toContain(`prefect_task_queue_depth{task_key="${k}",queue="scheduled"} 1`);
+    expect(body).toContain(`prefect_task_queue_in_flight{task_key="${k}"} 2`);
+    expect(body).toContain(`prefect_task_queue_deliveries_total{task_key="${k}"} 1`);
+    expect(body).toContain(`prefect_task_queue_enqueued_total{task_key="${k}",queue="retry"} 1`);
+    expect(body).toMatch(/prefect_task_worker_sockets \d+/);
+  });
+
+  it('should refuse (429) an enqueue into a full queue without blocking, rolling the transaction back', async () => {
+    const k = key();
+    t.app.get(TaskQueues).configureTaskKey(k, 2, 1);
+    await enqueue(k);
+    await enqueue(k);
+    const started = Date.now();
+    await expect(enqueue(k)).rejects.toBeInstanceOf(TooManyRequestsError);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await enqueue(k, 'retry');
+    await expect(enqueue(k, 'retry')).rejects.toThrow(/retry queue for task key .* is full/);
+    const runs: { n: number }[] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM task_run WHERE task_key = $1`,
+      [k],
+    );
+    expect(runs[0].n).toBe(3);
+    // A delivery returned to a full retry queue is never refused: it was already counted.
+    const worker = await subscribe([k]);
+    await worker.nextRun();
+    await worker.close();
+    await expectEventually(async () => {
+      const [stats] = (await store.stats()).filter((s) => s.taskKey === k);
+      expect(stats).toMatchObject({ retry: 1, scheduled: 2, inFlight: 0 });
+    });
+  });
+
+  it('should neither block nor be blocked by another open transaction enqueueing on the same key', async () => {
+    const k = key();
+    const runner = t.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const pendingId = await insertDeferredRun(runner.manager, k);
+      await store.enqueue(
+        runner.manager,
+        { taskRunId: pendingId, taskKey: k, snapshot: { id: pendingId } },
+        'scheduled',
+      );
+      const worker = await subscribe([k]);
+      const started = Date.now();
+      const committed = await enqueue(k);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect((await worker.nextRun()).id).toBe(committed); // the uncommitted run is invisible, not in the way
+      worker.ack();
+      await runner.commitTransaction();
+      expect((await worker.nextRun()).id).toBe(pendingId); // and delivered once its transaction commits
+      worker.ack();
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('should keep delivering after PostgreSQL drops its LISTEN connection', async () => {
+    const k = key();
+    const killed = await t.dataSource.query<{ ok: boolean }[]>(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name LIKE 'prefect-task-queue-listener:%'`,
+    );
+    expect(killed).toEqual([{ ok: true }]);
+    await expectEventually(() => expect(store.listening).toBe(false), { timeoutMs: 5000, intervalMs: 5 });
+    await expectEventually(() => expect(store.listening).toBe(true));
+    const worker = await subscribe([k]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
+      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+    });
+    // Woken by NOTIFY on the new connection: well before the 1 s idle re-check would find it.
+    const waited = store.waitForWork([k], 10_000);
+    const started = Date.now();
+    const id = await enqueue(k);
+    await waited;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await worker.nextRun()).id).toBe(id);
+    worker.ack();
+  });
+
+  it('should restore deferred SCHEDULED runs that have no queue row, but not acked or queued ones', async () => {
+    const k = key();
+    const orphan = await insertDeferredRun(t.dataSource, k);
+    await insertDeferredRun(t.dataSource, k, { deferred: false });
+    const queued = await enqueue(k);
+    const worker = await subscribe([k]);
+    expect((await worker.nextRun()).id).toBe(queued);
+    worker.ack();
+    await expectEventually(async () => expect(await queueRow(queued)).toMatchObject({ status: 'acked' }));
+    expect(await store.restoreScheduledTasksIfNecessary()).toBe(1);
+    const restored = await worker.nextRun();
+    expect(restored).toMatchObject({ id: orphan, task_key: k, state: { type: 'SCHEDULED' } });
+    worker.ack();
+    expect(await worker.next(1500)).toBeUndefined();
+    expect(await store.restoreScheduledTasksIfNecessary()).toBe(0);
+  });
+});
