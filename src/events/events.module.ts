@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { EventBus } from './bus/event-bus';
 import { eventBusProvider } from './bus/event-bus.provider';
 import { EventsIngestService } from './events-ingest.service';
+import { EventsQueryService } from './events-query.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventPersister } from './services/event-persister.service';
@@ -13,7 +14,7 @@ import { EventPersister } from './services/event-persister.service';
  */
 @Module({
   controllers: [EventsController],
-  providers: [eventBusProvider, EventsRepository, EventsIngestService, EventPersister],
+  providers: [eventBusProvider, EventsRepository, EventsIngestService, EventsQueryService, EventPersister],
   exports: [EventBus, EventsIngestService],
 })
 export class EventsModule {}
