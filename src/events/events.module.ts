@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { EventsInGateway } from './events-in.gateway';
+import { EventsOutGateway } from './events-out.gateway';
+import { EventsStreamService } from './events-stream.service';
 import { EventBus } from './bus/event-bus';
 import { eventBusProvider } from './bus/event-bus.provider';
 import { EventsIngestService } from './events-ingest.service';
@@ -14,7 +17,16 @@ import { EventPersister } from './services/event-persister.service';
  */
 @Module({
   controllers: [EventsController],
-  providers: [eventBusProvider, EventsRepository, EventsIngestService, EventsQueryService, EventPersister],
+  providers: [
+    eventBusProvider,
+    EventsRepository,
+    EventsIngestService,
+    EventsQueryService,
+    EventsStreamService,
+    EventsInGateway,
+    EventsOutGateway,
+    EventPersister,
+  ],
   exports: [EventBus, EventsIngestService],
 })
 export class EventsModule {}
