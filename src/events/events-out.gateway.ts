@@ -17,6 +17,7 @@ import { EventsStreamService } from './events-stream.service';
 const MAX_PENDING = 10_000;
 /** Close code for a client that cannot keep up (RFC 6455 1013: try again later). */
 const TRY_AGAIN_LATER = 1013;
+const PROBE_EVERY_MS = 20_000;
 const FAR_FUTURE = '9999-12-31T23:59:59.999999Z';
 
 /**
@@ -76,6 +77,15 @@ export class EventsOutGateway implements OnGatewayConnection {
       wake?.resolve();
     });
     socket.ws.once('close', () => wake?.resolve());
+    // Liveness probe while idle: a peer that misses a pong is dropped (its listener with it).
+    let alive = true;
+    socket.ws.on('pong', () => (alive = true));
+    const probe = setInterval(() => {
+      if (!alive) return socket.ws.terminate();
+      alive = false;
+      socket.ws.ping();
+    }, PROBE_EVERY_MS);
+    probe.unref?.();
     try {
       const sent = new Set<string>();
       if (value.backfill !== false) {
@@ -107,6 +117,7 @@ export class EventsOutGateway implements OnGatewayConnection {
     } catch (err) {
       if (!socket.closed) throw err;
     } finally {
+      clearInterval(probe);
       unsubscribe();
     }
   }

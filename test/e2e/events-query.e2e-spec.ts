@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { fromMicros } from '../../src/common/time/timestamp';
+import { eventMatches, parseEventFilter } from '../../src/events/event-filter';
 import { ReceivedEvent } from '../../src/events/event.types';
 import { EventsRepository } from '../../src/events/events.repository';
 import { createTestApp, TestApp } from '../utils/create-test-app';
@@ -80,12 +81,22 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
     },
   ];
 
+  /** Asks the API, and checks that the in-memory matcher used by /events/out agrees with the SQL. */
   async function filter(f: unknown, extra: Record<string, unknown> = {}): Promise<string[]> {
     const res = await request(t.baseUrl)
       .post('/api/events/filter')
       .send({ filter: f, ...extra })
       .expect(200);
-    return res.body.events.map((e: { id: string }) => e.id);
+    const ids: string[] = res.body.events.map((e: { id: string }) => e.id);
+    const parsed = parseEventFilter(f, Date.now() * 1000);
+    if (!parsed.resource?.distinct && extra.limit === undefined) {
+      const mirrored = events
+        .filter((e) => eventMatches(parsed, e))
+        .sort((a, b) => (parsed.order === 'ASC' ? 1 : -1) * a.occurred.localeCompare(b.occurred))
+        .map((e) => e.id);
+      expect(mirrored).toEqual(ids);
+    }
+    return ids;
   }
 
   beforeAll(async () => {
