@@ -2,13 +2,14 @@ import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { sleep } from '../common/async/deferred';
-import { TooManyRequestsError } from '../common/errors/domain.error';
+import { ServiceUnavailableError, TooManyRequestsError } from '../common/errors/domain.error';
 import { prefectHandshake, PrefectSocket } from '../common/websocket/prefect-socket';
 import { AppConfig } from '../config/app-config';
 import { EventsIngestService } from './events-ingest.service';
 
 /** Close code for an event the server refuses (RFC 6455: data inconsistent with the message type). */
 export const INVALID_EVENT_CLOSE_CODE = 1007;
+const GOING_AWAY = 1001;
 
 /** Websocket reasons are at most 123 bytes. */
 export function closeReason(text: string): string {
@@ -62,7 +63,13 @@ export class EventsInGateway implements OnGatewayConnection {
         socket.close(INVALID_EVENT_CLOSE_CODE, closeReason(`Invalid event: ${text}`));
         return;
       }
-      await this.publish(socket, events);
+      try {
+        await this.publish(socket, events);
+      } catch (err) {
+        if (!(err instanceof ServiceUnavailableError)) throw err;
+        socket.close(GOING_AWAY, 'Server shutting down');
+        return;
+      }
     }
   }
 

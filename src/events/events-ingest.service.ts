@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { InvalidRequestError, TooManyRequestsError } from '../common/errors/domain.error';
+import {
+  InvalidRequestError,
+  ServiceUnavailableError,
+  TooManyRequestsError,
+} from '../common/errors/domain.error';
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Clock } from '../common/time/clock';
@@ -64,11 +68,18 @@ export class EventsIngestService {
 
   /** False while the persister's buffer is full. */
   hasRoom(): boolean {
-    return !this.persister.isFull();
+    return !this.persister.isFull() || this.persister.shutDown;
   }
 
-  /** Throws TooManyRequestsError while the persister cannot take more. */
+  /**
+   * Throws TooManyRequestsError while the persister cannot take more, and ServiceUnavailableError once its
+   * shutdown began with the in-memory bus (what is published then could no longer be stored).
+   */
   assertCapacity(): void {
+    if (this.persister.shutDown && this.config.events.messagingBroker === 'memory') {
+      this.refused.inc({ reason: 'shutting_down' });
+      throw new ServiceUnavailableError('Shutting down: events are not accepted any more');
+    }
     if (this.persister.isFull()) {
       this.refused.inc({ reason: 'backpressure' });
       throw new TooManyRequestsError(

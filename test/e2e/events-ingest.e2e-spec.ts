@@ -297,6 +297,17 @@ describe('POST /api/events and the event persister', () => {
     }
   });
 
+  it('should refuse events with 503 once the persister is shutting down (in-memory bus)', async () => {
+    const t = await createTestApp();
+    try {
+      await t.app.get(EventPersister).stop();
+      const res = await request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(503);
+      expect(res.body).toEqual({ exception_message: 'Shutting down: events are not accepted any more' });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('should retry a failing batch, then move it to the dead-letter table, and replay it from there', async () => {
     const t = await createTestApp({
       env: {

@@ -56,6 +56,7 @@ export class EventPersister extends ManagedService {
   /** After a failed flush, size triggers wait for the next timed flush (no hammering a sick database). */
   private backoff = false;
   private warnedCapacity = false;
+  private everStarted = false;
 
   private readonly batchSizes: Histogram;
   private readonly flushSeconds: Histogram;
@@ -109,6 +110,11 @@ export class EventPersister extends ManagedService {
     return this.buffer.length;
   }
 
+  /** True once this process ran the persister and it is stopping or stopped (shutdown): intake must stop. */
+  get shutDown(): boolean {
+    return this.everStarted && this.status !== 'running' && this.status !== 'starting';
+  }
+
   /** True while the buffer is full: ingestion refuses with 429 until a flush makes room. */
   isFull(): boolean {
     return this.status === 'running' && this.buffer.length >= this.config.eventPersister.queueMaxSize;
@@ -121,6 +127,7 @@ export class EventPersister extends ManagedService {
 
   protected async onStart(): Promise<void> {
     const { queueMaxSize, flushInterval } = this.config.eventPersister;
+    this.everStarted = true;
     this.deadLetters.registerReplayHandler(EVENT_PERSISTER_DEAD_LETTER_SOURCE, (payload) =>
       this.replay(payload),
     );
