@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { ReceivedEvent } from '../../src/events/event.types';
+import { EventBus } from '../../src/events/bus/event-bus';
 import { RedisEventBus } from '../../src/events/bus/redis-event-bus';
+import { EventPersister } from '../../src/events/services/event-persister.service';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
@@ -199,6 +201,48 @@ describe('RedisEventBus (real Redis)', () => {
       await w2.close();
       await w1.close();
       await api.close();
+    }
+  });
+
+  it('should lose nothing a crashed persister had buffered: another replica claims and stores it, once', async () => {
+    const env = {
+      PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+      REDIS_URL,
+      PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
+      PREFECT_SERVER_EVENTS_REDIS_CLAIM_IDLE: '0.3',
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE: '1000',
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '3600',
+    };
+    const doomed = await createTestApp({ env });
+    let survivor: Awaited<ReturnType<typeof createTestApp>> | undefined;
+    try {
+      const events = Array.from({ length: 10 }, () => wireEvent());
+      await request(doomed.baseUrl).post('/api/events').send(events).expect(204);
+      await expectEventually(() => expect(doomed.app.get(EventPersister).depth).toBe(10));
+      // The replica "dies": its Redis connections drop with nothing acknowledged, its buffer never flushed.
+      doomed.app.get<EventBus, RedisEventBus>(EventBus).abandon();
+
+      survivor = await createTestApp({
+        env: { ...env, PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.1' },
+        databaseUrl: doomed.databaseUrl,
+      });
+      await expectEventually(async () => {
+        const [row] = await survivor!.dataSource.query(`SELECT count(*)::int AS n FROM events`);
+        expect(row.n).toBe(10);
+      });
+      expect(doomed.app.get(EventPersister).depth).toBe(10); // proof the survivor got them from Redis
+    } finally {
+      await survivor?.close();
+      await doomed.close(); // its late flush writes the same ids again: no duplicates, no extra resources
+    }
+    const check = await createTestApp({ databaseUrl: doomed.databaseUrl, listen: false });
+    try {
+      const [row] = await check.dataSource.query(
+        `SELECT (SELECT count(*) FROM events)::int AS e, (SELECT count(*) FROM event_resources)::int AS r`,
+      );
+      expect(row).toEqual({ e: 10, r: 30 });
+    } finally {
+      await check.close();
     }
   });
 });
