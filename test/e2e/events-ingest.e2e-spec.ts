@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import request from 'supertest';
+import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { EventPersister } from '../../src/events/services/event-persister.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
@@ -194,6 +195,33 @@ describe('POST /api/events and the event persister', () => {
         .send([wireEvent({ resource })])
         .expect(422);
       expect(res2.body.exception_detail[0].msg).toContain('maximum number of labels per resource is 500');
+    });
+
+    it('should expose persister and bus figures as metrics', async () => {
+      const events = Array.from({ length: 5 }, () => wireEvent());
+      await request(t.baseUrl).post('/api/events').send(events).expect(204);
+      await expectEventually(async () =>
+        expect(
+          await countRows(
+            t,
+            'events',
+            events.map((e) => e.id),
+          ),
+        ).toBe(5),
+      );
+      const { body } = await t.app.get(MetricsService).render();
+      for (const name of [
+        'prefect_event_persister_batch_size_bucket',
+        'prefect_event_persister_flush_duration_seconds_bucket',
+        'prefect_event_persister_lag_seconds_bucket',
+        'prefect_event_persister_queue_depth',
+        'prefect_events_ingested_total',
+      ]) {
+        expect(body).toContain(name);
+      }
+      expect(body).toMatch(/prefect_event_persister_events_total\{outcome="stored"\} \d+/);
+      expect(body).toMatch(/prefect_event_bus_backlog\{group="event-persister"\} 0/);
+      expect(body).toMatch(/prefect_events_refused_total\{reason="invalid"\} \d+/);
     });
 
     it('should ignore extra keys such as account and workspace', async () => {

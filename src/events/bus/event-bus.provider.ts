@@ -19,11 +19,18 @@ export const eventBusProvider: Provider = {
   provide: EventBus,
   inject: [AppConfig, MetricsService, DeadLettersService],
   useFactory: (config: AppConfig, metrics: MetricsService, deadLetters: DeadLettersService): EventBus => {
+    const busDeadLetters = metrics.counter(
+      'prefect_event_bus_dead_letters_total',
+      'Events a bus gave up delivering to a group, moved to the dead-letter table',
+      ['group'],
+    );
     const observer: BusObserver = {
-      deadLetter: (group, event, attempts, reason) =>
-        deadLetters.record(EVENT_BUS_DEAD_LETTER_SOURCE, `Delivery to '${group}' failed: ${reason}`, [
+      deadLetter: async (group, event, attempts, reason) => {
+        await deadLetters.record(EVENT_BUS_DEAD_LETTER_SOURCE, `Delivery to '${group}' failed: ${reason}`, [
           { payload: { group, event }, attempts },
-        ]),
+        ]);
+        busDeadLetters.inc({ group });
+      },
     };
     const bus =
       config.events.messagingBroker === 'redis'
