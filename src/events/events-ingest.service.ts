@@ -12,7 +12,8 @@ import { AppConfig } from '../config/app-config';
 import { EventBus } from './bus/event-bus';
 import { EventLimits, parseEvent } from './event.schema';
 import { PrefectEvent, ReceivedEvent } from './event.types';
-import { EventPersister } from './services/event-persister.service';
+import { RedisEventBus } from './bus/redis-event-bus';
+import { EVENT_PERSISTER_GROUP, EventPersister } from './services/event-persister.service';
 
 /**
  * Ingestion (`POST /events`, `WS /events/in`): validates client events against spec §6, stamps `received`,
@@ -23,6 +24,9 @@ import { EventPersister } from './services/event-persister.service';
 export class EventsIngestService {
   private readonly accepted: Counter;
   private readonly refused: Counter<'reason'>;
+  private remoteLag?: number;
+  private lagCheckedAt = 0;
+  private lagChecking = false;
 
   constructor(
     private readonly bus: EventBus,
@@ -80,6 +84,14 @@ export class EventsIngestService {
       this.refused.inc({ reason: 'shutting_down' });
       throw new ServiceUnavailableError('Shutting down: events are not accepted any more');
     }
+    this.refreshRemoteLag();
+    if (this.remoteLag !== undefined && this.remoteLag > this.config.eventPersister.queueMaxSize) {
+      this.refused.inc({ reason: 'backpressure' });
+      throw new TooManyRequestsError(
+        `Event queue full: the event persisters are ${this.remoteLag} events behind (more than ${this.config.eventPersister.queueMaxSize}); retry later.`,
+        1,
+      );
+    }
     if (this.persister.isFull()) {
       this.refused.inc({ reason: 'backpressure' });
       throw new TooManyRequestsError(
@@ -87,6 +99,28 @@ export class EventsIngestService {
         this.persister.retryAfterSeconds(),
       );
     }
+  }
+
+  /**
+   * With Redis and no persister running in this process (an API-only replica), the persisters elsewhere are
+   * watched through the stream: their group's lag, refreshed at most every 500 ms, stands in for the buffer.
+   */
+  private refreshRemoteLag(): void {
+    if (!(this.bus instanceof RedisEventBus) || this.persister.status === 'running') {
+      this.remoteLag = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (this.lagChecking || now - this.lagCheckedAt < 500) return;
+    this.lagChecking = true;
+    void this.bus
+      .lag(EVENT_PERSISTER_GROUP)
+      .then((lag) => {
+        this.remoteLag = lag;
+        this.lagCheckedAt = Date.now();
+      })
+      .catch(() => undefined)
+      .finally(() => (this.lagChecking = false));
   }
 
   /** Stamps `received` and publishes. */

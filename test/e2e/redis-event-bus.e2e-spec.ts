@@ -245,4 +245,32 @@ describe('RedisEventBus (real Redis)', () => {
       await check.close();
     }
   });
+
+  it('should answer 429 on an API-only replica while the persisters lag more than the queue size', async () => {
+    await admin.xgroup('CREATE', stream, 'event-persister', '$', 'MKSTREAM'); // persisters exist, all stopped
+    const api = await createTestApp({
+      env: {
+        PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+        REDIS_URL,
+        PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_QUEUE_MAX_SIZE: '3',
+      },
+    });
+    try {
+      await request(api.baseUrl).post('/api/events').send([wireEvent(), wireEvent()]).expect(204);
+      await request(api.baseUrl).post('/api/events').send([wireEvent(), wireEvent()]).expect(204);
+      const res = await expectEventually(
+        async () => request(api.baseUrl).post('/api/events').send([wireEvent()]).expect(429),
+        {
+          timeoutMs: 5000,
+          intervalMs: 100,
+        },
+      );
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body.detail).toMatch(/the event persisters are \d+ events behind \(more than 3\)/);
+    } finally {
+      await api.close();
+    }
+  });
 });
