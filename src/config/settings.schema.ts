@@ -118,6 +118,11 @@ export const eventPersisterSettings = {
     description: 'Failed attempts of a batch before it goes to the dead-letter table.',
     min: 0,
   }),
+  concurrentFlushes: setting.int(`${SERVICES}_EVENT_PERSISTER_CONCURRENT_FLUSHES`, 1, {
+    description: 'Write statements (of up to 2000 events each) the persister keeps in flight.',
+    min: 1,
+    max: 16,
+  }),
 };
 
 export const dbVacuumSettings = {

@@ -26,10 +26,16 @@ function ev(): ReceivedEvent {
 class FakeRepository {
   stored: string[] = [];
   calls: number[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
   failWhen: (batch: readonly ReceivedEvent[]) => Error | undefined = () => undefined;
 
   async insertMany(events: readonly ReceivedEvent[]): Promise<InsertResult> {
     this.calls.push(events.length);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setImmediate(r));
+    this.inFlight -= 1;
     const error = this.failWhen(events);
     if (error) throw error;
     const fresh = events.filter((e) => !this.stored.includes(e.id));
@@ -90,6 +96,25 @@ describe(EventPersister.name, () => {
     const handled = [ev(), ev(), ev()].map((e) => sut.handle(e));
     await Promise.all(handled);
     expect(repo.calls).toEqual([3]);
+  });
+
+  it('should write in statements of at most 2000 events, CONCURRENT_FLUSHES of them in flight', async () => {
+    const one = setup({ PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE: '10000' });
+    const handled = Array.from({ length: 4500 }, ev).map((e) => one.sut.handle(e));
+    await one.sut.flush();
+    await Promise.all(handled);
+    expect(one.repo.calls).toEqual([2000, 2000, 500]);
+    expect(one.repo.maxInFlight).toBe(1);
+
+    const two = setup({
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE: '10000',
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_CONCURRENT_FLUSHES: '2',
+    });
+    const handled2 = Array.from({ length: 4500 }, ev).map((e) => two.sut.handle(e));
+    await two.sut.flush();
+    await Promise.all(handled2);
+    expect(two.repo.stored).toHaveLength(4500);
+    expect(two.repo.maxInFlight).toBe(2);
   });
 
   it('should isolate a poisonous event by bisecting, store the rest, and dead-letter it after its retries', async () => {
