@@ -1,6 +1,8 @@
 import {
   defaultSince,
+  eventMatches,
   FilterParseError,
+  FilterSql,
   filterToWire,
   parseEventFilter,
   parseTextQuery,
@@ -29,6 +31,33 @@ describe('parseEventFilter', () => {
       { role: ['tag'], id: undefined, resourcesInRoles: undefined, labels: undefined },
     ]);
     expect(f.anyResource![1].labels).toEqual({ env: ['prod'], x: ['1', '!2'] });
+  });
+
+  it('should treat empty lists as no constraint, as Prefect clients send them by default', () => {
+    const f = parseEventFilter(
+      {
+        id: { id: [] },
+        event: { prefix: [], exclude_prefix: [], name: [], exclude_name: [] },
+        resource: { id: [], id_prefix: [], labels: {}, distinct: false },
+        related: { id: [], role: [], resources_in_roles: [] },
+        any_resource: { id: [], id_prefix: [] },
+        text: null,
+        order: 'DESC',
+      },
+      NOW,
+    );
+    const e = {
+      id: '00000000-0000-4000-8000-000000000001',
+      occurred: '2026-06-15T12:00:00.000000Z',
+      received: '2026-06-15T12:00:00.000000Z',
+      event: 'x',
+      resource: { 'prefect.resource.id': 'r' },
+      related: [{ 'prefect.resource.id': 'q', 'prefect.resource.role': 'tag' }],
+      payload: {},
+      follows: null,
+    };
+    expect(eventMatches(f, e)).toBe(true);
+    expect(new FilterSql().where(f)).not.toContain('ANY');
   });
 
   it('should round-trip through its wire form (page tokens)', () => {

@@ -96,7 +96,8 @@ class Parser {
           input: v,
         });
     });
-    return value as string[];
+    // As upstream, an empty list constrains nothing (Prefect clients send e.g. `"id": {"id": []}` by default).
+    return value.length ? (value as string[]) : undefined;
   }
 
   uuids(value: unknown, loc: Loc): string[] | undefined {
@@ -245,7 +246,7 @@ export function parseEventFilter(
             type: 'list_type',
             input: r.resources_in_roles,
           });
-        } else pairs = r.resources_in_roles as [string, string][];
+        } else if (r.resources_in_roles.length) pairs = r.resources_in_roles as [string, string][];
       }
       (filter.related ??= []).push({
         id: p.strings(r.id, [...l, 'id']),
