@@ -118,6 +118,11 @@ export const eventPersisterSettings = {
     description: 'Failed attempts of a batch before it goes to the dead-letter table.',
     min: 0,
   }),
+  concurrentFlushes: setting.int(`${SERVICES}_EVENT_PERSISTER_CONCURRENT_FLUSHES`, 1, {
+    description: 'Write statements (of up to 2000 events each) the persister keeps in flight.',
+    min: 1,
+    max: 16,
+  }),
 };
 
 export const dbVacuumSettings = {
@@ -193,6 +198,14 @@ export const eventsSettings = {
   }),
   redisUrl: setting.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], {
     description: 'Redis URL, used when the messaging broker is redis.',
+  }),
+  redisStream: setting.str('PREFECT_SERVER_EVENTS_REDIS_STREAM', 'prefect:events', {
+    description: 'Redis stream (key) that carries events when the messaging broker is redis.',
+    nonEmpty: true,
+  }),
+  redisClaimIdle: setting.duration('PREFECT_SERVER_EVENTS_REDIS_CLAIM_IDLE', 30, {
+    description: 'An event pending this long with a silent consumer is claimed by another (seconds).',
+    min: 0.05,
   }),
 };
 

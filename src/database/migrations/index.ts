@@ -1,5 +1,6 @@
 import { CreateDeadLetters1764300000000 } from './1764300000000-CreateDeadLetters';
 import { CreateFlowsAndTaskRuns1764300001000 } from './1764300001000-CreateFlowsAndTaskRuns';
+import { CreateEvents1764300003000 } from './1764300003000-CreateEvents';
 import { CreateTaskQueues1764300004000 } from './1764300004000-CreateTaskQueues';
 import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConcurrencyLimits';
 
@@ -10,6 +11,7 @@ import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConc
 export const migrations = [
   CreateDeadLetters1764300000000,
   CreateFlowsAndTaskRuns1764300001000,
+  CreateEvents1764300003000,
   CreateTaskQueues1764300004000,
   CreateConcurrencyLimits1764300005000,
 ];

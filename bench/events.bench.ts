@@ -1,0 +1,412 @@
+/**
+ * Events benchmark: events with 1 primary + 2 related resources, on a fresh database of the local PostgreSQL.
+ *
+ *   node -r @swc-node/register bench/events.bench.ts
+ *
+ * Env: BENCH_SCALE (default 1) scales the event counts; TEST_DATABASE_URL (else the local server) is where the
+ * bench database is created and dropped. Prints `name: value unit` lines, medians of 3 repetitions, each on
+ * emptied tables, with the baseline measured right before each measurement and ratios taken per repetition:
+ * - baseline: raw `pg` COPY of the same rows (events + event_resources) in the same run;
+ * - write strategies for one batch statement (what EventsRepository does vs the alternatives): JSON parameter
+ *   expanded with jsonb_to_recordset (chosen), UNNEST of arrays, multi-row VALUES, COPY into a temp table then
+ *   INSERT … SELECT; each with ON CONFLICT DO NOTHING and resource rows only for inserted events;
+ * - end to end: events published on the in-memory bus (as ingestion does) and stored by the EventPersister
+ *   service with its default settings (batch 20, flush 5 s, queue 50000, 1 statement in flight): sustained
+ *   persisted events/s, ratio to the COPY baseline, and received → committed p50/p99 under that saturation;
+ *   the same with two statements in flight; then p50/p99 at a steady offered load below capacity.
+ */
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { TooManyRequestsError } from '../src/common/errors/domain.error';
+import { Clock, SystemClock } from '../src/common/time/clock';
+import { fromMicros, toMicros } from '../src/common/time/timestamp';
+import { EventBus, EventHandler, SubscribeOptions, Subscription } from '../src/events/bus/event-bus';
+import { InMemoryEventBus } from '../src/events/bus/in-memory-event-bus';
+import { PrefectEvent, ReceivedEvent } from '../src/events/event.types';
+import { EventsIngestService } from '../src/events/events-ingest.service';
+import { INSERT_EVENTS_SQL, serializeBatch } from '../src/events/events.repository';
+import { EVENT_PERSISTER_GROUP } from '../src/events/services/event-persister.service';
+import { createTestApp } from '../test/utils/create-test-app';
+import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const REPS = 3;
+const N_WRITE = Math.round(5_000 * SCALE);
+const N_E2E = Math.round(10_000 * SCALE);
+const STEADY_RATE = 5000; // events/s offered in the latency phase
+const STEADY_SECONDS = 2 * Math.min(1, SCALE);
+const BATCH = 5000;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const print = (name: string, value: number, unit: string) =>
+  process.stdout.write(
+    `${name}: ${Number.isFinite(value) ? +value.toFixed(value < 10 ? 3 : 1) : value} ${unit}\n`,
+  );
+
+function makeEvents(n: number): ReceivedEvent[] {
+  const now = Date.now() * 1000;
+  const flowRun = `prefect.flow-run.${randomUUID()}`;
+  return Array.from({ length: n }, (_, i): ReceivedEvent => ({
+    id: randomUUID(),
+    occurred: fromMicros(now - (n - i) * 10),
+    event: i % 3 === 0 ? 'prefect.task-run.Running' : 'prefect.task-run.Completed',
+    resource: {
+      'prefect.resource.id': `prefect.task-run.${randomUUID()}`,
+      'prefect.resource.name': `task-${i}`,
+      'prefect.state-type': 'COMPLETED',
+      'prefect.state-name': 'Completed',
+    },
+    related: [
+      {
+        'prefect.resource.id': flowRun,
+        'prefect.resource.role': 'flow-run',
+        'prefect.resource.name': 'bench-flow',
+      },
+      { 'prefect.resource.id': 'prefect.tag.bench', 'prefect.resource.role': 'tag' },
+    ],
+    payload: { intended: { from: 'RUNNING', to: 'COMPLETED' }, i },
+    received: fromMicros(now),
+    follows: null,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writers, each given a connected client and a batch of events.
+
+const esc = (s: string) =>
+  s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+const strip = (labels: Record<string, string>) => {
+  const { 'prefect.resource.id': _id, 'prefect.resource.role': _role, ...rest } = labels;
+  return rest;
+};
+
+async function copy(client: Client, sql: string, text: string): Promise<void> {
+  const stream = client.query(copyFrom(sql));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('finish', () => resolve());
+    stream.on('error', reject);
+    stream.end(text);
+  });
+}
+
+const EVENT_COLS =
+  'id, occurred, event, resource_id, resource, related_resource_ids, related, payload, received, recorded, follows';
+
+function eventLines(events: ReceivedEvent[], recorded: string): string {
+  let out = '';
+  for (const e of events) {
+    out += `${e.id}\t${e.occurred}\t${esc(e.event)}\t${esc(e.resource['prefect.resource.id'])}\t${esc(JSON.stringify(e.resource))}\t${esc(
+      JSON.stringify(e.related.map((r) => r['prefect.resource.id'])),
+    )}\t${esc(JSON.stringify(e.related))}\t${esc(JSON.stringify(e.payload))}\t${e.received}\t${recorded}\t${e.follows ?? '\\N'}\n`;
+  }
+  return out;
+}
+
+function resourceLines(events: ReceivedEvent[]): string {
+  let out = '';
+  for (const e of events) {
+    out += `${e.occurred}\t${esc(e.resource['prefect.resource.id'])}\t\t${esc(JSON.stringify(strip(e.resource)))}\t${e.id}\n`;
+    for (const r of e.related) {
+      out += `${e.occurred}\t${esc(r['prefect.resource.id'])}\t${esc(r['prefect.resource.role'])}\t${esc(JSON.stringify(strip(r)))}\t${e.id}\n`;
+    }
+  }
+  return out;
+}
+
+/** Baseline: raw COPY of the same rows, no conflict handling. */
+async function rawCopy(client: Client, events: ReceivedEvent[], recorded: string): Promise<void> {
+  await copy(client, `COPY events (${EVENT_COLS}) FROM STDIN`, eventLines(events, recorded));
+  await copy(
+    client,
+    `COPY event_resources (occurred, resource_id, resource_role, resource, event_id) FROM STDIN`,
+    resourceLines(events),
+  );
+}
+
+async function viaJson(client: Client, events: ReceivedEvent[], recorded: string): Promise<void> {
+  await client.query(INSERT_EVENTS_SQL, [serializeBatch(events), recorded]);
+}
+
+const UNNEST_SQL = `
+WITH ins AS (
+  INSERT INTO events (${EVENT_COLS})
+  SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::jsonb[],
+                       $8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::uuid[])
+  ON CONFLICT (id) DO NOTHING RETURNING id
+)
+INSERT INTO event_resources (occurred, resource_id, resource_role, resource, event_id)
+SELECT r.occurred, r.resource_id, r.resource_role, r.resource, r.event_id
+FROM unnest($12::timestamptz[], $13::text[], $14::text[], $15::jsonb[], $16::uuid[])
+     AS r(occurred, resource_id, resource_role, resource, event_id)
+JOIN ins ON ins.id = r.event_id`;
+
+async function viaUnnest(client: Client, events: ReceivedEvent[], recorded: string): Promise<void> {
+  const cols: unknown[][] = Array.from({ length: 16 }, () => []);
+  for (const e of events) {
+    const v = [
+      e.id,
+      e.occurred,
+      e.event,
+      e.resource['prefect.resource.id'],
+      JSON.stringify(e.resource),
+      JSON.stringify(e.related.map((r) => r['prefect.resource.id'])),
+      JSON.stringify(e.related),
+      JSON.stringify(e.payload),
+      e.received,
+      recorded,
+      e.follows,
+    ];
+    v.forEach((x, i) => cols[i].push(x));
+    for (const r of [e.resource, ...e.related]) {
+      cols[11].push(e.occurred);
+      cols[12].push(r['prefect.resource.id']);
+      cols[13].push(r === e.resource ? '' : r['prefect.resource.role']);
+      cols[14].push(JSON.stringify(strip(r)));
+      cols[15].push(e.id);
+    }
+  }
+  await client.query(UNNEST_SQL, cols);
+}
+
+async function viaValues(client: Client, events: ReceivedEvent[], recorded: string): Promise<void> {
+  for (let c = 0; c < events.length; c += 1000) {
+    const chunk = events.slice(c, c + 1000);
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    const ev = chunk.map(
+      (e) =>
+        `(${p(e.id)}::uuid, ${p(e.occurred)}::timestamptz, ${p(e.event)}, ${p(e.resource['prefect.resource.id'])}, ${p(JSON.stringify(e.resource))}::jsonb, ${p(
+          JSON.stringify(e.related.map((r) => r['prefect.resource.id'])),
+        )}::jsonb, ${p(JSON.stringify(e.related))}::jsonb, ${p(JSON.stringify(e.payload))}::jsonb, ${p(e.received)}::timestamptz, ${p(recorded)}::timestamptz, ${p(e.follows)}::uuid)`,
+    );
+    const res = chunk.flatMap((e) =>
+      [e.resource, ...e.related].map(
+        (r) =>
+          `(${p(e.occurred)}::timestamptz, ${p(r['prefect.resource.id'])}, ${p(r === e.resource ? '' : r['prefect.resource.role'])}, ${p(JSON.stringify(strip(r)))}::jsonb, ${p(e.id)}::uuid)`,
+      ),
+    );
+    await client.query(
+      `WITH ins AS (INSERT INTO events (${EVENT_COLS}) VALUES ${ev.join(',')} ON CONFLICT (id) DO NOTHING RETURNING id)
+       INSERT INTO event_resources (occurred, resource_id, resource_role, resource, event_id)
+       SELECT r.* FROM (VALUES ${res.join(',')}) AS r(occurred, resource_id, resource_role, resource, event_id) JOIN ins ON ins.id = r.event_id`,
+      params,
+    );
+  }
+}
+
+async function viaTempCopy(client: Client, events: ReceivedEvent[], recorded: string): Promise<void> {
+  await client.query('BEGIN');
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS tmp_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`,
+  );
+  await copy(client, `COPY tmp_events (${EVENT_COLS}) FROM STDIN`, eventLines(events, recorded));
+  await client.query(`
+    WITH ins AS (
+      INSERT INTO events (${EVENT_COLS}) SELECT ${EVENT_COLS} FROM tmp_events ON CONFLICT (id) DO NOTHING RETURNING id
+    )
+    INSERT INTO event_resources (occurred, resource_id, resource_role, resource, event_id)
+    SELECT t.occurred, t.resource_id, '', t.resource - 'prefect.resource.id' - 'prefect.resource.role', t.id
+    FROM tmp_events t JOIN ins ON ins.id = t.id
+    UNION ALL
+    SELECT t.occurred, r->>'prefect.resource.id', r->>'prefect.resource.role', r - 'prefect.resource.id' - 'prefect.resource.role', t.id
+    FROM tmp_events t JOIN ins ON ins.id = t.id CROSS JOIN LATERAL jsonb_array_elements(t.related) r`);
+  await client.query('COMMIT');
+}
+
+type Writer = (client: Client, events: ReceivedEvent[], recorded: string) => Promise<void>;
+
+async function measureWriter(client: Client, writer: Writer, events: ReceivedEvent[]): Promise<number> {
+  await client.query('TRUNCATE events, event_resources');
+  const recorded = fromMicros(Date.now() * 1000);
+  const started = performance.now();
+  for (let i = 0; i < events.length; i += BATCH) await writer(client, events.slice(i, i + BATCH), recorded);
+  const rate = events.length / ((performance.now() - started) / 1000);
+  const { rows } = await client.query(
+    'SELECT (SELECT count(*) FROM events)::int AS e, (SELECT count(*) FROM event_resources)::int AS r',
+  );
+  if (rows[0].e !== events.length || rows[0].r !== events.length * 3) {
+    throw new Error(`writer stored ${JSON.stringify(rows[0])}`);
+  }
+  return rate;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// End to end: the real app (in-memory bus + EventPersister), with a bus that times each event's durable handling.
+
+class TimedBus extends InMemoryEventBus {
+  latencies: number[] = [];
+  stored = 0;
+  constructor(private readonly clock: Clock) {
+    super({ queueSize: 1_000_000 });
+  }
+
+  override subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
+    if (options.group !== EVENT_PERSISTER_GROUP) return super.subscribe(handler, options);
+    return super.subscribe(async (event) => {
+      await handler(event);
+      this.latencies.push((this.clock.nowMicros() - toMicros(event.received)) / 1000);
+      this.stored += 1;
+    }, options);
+  }
+
+  reset(): void {
+    this.latencies = [];
+    this.stored = 0;
+  }
+}
+
+async function publish(ingest: EventsIngestService, events: PrefectEvent[]): Promise<void> {
+  for (;;) {
+    try {
+      await ingest.publish(events);
+      return;
+    } catch (err) {
+      if (!(err instanceof TooManyRequestsError)) throw err;
+      await sleep(2);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
+  const name = `ptr_bench_events_${Date.now().toString(36)}`;
+  const url = await createMigratedDatabase(adminUrl, name);
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    process.stdout.write(
+      `# events bench: ${N_WRITE} events × (1 primary + 2 related) per write run, ${N_E2E} end to end, median of ${REPS}\n`,
+    );
+    const writeEvents = makeEvents(N_WRITE);
+    // Warm-up (untimed): catalog caches, index roots and the first relation extensions do not count against
+    // whichever strategy happens to run first.
+    await measureWriter(client, rawCopy, writeEvents.slice(0, 2000));
+    await measureWriter(client, viaJson, writeEvents.slice(0, 2000));
+    const strategies: [string, Writer][] = [
+      ['write_json_recordset', viaJson],
+      ['write_unnest', viaUnnest],
+      ['write_multirow_values', viaValues],
+      ['write_temp_copy_insert', viaTempCopy],
+    ];
+    // The machine is shared: each repetition measures the baseline right before each strategy, and the ratio
+    // is taken per repetition.
+    const copyRates: number[] = [];
+    const results = new Map<string, { rates: number[]; ratios: number[] }>(
+      strategies.map(([label]) => [label, { rates: [], ratios: [] }]),
+    );
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [label, writer] of strategies) {
+        const copyRate = await measureWriter(client, rawCopy, writeEvents);
+        const rate = await measureWriter(client, writer, writeEvents);
+        copyRates.push(copyRate);
+        results.get(label)!.rates.push(rate);
+        results.get(label)!.ratios.push(rate / copyRate);
+      }
+    }
+    print('baseline_raw_copy_events_per_s', median(copyRates), 'events/s');
+    for (const [label] of strategies) {
+      print(`${label}_events_per_s`, median(results.get(label)!.rates), 'events/s');
+      print(`${label}_ratio_to_copy`, median(results.get(label)!.ratios), 'x');
+    }
+
+    // End to end through the app: the default settings, and for comparison two write statements in flight
+    // (CONCURRENT_FLUSHES=2); both apps live on the same database, measured alternately.
+    const clock = new SystemClock();
+    const boot = async (env: Record<string, string>) => {
+      const bus = new TimedBus(clock);
+      const t = await createTestApp({
+        databaseUrl: url,
+        listen: false,
+        env: {
+          PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
+          PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED: 'false',
+          ...env,
+        },
+        override: (b) => b.overrideProvider(Clock).useValue(clock).overrideProvider(EventBus).useValue(bus),
+      });
+      return { t, bus, ingest: t.app.get(EventsIngestService) };
+    };
+    const apps = [
+      await boot({}),
+      await boot({ PREFECT_SERVER_SERVICES_EVENT_PERSISTER_CONCURRENT_FLUSHES: '2' }),
+    ];
+    try {
+      const runs = apps.map(() => ({
+        rates: [] as number[],
+        ratios: [] as number[],
+        p50: [] as number[],
+        p99: [] as number[],
+      }));
+      const baseline: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const [k, { bus, ingest }] of apps.entries()) {
+          const events = makeEvents(N_E2E);
+          const copyRate = await measureWriter(client, rawCopy, events);
+          await client.query('TRUNCATE events, event_resources');
+          bus.reset();
+          const started = performance.now();
+          for (let i = 0; i < events.length; i += 500) await publish(ingest, events.slice(i, i + 500));
+          while (bus.stored < events.length) await sleep(2);
+          const rate = events.length / ((performance.now() - started) / 1000);
+          if (k === 0) baseline.push(copyRate);
+          runs[k].rates.push(rate);
+          runs[k].ratios.push(rate / copyRate);
+          runs[k].p50.push(percentile(bus.latencies, 50));
+          runs[k].p99.push(percentile(bus.latencies, 99));
+        }
+      }
+      print('e2e_baseline_raw_copy_events_per_s', median(baseline), 'events/s');
+      print('persisted_events_per_s', median(runs[0].rates), 'events/s');
+      print('persisted_ratio_to_raw_copy', median(runs[0].ratios), 'x');
+      print('saturated_received_to_committed_p50', median(runs[0].p50), 'ms');
+      print('saturated_received_to_committed_p99', median(runs[0].p99), 'ms');
+      print('persisted_events_per_s_two_statements_in_flight', median(runs[1].rates), 'events/s');
+      print('persisted_ratio_to_raw_copy_two_statements_in_flight', median(runs[1].ratios), 'x');
+
+      const { t, bus, ingest } = apps[0];
+      const sp50: number[] = [];
+      const sp99: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        bus.reset();
+        const total = Math.round(STEADY_RATE * STEADY_SECONDS);
+        const events = makeEvents(total);
+        const perTick = STEADY_RATE / 100; // every 10 ms
+        const started = performance.now();
+        for (let i = 0; i < total; i += perTick) {
+          await publish(ingest, events.slice(i, i + perTick));
+          const due = started + ((i + perTick) / STEADY_RATE) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
+        while (bus.stored < total) await sleep(5);
+        sp50.push(percentile(bus.latencies, 50));
+        sp99.push(percentile(bus.latencies, 99));
+      }
+      print(`steady_${STEADY_RATE}_per_s_received_to_committed_p50`, median(sp50), 'ms');
+      print(`steady_${STEADY_RATE}_per_s_received_to_committed_p99`, median(sp99), 'ms');
+      print('persister_flush_interval', t.config.eventPersister.flushInterval * 1000, 'ms');
+      print('persister_batch_size', t.config.eventPersister.batchSize, 'events');
+      print('persister_concurrent_flushes', t.config.eventPersister.concurrentFlushes, 'statements');
+    } finally {
+      for (const { t } of apps) await t.close();
+    }
+  } finally {
+    await client.end();
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
