@@ -1,5 +1,19 @@
 import { Module } from '@nestjs/common';
+import { EventBus } from './bus/event-bus';
+import { eventBusProvider } from './bus/event-bus.provider';
+import { EventsIngestService } from './events-ingest.service';
+import { EventsController } from './events.controller';
+import { EventsRepository } from './events.repository';
+import { EventPersister } from './services/event-persister.service';
 
-/** Events: filled by its own issue (see docs/architecture.md). */
-@Module({})
+/**
+ * Events (spec §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
+ * sockets, the persister and the retention service. Other modules import it for the `EventBus` (e.g. the
+ * task-run recorder subscribes with its own group).
+ */
+@Module({
+  controllers: [EventsController],
+  providers: [eventBusProvider, EventsRepository, EventsIngestService, EventPersister],
+  exports: [EventBus, EventsIngestService],
+})
 export class EventsModule {}
