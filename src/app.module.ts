@@ -11,6 +11,7 @@ import { HealthModule } from './health/health.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
+import { TaskRunRecorderModule } from './services/task-run-recorder/task-run-recorder.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -33,6 +34,7 @@ export class AppModule {
         OrchestrationModule,
         TaskRunsModule,
         EventsModule,
+        TaskRunRecorderModule,
       ],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
