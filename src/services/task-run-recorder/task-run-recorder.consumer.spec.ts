@@ -10,11 +10,18 @@ class FakeBus {
   acked: string[] = [];
   nacked: string[] = [];
   constructor(private readonly handler: (e: ReceivedEvent) => Promise<void>) {}
-  publish(events: ReceivedEvent[]): Promise<void>[] {
-    return events.map((e) =>
-      this.handler(e).then(
-        () => void this.acked.push(e.id),
-        () => void this.nacked.push(e.id),
+  /** Resolves once every handler has settled. */
+  publish(events: ReceivedEvent[]): Promise<void> {
+    return this.settle(events);
+  }
+
+  private async settle(events: ReceivedEvent[]): Promise<void> {
+    await Promise.all(
+      events.map((e) =>
+        this.handler(e).then(
+          () => void this.acked.push(e.id),
+          () => void this.nacked.push(e.id),
+        ),
       ),
     );
   }
@@ -66,10 +73,10 @@ describe(TaskRunRecorderConsumer.name, () => {
       await new Promise<void>((r) => (release = r));
     });
     const events = [event(), event(), event()];
-    bus.publish(events.slice(0, 2));
+    void bus.publish(events.slice(0, 2));
     await tick();
     expect(write).not.toHaveBeenCalled();
-    bus.publish(events.slice(2));
+    void bus.publish(events.slice(2));
     await tick();
     expect(written).toEqual([events]);
     expect(bus.acked).toEqual([]);
@@ -84,7 +91,7 @@ describe(TaskRunRecorderConsumer.name, () => {
       const { sut, bus } = make({ batchSize: 100 });
       sut.start();
       const events = [event(), event()];
-      bus.publish(events);
+      void bus.publish(events);
       await jest.advanceTimersByTimeAsync(999);
       expect(write).not.toHaveBeenCalled();
       await jest.advanceTimersByTimeAsync(1);
@@ -101,7 +108,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     const other = { ...event(), event: 'prefect.flow-run.Running' };
     const server = event();
     server.resource['prefect.orchestration'] = 'server';
-    await Promise.all(bus.publish([other, server]));
+    await bus.publish([other, server]);
     await sut.flush();
     expect(write).not.toHaveBeenCalled();
     expect(bus.acked).toEqual([other.id, server.id]);
@@ -111,7 +118,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     const { sut, bus } = make({ batchSize: 1 });
     const bad = event();
     delete (bad.payload as any).task_run;
-    await Promise.all(bus.publish([bad]));
+    await bus.publish([bad]);
     await sut.flush();
     expect(write).not.toHaveBeenCalled();
     expect(deadLetters).toHaveLength(1);
@@ -129,7 +136,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     expect(sut.depth).toBe(2);
     expect(problems.at(-1)).toMatch(/last flush failed/);
     await sut.flush();
-    await Promise.all(settled);
+    await settled;
     expect(bus.acked).toHaveLength(2);
     expect(problems.at(-1)).toBeUndefined();
     expect(flushed.map((f) => f.ok)).toEqual([false, true]);
@@ -144,7 +151,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     await sut.flush();
     expect(deadLetters).toHaveLength(0);
     await sut.flush();
-    await Promise.all(settled);
+    await settled;
     expect(write).toHaveBeenCalledTimes(3);
     expect(deadLetters).toEqual([{ items: [{ event: e, attempts: 3 }], reason: 'Error: db error 08006' }]);
     expect(bus.acked).toEqual([e.id]);
@@ -171,7 +178,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     expect(bus.acked.sort()).toEqual(good.map((e) => e.id).sort());
     expect(sut.depth).toBe(1); // the poison event: the size flush and this one failed it
     await sut.flush();
-    await Promise.all(settled);
+    await settled;
     expect(deadLetters).toHaveLength(1);
     expect(deadLetters[0].items).toEqual([{ event: poison, attempts: 3 }]);
     expect(bus.acked).toContain(poison.id);
@@ -185,22 +192,22 @@ describe(TaskRunRecorderConsumer.name, () => {
     await sut.flush();
     const settled = bus.publish([lost]);
     await sut.flush();
-    await Promise.all(settled);
+    await settled;
     expect(bus.nacked).toEqual([lost.id]);
     const next = event();
     const settledNext = bus.publish([next]);
     await sut.flush();
-    await Promise.all(settledNext);
+    await settledNext;
     expect(bus.acked).toEqual([next.id]);
   });
 
   it('should pause size-triggered flushes after a transient failure until the next periodic flush', async () => {
     const { sut, bus } = make({ batchSize: 1 });
     write.mockRejectedValueOnce(dbError('ECONNREFUSED'));
-    bus.publish([event()]);
+    void bus.publish([event()]);
     await tick();
     expect(write).toHaveBeenCalledTimes(1);
-    bus.publish([event(), event()]);
+    void bus.publish([event(), event()]);
     await tick();
     expect(write).toHaveBeenCalledTimes(1);
     await sut.flush();
@@ -211,7 +218,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     const { sut, bus } = make({ batchSize: 10 });
     const [p, r] = runLifecycle(randomUUID(), null);
     clock.set(toMicros(p.received) + 2_500_000);
-    bus.publish([p, r]);
+    void bus.publish([p, r]);
     await sut.flush();
     expect(flushed.at(-1)).toMatchObject({ ok: true, events: 2, lagSeconds: 2.5 });
   });
@@ -222,10 +229,10 @@ describe(TaskRunRecorderConsumer.name, () => {
     const events = [event(), event()];
     const settled = bus.publish(events);
     await sut.close();
-    await Promise.all(settled);
+    await settled;
     expect(written).toEqual([events]);
     const late = event();
-    await Promise.all(bus.publish([late]));
+    await bus.publish([late]);
     expect(bus.nacked).toEqual([late.id]);
   });
 
@@ -235,7 +242,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     const e = event();
     const settled = bus.publish([e]);
     await sut.close();
-    await Promise.all(settled);
+    await settled;
     expect(deadLetters.map((d) => d.items)).toEqual([[{ event: e, attempts: 2 }]]);
   });
 });
