@@ -13,7 +13,11 @@ import {
  * The writer (task-run-bulk.writer.ts) adds the database round trips.
  */
 
-/** PostgreSQL takes at most 65535 bind parameters per statement; stay well below, as upstream does. */
+/**
+ * Rows per upsert statement: what a VALUES list of every column fits in upstream's 32767 parameters. The writer
+ * passes one array per column (unnest), so the parameter limit itself never binds; the cap keeps each statement
+ * (and the row locks it takes at once) bounded.
+ */
 export const MAX_PARAMS = 32767;
 export const MAX_ROWS_PER_STATEMENT = Math.floor(MAX_PARAMS / Object.keys(TASK_RUN_COLUMNS).length);
 

@@ -7,7 +7,6 @@ import {
   coalesce,
   ExistingRun,
   indexExisting,
-  MAX_PARAMS,
   naturalKey,
   PlannedStatement,
   PlannedUpsert,
@@ -34,8 +33,8 @@ export interface BulkRecordResult {
   attempts: number;
 }
 
-const STATE_COLUMNS = 8;
-const MAX_STATES_PER_STATEMENT = Math.floor(MAX_PARAMS / STATE_COLUMNS);
+/** State rows per INSERT (bounded statements, as for the upserts). */
+const MAX_STATES_PER_STATEMENT = 4096;
 
 function sqlState(err: unknown): string | undefined {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
@@ -57,7 +56,8 @@ export function isRecorderRace(err: unknown): boolean {
  * 2. one SELECT for every id and natural key of the batch;
  * 3. a conflict target per run (natural key, id, or the id of the row another key of the run already names);
  * 4. the upserts sorted by conflict key (a fixed lock order) in multi-row
- *    `INSERT … ON CONFLICT … DO UPDATE … WHERE task_run.state_timestamp < excluded.state_timestamp`;
+ *    `INSERT … ON CONFLICT … DO UPDATE … WHERE task_run.state_timestamp < excluded.state_timestamp` statements
+ *    (rows passed as one array per column, so the parameter limit never binds);
  * 5. one state row per event, `ON CONFLICT (id) DO NOTHING`, pointing at the run's canonical id.
  *
  * An integrity error (or a deadlock/serialization failure) means another recorder raced this one between the
@@ -146,13 +146,19 @@ export class TaskRunBulkWriter {
     return { events: states.length, runs: upserts.length, statesInserted };
   }
 
+  /**
+   * One SELECT for every id and natural key of the batch. Two index lookups joined by UNION ALL (an `OR` over
+   * a sub-select would force a sequential scan of the whole table).
+   */
   private async selectExisting(em: EntityManager, records: RecordableTaskRun[]): Promise<ExistingRun[]> {
     const ids = [...new Set(records.map((r) => r.row.id))];
     const withFlowRun = records.filter((r) => r.row.flow_run_id != null);
     return em.query(
-      `SELECT id, flow_run_id, task_key, dynamic_key, state_timestamp FROM task_run
-        WHERE id = ANY($1::uuid[])
-           OR (flow_run_id, task_key, dynamic_key) IN (SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[]))`,
+      `SELECT id, flow_run_id, task_key, dynamic_key, state_timestamp FROM task_run WHERE id = ANY($1::uuid[])
+       UNION ALL
+       SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
+         FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(flow_run_id, task_key, dynamic_key)
+         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
       [
         ids,
         withFlowRun.map((r) => r.row.flow_run_id),
@@ -167,28 +173,29 @@ export class TaskRunBulkWriter {
     rows: { flow_run_id: string | null; task_key: string; dynamic_key: string }[],
   ): Promise<ExistingRun[]> {
     return em.query(
-      `SELECT id, flow_run_id, task_key, dynamic_key, state_timestamp FROM task_run
-        WHERE (flow_run_id, task_key, dynamic_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))`,
+      `SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(flow_run_id, task_key, dynamic_key)
+         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
       [rows.map((r) => r.flow_run_id), rows.map((r) => r.task_key), rows.map((r) => r.dynamic_key)],
     );
   }
 
-  /** One multi-row upsert; returns natural key → id of the rows it inserted or updated. */
+  /**
+   * One multi-row upsert: `INSERT … SELECT … FROM unnest(<one array per column>) WITH ORDINALITY … ORDER BY ord`,
+   * so the rows are written in their sorted (lock) order and the statement takes one parameter per column
+   * (PostgreSQL's 65535-parameter limit never binds; statements are still capped at MAX_ROWS_PER_STATEMENT rows).
+   * Returns natural key → id of the rows it inserted or updated.
+   */
   private async upsert(em: EntityManager, statement: PlannedStatement): Promise<Map<string, string>> {
     const rows = statement.upserts.map((u) => u.row);
     const all = Object.keys(TASK_RUN_COLUMNS) as TaskRunColumn[];
+    // `name` is NOT NULL without a default: rows that omit it get a generated name when inserted (only).
     const columns = all.filter((c) => c === 'name' || rows.some((r) => c in r));
     const supplied = (c: TaskRunColumn): boolean => rows.every((r) => c in r);
-    const params: SqlValue[] = [];
-    const tuples = rows.map((row) => {
-      const cells = columns.map((c) => {
-        let value: SqlValue | undefined = row[c];
-        if (value === undefined) value = c === 'name' ? generateRunName() : null;
-        params.push(value);
-        return `$${params.length}::${TASK_RUN_COLUMNS[c]}`;
-      });
-      return `(${cells.join(', ')}, now(), now())`;
-    });
+    const params: SqlValue[][] = columns.map((c) =>
+      rows.map((row) => (c in row ? row[c]! : c === 'name' ? generateRunName() : null)),
+    );
+    const names = columns.map((c) => `v_${c}`);
     const updates = columns
       .filter((c) => c !== 'id' && (supplied(c) || FILLABLE_COLUMNS.has(c)))
       .map((c) => (supplied(c) ? `${c} = excluded.${c}` : `${c} = COALESCE(excluded.${c}, task_run.${c})`));
@@ -196,7 +203,10 @@ export class TaskRunBulkWriter {
     const returned: { id: string; flow_run_id: string | null; task_key: string; dynamic_key: string }[] =
       await em.query(
         `INSERT INTO task_run AS task_run (${columns.join(', ')}, created, updated)
-         VALUES ${tuples.join(', ')}
+         SELECT ${names.join(', ')}, now(), now()
+           FROM unnest(${columns.map((c, i) => `$${i + 1}::${TASK_RUN_COLUMNS[c]}[]`).join(', ')})
+                WITH ORDINALITY AS v(${names.join(', ')}, ord)
+          ORDER BY ord
          ON CONFLICT ${conflict} DO UPDATE SET ${[...updates, 'updated = now()'].join(', ')}
          WHERE task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp
          RETURNING id, flow_run_id, task_key, dynamic_key`,
@@ -210,33 +220,30 @@ export class TaskRunBulkWriter {
     return ids;
   }
 
+  /** One state row per event, in state-id order, `ON CONFLICT (id) DO NOTHING`; returns how many were new. */
   private async insertStates(
     em: EntityManager,
     states: { record: RecordableTaskRun; runId: string }[],
   ): Promise<number> {
-    const params: unknown[] = [];
-    const tuples = states.map(({ record, runId }) => {
-      const s = record.state;
-      const base = params.length;
-      params.push(
-        s.id,
-        runId,
-        s.type,
-        s.timestamp,
-        s.name,
-        s.message,
-        JSON.stringify({ ...s.stateDetails, task_run_id: runId }),
-        s.data === null || s.data === undefined ? null : JSON.stringify(s.data),
-      );
-      const p = (i: number): string => `$${base + i}`;
-      return `(${p(1)}::uuid, ${p(2)}::uuid, ${p(3)}::state_type, ${p(4)}::timestamptz, ${p(5)}::text, ${p(6)}::text, ${p(7)}::jsonb, ${p(8)}::jsonb, now(), now())`;
-    });
     const inserted: unknown[] = await em.query(
       `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created, updated)
-       VALUES ${tuples.join(', ')}
+       SELECT id, task_run_id, type, timestamp, name, message, state_details, data, now(), now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::state_type[], $4::timestamptz[], $5::text[], $6::text[],
+                     $7::jsonb[], $8::jsonb[])
+              WITH ORDINALITY AS v(id, task_run_id, type, timestamp, name, message, state_details, data, ord)
+        ORDER BY ord
        ON CONFLICT (id) DO NOTHING
        RETURNING id`,
-      params,
+      [
+        states.map((s) => s.record.state.id),
+        states.map((s) => s.runId),
+        states.map((s) => s.record.state.type),
+        states.map((s) => s.record.state.timestamp),
+        states.map((s) => s.record.state.name),
+        states.map((s) => s.record.state.message),
+        states.map((s) => JSON.stringify({ ...s.record.state.stateDetails, task_run_id: s.runId })),
+        states.map((s) => (s.record.state.data == null ? null : JSON.stringify(s.record.state.data))),
+      ],
     );
     return inserted.length;
   }
