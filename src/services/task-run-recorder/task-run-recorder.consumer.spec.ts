@@ -85,6 +85,29 @@ describe(TaskRunRecorderConsumer.name, () => {
     expect(bus.acked.sort()).toEqual(events.map((e) => e.id).sort());
   });
 
+  it('should write at most concurrentFlushes batches at once', async () => {
+    const { sut, bus } = make({ batchSize: 2, concurrentFlushes: 2 });
+    const releases: (() => void)[] = [];
+    write.mockImplementation(async (events) => {
+      written.push(events);
+      await new Promise<void>((r) => releases.push(r));
+    });
+    const events = Array.from({ length: 6 }, (_, i) => event(i));
+    const settled = bus.publish(events);
+    await tick();
+    expect(written).toHaveLength(2);
+    releases.shift()!();
+    await tick();
+    expect(written).toHaveLength(3);
+    while (releases.length) {
+      releases.shift()!();
+      await tick();
+    }
+    await settled;
+    expect(bus.acked).toHaveLength(6);
+    await sut.close();
+  });
+
   it('should flush what is queued every interval', async () => {
     jest.useFakeTimers();
     try {

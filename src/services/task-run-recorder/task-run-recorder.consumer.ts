@@ -25,6 +25,11 @@ export interface RecorderConsumerOptions {
   flushIntervalMs: number;
   /** Failed flushes of an event before it goes to the dead-letter table. */
   maxPersistRetries: number;
+  /**
+   * Batches written at once (default 1). With 2, one batch is mapped and sent while the other waits on the
+   * database; concurrent batches touching one run serialise on its row lock, in the fixed lock order.
+   */
+  concurrentFlushes?: number;
 }
 
 export interface RecorderConsumerHooks {
@@ -59,15 +64,19 @@ function describe(err: unknown): string {
  * - after a transient failure (database down) size-triggered flushes pause until the next periodic flush, so
  *   retries are spaced by the flush interval instead of spinning;
  * - the periodic flush survives every failure; `close()` runs a final flush while the database is open.
- * Flushes never overlap (one chain).
+ * At most `concurrentFlushes` batches are written at once; a periodic flush never overlaps the previous one.
  */
 export class TaskRunRecorderConsumer {
   private readonly logger = new Logger(TaskRunRecorderConsumer.name);
   private queue: RetryableEvent[] = [];
-  private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private backoff = false;
   private closed = false;
+  /** Batches being written now, and who waits for a free slot or for none to be left. */
+  private active = 0;
+  private slotWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private periodic?: Promise<void>;
 
   constructor(
     private readonly options: RecorderConsumerOptions,
@@ -76,6 +85,10 @@ export class TaskRunRecorderConsumer {
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  private get maxConcurrent(): number {
+    return Math.max(1, this.options.concurrentFlushes ?? 1);
   }
 
   /** The bus handler. */
@@ -92,8 +105,7 @@ export class TaskRunRecorderConsumer {
     }
     const item: RetryableEvent = { event, attempts: 0, done: deferred<void>() };
     this.queue.push(item);
-    if (this.queue.length >= this.options.batchSize && !this.backoff)
-      void this.serial(() => this.flushWhileFull());
+    this.pump();
     return item.done.promise;
   };
 
@@ -103,17 +115,13 @@ export class TaskRunRecorderConsumer {
     this.timer.unref?.();
   }
 
-  /** Flushes everything queued now (the periodic flush). Never rejects. */
+  /** Flushes everything queued now (the periodic flush; a call while one runs joins it). Never rejects. */
   flush(): Promise<void> {
-    return this.serial(async () => {
-      this.backoff = false;
-      let budget = this.queue.length;
-      while (budget > 0 && this.queue.length > 0) {
-        const batch = this.queue.splice(0, Math.min(this.options.batchSize, budget));
-        budget -= batch.length;
-        await this.record(batch);
-      }
+    this.periodic ??= this.flushQueued().finally(() => {
+      this.periodic = undefined;
+      this.pump();
     });
+    return this.periodic;
   }
 
   /**
@@ -123,34 +131,60 @@ export class TaskRunRecorderConsumer {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await this.chain;
-    await this.serial(async () => {
-      this.backoff = false;
-      for (let round = 0; this.queue.length > 0 && round <= this.options.maxPersistRetries; round++) {
-        const pending = this.queue.splice(0, this.queue.length);
-        for (let i = 0; i < pending.length; i += this.options.batchSize) {
-          await this.record(pending.slice(i, i + this.options.batchSize));
-        }
-      }
-      for (const item of this.queue.splice(0)) item.done.reject(new Error('the task run recorder stopped'));
-    });
-  }
-
-  private serial(work: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(work).catch((err: unknown) => {
-      this.logger.error({
-        msg: 'flush failed unexpectedly',
-        error: err instanceof Error ? err.stack : String(err),
-      });
-    });
-    this.chain = next;
-    return next;
-  }
-
-  private async flushWhileFull(): Promise<void> {
-    while (this.queue.length >= this.options.batchSize && !this.backoff) {
-      await this.record(this.queue.splice(0, this.options.batchSize));
+    await this.periodic;
+    await this.idle();
+    for (let round = 0; this.queue.length > 0 && round <= this.options.maxPersistRetries; round++) {
+      await this.flushQueued();
+      await this.idle();
     }
+    for (const item of this.queue.splice(0)) item.done.reject(new Error('the task run recorder stopped'));
+  }
+
+  /** Size-triggered flushes: full batches, as many at once as there are free slots. */
+  private pump(): void {
+    while (
+      !this.backoff &&
+      !this.periodic &&
+      this.active < this.maxConcurrent &&
+      this.queue.length >= this.options.batchSize
+    ) {
+      void this.launch(this.queue.splice(0, this.options.batchSize));
+    }
+  }
+
+  /** Everything queued now, in batches, through the slots; resolves when all of them are settled. */
+  private async flushQueued(): Promise<void> {
+    this.backoff = false;
+    let budget = this.queue.length;
+    const running: Promise<void>[] = [];
+    while (budget > 0 && this.queue.length > 0) {
+      while (this.active >= this.maxConcurrent) await new Promise<void>((r) => this.slotWaiters.push(r));
+      const batch = this.queue.splice(0, Math.min(this.options.batchSize, budget));
+      budget -= batch.length;
+      running.push(this.launch(batch));
+    }
+    await Promise.all(running);
+  }
+
+  private launch(batch: RetryableEvent[]): Promise<void> {
+    this.active += 1;
+    return this.record(batch)
+      .catch((err: unknown) =>
+        this.logger.error({
+          msg: 'flush failed unexpectedly',
+          error: err instanceof Error ? err.stack : String(err),
+        }),
+      )
+      .finally(() => {
+        this.active -= 1;
+        this.slotWaiters.shift()?.();
+        if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        this.pump();
+      });
+  }
+
+  private idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
   /** Writes one batch, isolating poison events by bisection; settles or re-queues every item. */

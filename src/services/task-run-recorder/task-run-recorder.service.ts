@@ -60,9 +60,9 @@ export class TaskRunRecorder extends ManagedService {
   }
 
   protected async onStart(): Promise<void> {
-    const { batchSize, flushInterval, maxPersistRetries } = this.config.taskRunRecorder;
+    const { batchSize, flushInterval, maxPersistRetries, concurrentFlushes } = this.config.taskRunRecorder;
     const consumer = new TaskRunRecorderConsumer(
-      { batchSize, flushIntervalMs: flushInterval * 1000, maxPersistRetries },
+      { batchSize, flushIntervalMs: flushInterval * 1000, maxPersistRetries, concurrentFlushes },
       this.hooks(),
     );
     this.consumer = consumer;
@@ -70,10 +70,10 @@ export class TaskRunRecorder extends ManagedService {
       this.replay(payload),
     );
     consumer.start();
-    // Let the bus hand out two batches at once: one fills while the other is written.
+    // Let the bus hand out one batch more than are written at once: it fills while the others are written.
     this.subscription = await this.bus.subscribe(consumer.handle, {
       group: TASK_RUN_RECORDER_GROUP,
-      maxInFlight: Math.max(2 * batchSize, 100),
+      maxInFlight: Math.max((concurrentFlushes + 1) * batchSize, 100),
     });
   }
 
