@@ -4,8 +4,9 @@
  *
  *   node -r @swc-node/register bench/recorder.bench.ts
  *
- * Env: BENCH_SCALE (default 1) scales the number of runs; TEST_DATABASE_URL (else the local server) is where
- * the bench database is created and dropped. Prints `name: value unit` lines, medians of REPS repetitions:
+ * Env: BENCH_SCALE (default 1) scales the number of runs; BENCH_BATCH_SIZES (default 1,100,500,1000);
+ * PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES is passed to the app when set; TEST_DATABASE_URL
+ * (else the local server) is where the bench database is created and dropped. Prints `name: value unit` lines, medians of REPS repetitions:
  * - baseline: a raw `pg` multi-row INSERT of the equivalent final rows (1 task_run + 3 task_run_state rows per
  *   run), same database, same run;
  * - per batch size (TASK_RUN_RECORDER_BATCH_SIZE 1, 100, 500, 1000): events/s recorded when the bus is fed as
@@ -30,7 +31,9 @@ const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const REPS = 3;
 const RUNS = Math.max(100, Math.round(2000 * SCALE));
 const FLUSH_INTERVAL_S = 1;
-const BATCH_SIZES = [1, 100, 500, 1000];
+const BATCH_SIZES = (process.env.BENCH_BATCH_SIZES ?? '1,100,500,1000').split(',').map(Number);
+/** Passed through to the app when set (e.g. to compare 1 and 2). */
+const CONCURRENT_FLUSHES = process.env.PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES;
 const IN_FLIGHT_RUNS = 1000;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -239,6 +242,9 @@ async function main(): Promise<void> {
           PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE: String(batchSize),
           PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: String(FLUSH_INTERVAL_S),
           PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
+          ...(CONCURRENT_FLUSHES
+            ? { PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES: CONCURRENT_FLUSHES }
+            : {}),
         },
         override: (b) =>
           b.overrideProvider(TaskRunBulkWriter).useFactory({

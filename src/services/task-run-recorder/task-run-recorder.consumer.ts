@@ -216,8 +216,12 @@ export class TaskRunRecorderConsumer {
 
   private async failed(batch: RetryableEvent[], err: unknown): Promise<void> {
     const reason = describe(err);
-    if (isRetryableDbError(err)) this.backoff = true;
-    this.hooks.onProblem?.(`last flush failed: ${reason}`);
+    if (isRetryableDbError(err)) {
+      // The database is unreachable: not ready until a flush succeeds. (A poison event is not a readiness
+      // problem: it is retried and dead-lettered on its own.)
+      this.backoff = true;
+      this.hooks.onProblem?.(`last flush failed: ${reason}`);
+    }
     const retry: RetryableEvent[] = [];
     const drop: RetryableEvent[] = [];
     for (const item of batch) {
