@@ -12,8 +12,9 @@
  * - per batch size (TASK_RUN_RECORDER_BATCH_SIZE 1, 100, 500, 1000): events/s recorded when the bus is fed as
  *   fast as it takes them (saturated; event-received → row committed p50/p99 under that backlog), the ratio to
  *   the baseline, and event-received → row p50/p99 at a fixed offered load below capacity.
- * The event stream interleaves 1000 runs in flight, so the three events of a run fall into different batches
- * (no coalescing helps the recorder), which is the pessimistic case.
+ * The event stream interleaves BENCH_IN_FLIGHT_RUNS (default 1000) runs in flight, so the three events of a run
+ * fall into different batches (no coalescing helps the recorder): the pessimistic case. With fewer runs in
+ * flight (e.g. 100) a run's events often share a batch and are written as one upsert.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -34,7 +35,8 @@ const FLUSH_INTERVAL_S = 1;
 const BATCH_SIZES = (process.env.BENCH_BATCH_SIZES ?? '1,100,500,1000').split(',').map(Number);
 /** Passed through to the app when set (e.g. to compare 1 and 2). */
 const CONCURRENT_FLUSHES = process.env.PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES;
-const IN_FLIGHT_RUNS = 1000;
+/** Runs in flight in the stream: a run's three events sit about this many events apart. */
+const IN_FLIGHT_RUNS = Number(process.env.BENCH_IN_FLIGHT_RUNS ?? '1000');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number): number => {
@@ -58,7 +60,7 @@ class TimedWriter extends TaskRunBulkWriter {
   }
 }
 
-/** `runs` runs × 3 events, 1000 runs in flight: run i's events sit ~1000 events apart in the stream. */
+/** `runs` runs × 3 events, IN_FLIGHT_RUNS runs in flight: run i's events sit ~that many events apart. */
 function stream(runs: number, flowRunId: string, tag: string): ReceivedEvent[] {
   const keyed: { e: ReceivedEvent; k: number }[] = [];
   for (let i = 0; i < runs; i++) {
@@ -226,7 +228,7 @@ async function main(): Promise<void> {
     console.log(`${key}: ${value.toFixed(digits)} ${unit}`);
   try {
     console.log(
-      `# recorder bench: ${RUNS} runs × 3 events per repetition (batch size 1: ${Math.max(50, Math.round(RUNS / 10))} runs), ${REPS} repetitions, medians; flush interval ${FLUSH_INTERVAL_S} s`,
+      `# recorder bench: ${IN_FLIGHT_RUNS} runs in flight, ${RUNS} runs × 3 events per repetition (batch size 1: ${Math.max(50, Math.round(RUNS / 10))} runs), ${REPS} repetitions, medians; flush interval ${FLUSH_INTERVAL_S} s`,
     );
     const base: number[] = [];
     for (let r = 0; r < REPS; r++) base.push(await baseline(url, RUNS));
