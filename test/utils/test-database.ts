@@ -80,10 +80,15 @@ export function currentRun(): TestDatabaseRun {
 
 let counter = 0;
 
+/** Unique within the run: module registries (and so `counter`) are per test file, hence the random part. */
+function uniqueSuffix(): string {
+  return `${process.env.JEST_WORKER_ID ?? '0'}_${++counter}_${randomBytes(4).toString('hex')}`;
+}
+
 /** A fresh, migrated database for one test file (or one test), cloned from the run's template. */
 export async function createTestDatabase(): Promise<string> {
   const { adminUrl, runId, template } = currentRun();
-  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}`;
+  const name = `${runId}_${uniqueSuffix()}`;
   for (let attempt = 0; ; attempt++) {
     try {
       await adminQuery(adminUrl, `CREATE DATABASE "${name}" TEMPLATE "${template}"`);
@@ -102,7 +107,7 @@ export async function createTestDatabase(): Promise<string> {
 /** A fresh empty database (no migrations), e.g. for migration tests. */
 export async function createEmptyDatabase(): Promise<string> {
   const { adminUrl, runId } = currentRun();
-  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}_empty`;
+  const name = `${runId}_${uniqueSuffix()}_empty`;
   await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
   return withDatabase(adminUrl, name);
 }
