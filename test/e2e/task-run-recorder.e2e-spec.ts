@@ -106,6 +106,8 @@ describe('TaskRunRecorder through the event bus', () => {
     await post(t, [good]);
 
     await expectEventually(async () => expect(await stateTypes(t, goodRun)).toEqual(['PENDING']));
+    // a poison event being retried does not make the service unready
+    await request(t.baseUrl).get('/api/ready').expect(200);
     const letter = await expectEventually(async () => {
       const res = await request(t.baseUrl)
         .get('/api/admin/dead_letters?source=task-run-recorder')
@@ -132,7 +134,7 @@ describe('TaskRunRecorder through the event bus', () => {
     const bad = taskRunEvent({ taskRunId: randomUUID(), type: 'RUNNING', occurred: at(0) });
     delete (bad.payload as any).validated_state;
     await post(t, [bad]);
-    await expectEventually(async () => {
+    const letter = await expectEventually(async () => {
       const res = await request(t.baseUrl)
         .get('/api/admin/dead_letters?source=task-run-recorder')
         .expect(200);
@@ -141,7 +143,11 @@ describe('TaskRunRecorder through the event bus', () => {
         attempts: 1,
         reason: expect.stringMatching(/validated_state is missing/),
       });
+      return found;
     });
+    // replaying it cannot succeed either: 422 with the reason
+    const res = await request(t.baseUrl).post(`/api/admin/dead_letters/${letter.id}/replay`).expect(422);
+    expect(res.body.detail).toMatch(/validated_state is missing/);
   });
 
   it('should publish its metrics', async () => {
