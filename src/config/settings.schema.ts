@@ -200,6 +200,14 @@ export const eventsSettings = {
   redisUrl: setting.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], {
     description: 'Redis URL, used when the messaging broker is redis.',
   }),
+  redisStream: setting.str('PREFECT_SERVER_EVENTS_REDIS_STREAM', 'prefect:events', {
+    description: 'Redis stream (key) that carries events when the messaging broker is redis.',
+    nonEmpty: true,
+  }),
+  redisClaimIdle: setting.duration('PREFECT_SERVER_EVENTS_REDIS_CLAIM_IDLE', 30, {
+    description: 'An event pending this long with a silent consumer is claimed by another (seconds).',
+    min: 0.05,
+  }),
 };
 
 export const tasksSettings = {

@@ -62,6 +62,11 @@ export class EventsIngestService {
     return events;
   }
 
+  /** False while the persister's buffer is full. */
+  hasRoom(): boolean {
+    return !this.persister.isFull();
+  }
+
   /** Throws TooManyRequestsError while the persister cannot take more. */
   assertCapacity(): void {
     if (this.persister.isFull()) {

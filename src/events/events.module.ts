@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
+import { EventsInGateway } from './events-in.gateway';
+import { EventsOutGateway } from './events-out.gateway';
+import { EventsStreamService } from './events-stream.service';
 import { EventBus } from './bus/event-bus';
 import { eventBusProvider } from './bus/event-bus.provider';
 import { EventsIngestService } from './events-ingest.service';
+import { EventsQueryService } from './events-query.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventPersister } from './services/event-persister.service';
@@ -13,7 +17,16 @@ import { EventPersister } from './services/event-persister.service';
  */
 @Module({
   controllers: [EventsController],
-  providers: [eventBusProvider, EventsRepository, EventsIngestService, EventPersister],
+  providers: [
+    eventBusProvider,
+    EventsRepository,
+    EventsIngestService,
+    EventsQueryService,
+    EventsStreamService,
+    EventsInGateway,
+    EventsOutGateway,
+    EventPersister,
+  ],
   exports: [EventBus, EventsIngestService],
 })
 export class EventsModule {}

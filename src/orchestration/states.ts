@@ -13,7 +13,12 @@ export const STATE_TYPES = [
 
 export type StateType = (typeof STATE_TYPES)[number];
 
-export const TERMINAL_STATE_TYPES: ReadonlySet<StateType> = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'CRASHED']);
+export const TERMINAL_STATE_TYPES: ReadonlySet<StateType> = new Set([
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'CRASHED',
+]);
 
 export function isStateType(value: unknown): value is StateType {
   return typeof value === 'string' && (STATE_TYPES as readonly string[]).includes(value);

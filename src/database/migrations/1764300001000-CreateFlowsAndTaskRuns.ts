@@ -113,8 +113,12 @@ export class CreateFlowsAndTaskRuns1764300001000 implements MigrationInterface {
     await q.query(`CREATE INDEX trgm_ix_task_run_name ON task_run USING gin (name gin_trgm_ops)`);
     await q.query(`CREATE INDEX ix_task_run__updated ON task_run (updated)`);
     await q.query(`CREATE INDEX ix_task_run__state_id ON task_run (state_id)`);
-    await q.query(`CREATE INDEX ix_task_run__expected_start_time_desc ON task_run (expected_start_time DESC)`);
-    await q.query(`CREATE INDEX ix_task_run__next_scheduled_start_time_asc ON task_run (next_scheduled_start_time ASC)`);
+    await q.query(
+      `CREATE INDEX ix_task_run__expected_start_time_desc ON task_run (expected_start_time DESC)`,
+    );
+    await q.query(
+      `CREATE INDEX ix_task_run__next_scheduled_start_time_asc ON task_run (next_scheduled_start_time ASC)`,
+    );
     await q.query(`CREATE INDEX ix_task_run__end_time_desc ON task_run (end_time DESC)`);
     await q.query(`CREATE INDEX ix_task_run__start_time ON task_run (start_time)`);
     await q.query(`CREATE INDEX ix_task_run__state_type ON task_run (state_type)`);
@@ -122,8 +126,12 @@ export class CreateFlowsAndTaskRuns1764300001000 implements MigrationInterface {
     await q.query(`CREATE INDEX ix_task_run__state_name ON task_run (state_name)`);
     await q.query(`CREATE INDEX ix_task_run__state_timestamp ON task_run (state_timestamp)`);
     // Beyond upstream: filter + sort combinations at scale.
-    await q.query(`CREATE INDEX ix_task_run__flow_run_id_expected_start_time ON task_run (flow_run_id, expected_start_time DESC)`);
-    await q.query(`CREATE INDEX ix_task_run__state_type_expected_start_time ON task_run (state_type, expected_start_time DESC)`);
+    await q.query(
+      `CREATE INDEX ix_task_run__flow_run_id_expected_start_time ON task_run (flow_run_id, expected_start_time DESC)`,
+    );
+    await q.query(
+      `CREATE INDEX ix_task_run__state_type_expected_start_time ON task_run (state_type, expected_start_time DESC)`,
+    );
     await q.query(`CREATE INDEX ix_task_run__task_key_state_type ON task_run (task_key, state_type)`);
     await q.query(`CREATE INDEX ix_task_run__tags ON task_run USING gin (tags jsonb_path_ops)`);
 
@@ -162,7 +170,9 @@ export class CreateFlowsAndTaskRuns1764300001000 implements MigrationInterface {
     await q.query(`CREATE INDEX ix_task_run_state__type ON task_run_state (type)`);
     await q.query(`CREATE INDEX ix_task_run_state__name ON task_run_state (name)`);
     await q.query(`CREATE INDEX ix_task_run_state__updated ON task_run_state (updated)`);
-    await q.query(`CREATE INDEX ix_task_run_state__result_artifact_id ON task_run_state (result_artifact_id)`);
+    await q.query(
+      `CREATE INDEX ix_task_run_state__result_artifact_id ON task_run_state (result_artifact_id)`,
+    );
 
     await q.query(`CREATE TABLE task_run_state_cache (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -26,11 +26,15 @@ export class CreateEvents1764300003000 implements MigrationInterface {
       recorded timestamptz NOT NULL,
       follows uuid NULL
     )`);
-    await q.query(`CREATE INDEX ix_events__related_resource_ids_gin ON events USING gin (related_resource_ids)`);
+    await q.query(
+      `CREATE INDEX ix_events__related_resource_ids_gin ON events USING gin (related_resource_ids)`,
+    );
     await q.query(`CREATE INDEX ix_events__related_gin ON events USING gin (related)`);
     await q.query(`CREATE INDEX ix_events__occurred_id ON events (occurred, id)`);
     await q.query(`CREATE INDEX ix_events__event_id ON events (event, id)`);
-    await q.query(`CREATE INDEX ix_events__event_resource_id_occurred ON events (event, resource_id, occurred)`);
+    await q.query(
+      `CREATE INDEX ix_events__event_resource_id_occurred ON events (event, resource_id, occurred)`,
+    );
     await q.query(`CREATE INDEX ix_events__event_occurred_id ON events (event, occurred, id)`);
 
     await q.query(`CREATE TABLE event_resources (
@@ -43,7 +47,9 @@ export class CreateEvents1764300003000 implements MigrationInterface {
       resource jsonb NOT NULL,
       event_id uuid NOT NULL
     )`);
-    await q.query(`CREATE INDEX ix_event_resources__resource_id_occurred ON event_resources (resource_id, occurred)`);
+    await q.query(
+      `CREATE INDEX ix_event_resources__resource_id_occurred ON event_resources (resource_id, occurred)`,
+    );
     await q.query(`CREATE INDEX ix_event_resources__occurred ON event_resources (occurred)`);
     await q.query(`CREATE INDEX ix_event_resources__event_id ON event_resources (event_id)`);
   }

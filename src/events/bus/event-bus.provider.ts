@@ -6,6 +6,7 @@ import { parseReceivedEvent } from '../event.schema';
 import { BusObserver, EVENT_BUS_DEAD_LETTER_SOURCE } from './bus-observer';
 import { EventBus } from './event-bus';
 import { InMemoryEventBus } from './in-memory-event-bus';
+import { RedisEventBus } from './redis-event-bus';
 
 const logger = new Logger('EventBus');
 
@@ -24,13 +25,21 @@ export const eventBusProvider: Provider = {
           { payload: { group, event }, attempts },
         ]),
     };
-    const bus = new InMemoryEventBus({}, observer);
+    const bus =
+      config.events.messagingBroker === 'redis'
+        ? new RedisEventBus(
+            config.events.redisUrl ?? 'redis://127.0.0.1:6379',
+            { stream: config.events.redisStream, claimIdleMs: config.events.redisClaimIdle * 1000 },
+            observer,
+          )
+        : new InMemoryEventBus({}, observer);
     metrics.gauge(
       'prefect_event_bus_backlog',
-      'Events waiting in the bus per consumer group',
+      'Events waiting in the bus per consumer group (Redis: lag + pending)',
       ['group'],
-      (g) => {
-        for (const [group, n] of Object.entries(bus.backlog())) g.set({ group }, n);
+      async (g) => {
+        const backlog = await Promise.resolve(bus.backlog()).catch(() => ({}) as Record<string, number>);
+        for (const [group, n] of Object.entries(backlog)) g.set({ group }, n);
       },
     );
     deadLetters.registerReplayHandler(EVENT_BUS_DEAD_LETTER_SOURCE, async (payload) => {
@@ -40,7 +49,7 @@ export const eventBusProvider: Provider = {
         maximumSizeBytes: Number.MAX_SAFE_INTEGER,
       });
       if ('issues' in parsed) throw new Error('dead letter does not hold an event');
-      bus.redeliver(group, parsed.event);
+      await bus.redeliver(group, parsed.event);
     });
     logger.log({ msg: 'event bus', broker: config.events.messagingBroker });
     return bus;

@@ -155,7 +155,7 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Puts one event back in a group's queue (dead-letter replay). */
-  redeliver(groupName: string, event: ReceivedEvent): void {
+  async redeliver(groupName: string, event: ReceivedEvent): Promise<void> {
     const group = this.group(groupName);
     group.retry.push({ event, attempts: 0 });
     this.dispatch(group);

@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { ReceivedEvent } from '../../src/events/event.types';
+import { RedisEventBus } from '../../src/events/bus/redis-event-bus';
+import { wireEvent } from '../factories/event.factory';
+import { createTestApp } from '../utils/create-test-app';
+import { expectEventually } from '../utils/expect-eventually';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+function received(): ReceivedEvent {
+  const e = wireEvent();
+  return { ...e, related: e.related!, payload: e.payload!, follows: null, received: e.occurred };
+}
+
+describe('RedisEventBus (real Redis)', () => {
+  const buses: RedisEventBus[] = [];
+  let stream: string;
+  let admin: Redis;
+
+  const bus = (
+    opts: ConstructorParameters<typeof RedisEventBus>[1] = {},
+    observer?: ConstructorParameters<typeof RedisEventBus>[2],
+  ) => {
+    const b = new RedisEventBus(
+      REDIS_URL,
+      { stream, blockMs: 50, claimIdleMs: 300, retryDelayMs: 10, trimEveryMs: 0, ...opts },
+      observer,
+    );
+    buses.push(b);
+    return b;
+  };
+
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+
+  beforeEach(() => {
+    stream = `test:events:${randomUUID()}`;
+  });
+
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((b) => b.onApplicationShutdown()));
+    const keys = await admin.keys(`${stream}*`);
+    if (keys.length) await admin.del(...keys);
+  });
+
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  it('should give each event to exactly one of two consumers in a group, and every event to every group', async () => {
+    const a: string[] = [];
+    const b: string[] = [];
+    const other: string[] = [];
+    const replicaA = bus();
+    const replicaB = bus();
+    await replicaA.subscribe(async (e) => void a.push(e.id), { group: 'event-persister', maxInFlight: 10 });
+    await replicaB.subscribe(async (e) => void b.push(e.id), { group: 'event-persister', maxInFlight: 10 });
+    await replicaB.subscribe(async (e) => void other.push(e.id), {
+      group: 'task-run-recorder',
+      maxInFlight: 10,
+    });
+    const events = Array.from({ length: 200 }, received);
+    for (let i = 0; i < events.length; i += 20) await replicaA.publish(events.slice(i, i + 20));
+    const all = events.map((e) => e.id).sort();
+    await expectEventually(() => expect([...a, ...b].sort()).toEqual(all));
+    await expectEventually(() => expect([...other].sort()).toEqual(all));
+    expect(new Set([...a, ...b]).size).toBe(200);
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    await expectEventually(async () =>
+      expect(await replicaA.backlog()).toEqual({ 'event-persister': 0, 'task-run-recorder': 0 }),
+    );
+  });
+
+  it("should let another consumer claim a killed consumer's pending events", async () => {
+    const doomed = bus();
+    const survivor = bus();
+    const taken: string[] = [];
+    await doomed.subscribe(() => new Promise<void>(() => void taken.push('x')), {
+      group: 'g',
+      maxInFlight: 100,
+    });
+    const events = Array.from({ length: 5 }, received);
+    await doomed.publish(events);
+    await expectEventually(() => expect(taken.length).toBe(5));
+    doomed.abandon(); // the process dies: nothing acked, nothing refreshed
+
+    const got: string[] = [];
+    await survivor.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 100 });
+    await expectEventually(() => expect(got.sort()).toEqual(events.map((e) => e.id).sort()), {
+      timeoutMs: 5000,
+    });
+    await expectEventually(async () => expect((await survivor.backlog()).g).toBe(0));
+  });
+
+  it('should not let others claim events a live consumer is still working on', async () => {
+    const slow = bus();
+    const other = bus();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slowGot: string[] = [];
+    const otherGot: string[] = [];
+    await slow.subscribe(
+      async (e) => {
+        slowGot.push(e.id);
+        await gate;
+      },
+      { group: 'g', maxInFlight: 10 },
+    );
+    const events = Array.from({ length: 3 }, received);
+    await slow.publish(events);
+    await expectEventually(() => expect(slowGot.length).toBe(3));
+    await other.subscribe(async (e) => void otherGot.push(e.id), { group: 'g', maxInFlight: 10 });
+    await new Promise((r) => setTimeout(r, 1000)); // > 3 × claimIdle: heartbeats must keep them
+    expect(otherGot).toEqual([]);
+    release();
+    await expectEventually(async () => expect((await slow.backlog()).g).toBe(0));
+  });
+
+  it('should redeliver after a rejection, then dead-letter and acknowledge', async () => {
+    const dead: [string, string, number][] = [];
+    const b = bus(
+      { maxRetries: 2 },
+      { deadLetter: async (group, e, attempts) => void dead.push([group, e.id, attempts]) },
+    );
+    const calls: string[] = [];
+    await b.subscribe(
+      async (e) => {
+        calls.push(e.id);
+        throw new Error('nope');
+      },
+      { group: 'g' },
+    );
+    const e = received();
+    await b.publish([e]);
+    await expectEventually(() => expect(dead).toEqual([['g', e.id, 3]]));
+    expect(calls).toEqual([e.id, e.id, e.id]);
+    await expectEventually(async () => expect((await b.backlog()).g).toBe(0));
+  });
+
+  it('should dedupe published events by id, and trim what every durable group acknowledged', async () => {
+    const b = bus();
+    const got: string[] = [];
+    await b.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 10 });
+    const e = received();
+    await b.publish([e, e]);
+    await b.publish([e]);
+    const marker = received();
+    await b.publish([marker]);
+    await expectEventually(() => expect(got).toEqual([e.id, marker.id]));
+    await expectEventually(async () => expect((await b.backlog()).g).toBe(0));
+    expect(await admin.xlen(stream)).toBe(2);
+    await b.trim();
+    expect(await admin.xlen(stream)).toBe(0);
+
+    // A group holding an unacknowledged entry keeps it (and what follows) in the stream.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await b.subscribe(() => gate, { group: 'stuck', maxInFlight: 10 });
+    const kept = received();
+    await b.publish([kept]);
+    await expectEventually(() => expect(got).toContain(kept.id));
+    await expectEventually(async () => expect((await b.backlog()).g).toBe(0));
+    await b.trim();
+    expect(await admin.xlen(stream)).toBe(1);
+    release();
+  });
+
+  it('should carry events from one replica through Redis to the persister of another, each stored once', async () => {
+    const env = {
+      PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+      REDIS_URL,
+      PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE: '5',
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.1',
+    };
+    // An API-only replica (no persister) and two replicas running the persister, on one database.
+    const api = await createTestApp({
+      env: { ...env, PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false' },
+    });
+    const w1 = await createTestApp({ env, databaseUrl: api.databaseUrl });
+    const w2 = await createTestApp({ env, databaseUrl: api.databaseUrl });
+    try {
+      const events = Array.from({ length: 40 }, () => wireEvent());
+      await request(api.baseUrl).post('/api/events').send(events.slice(0, 20)).expect(204);
+      await request(api.baseUrl).post('/api/events').send(events.slice(20)).expect(204);
+      await expectEventually(async () => {
+        const [row] = await api.dataSource.query(`SELECT count(*)::int AS n FROM events`);
+        expect(row.n).toBe(40);
+      });
+      const [res] = await api.dataSource.query(`SELECT count(*)::int AS n FROM event_resources`);
+      expect(res.n).toBe(120);
+      const metrics = await admin.xinfo('GROUPS', stream);
+      expect(JSON.stringify(metrics)).toContain('event-persister');
+    } finally {
+      await w2.close();
+      await w1.close();
+      await api.close();
+    }
+  });
+});
