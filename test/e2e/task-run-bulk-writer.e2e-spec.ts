@@ -9,6 +9,10 @@ import { at, fullTaskRunPayload, runLifecycle, taskRunEvent } from '../factories
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 
+// Real databases, several app instances: longer than jest's default 5 s (the e2e project's testTimeout is not
+// applied per project by this jest version).
+jest.setTimeout(60_000);
+
 function permutations<T>(items: T[]): T[][] {
   if (items.length <= 1) return [items];
   return items.flatMap((item, i) =>

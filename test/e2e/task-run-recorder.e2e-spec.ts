@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import request from 'supertest';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
@@ -8,6 +9,10 @@ import { insertFlowRun } from '../factories/flow-run.sql';
 import { at, runLifecycle, taskRunEvent } from '../factories/task-run-event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
+
+// Real databases, several app instances: longer than jest's default 5 s (the e2e project's testTimeout is not
+// applied per project by this jest version).
+jest.setTimeout(60_000);
 
 /** The wire form a client POSTs (the server stamps `received`). */
 function wire(events: ReceivedEvent[]): Record<string, unknown>[] {
@@ -264,6 +269,62 @@ describe('TaskRunRecorder lifecycle', () => {
     } finally {
       await b.close();
       await a.close();
+    }
+  });
+
+  it('should share the work of one consumer group between two replicas on the Redis bus', async () => {
+    const stream = `test:recorder:${randomUUID()}`;
+    const env = {
+      ...RECORDER_ENV,
+      PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+      PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
+      PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE: '20',
+    };
+    const a = await createTestApp({ env });
+    const b = await createTestApp({ env, databaseUrl: a.databaseUrl });
+    const admin = new Redis('redis://127.0.0.1:6379');
+    try {
+      const flowRunId = await insertFlowRun(a.dataSource);
+      const ids: string[] = [];
+      const events: ReceivedEvent[] = [];
+      for (let i = 0; i < 100; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        events.push(...runLifecycle(id, i % 2 ? flowRunId : null, i, 'redis', String(i)));
+      }
+      // interleave so that a run's events are spread over requests, batches and both recorders
+      const order = [0, 1, 2].flatMap((k) => events.filter((_, i) => i % 3 === k));
+      for (let i = 0; i < order.length; i += 25) await post(i % 50 ? a : b, order.slice(i, i + 25));
+      await expectEventually(
+        async () => {
+          const rows = await a.dataSource.query(
+            `SELECT id, state_type, (SELECT count(*) FROM task_run_state s WHERE s.task_run_id = r.id) AS n
+               FROM task_run r WHERE task_key = 'redis'`,
+          );
+          expect(rows).toHaveLength(100);
+          expect(rows.every((r: any) => r.state_type === 'COMPLETED' && r.n === 3)).toBe(true);
+        },
+        { timeoutMs: 20_000 },
+      );
+      const recorded = async (t: TestApp) =>
+        (
+          await t.app
+            .get(MetricsService)
+            .registry.getSingleMetric('prefect_task_run_recorder_events_recorded_total')!
+            .get()
+        ).values[0]?.value ?? 0;
+      // both replicas' recorders took part, and together they recorded each event once
+      expect(await recorded(a)).toBeGreaterThan(0);
+      expect(await recorded(b)).toBeGreaterThan(0);
+      expect((await recorded(a)) + (await recorded(b))).toBe(300);
+      const [{ n }] = await a.dataSource.query(`SELECT count(*) AS n FROM dead_letter`);
+      expect(n).toBe(0);
+    } finally {
+      await b.close();
+      await a.close();
+      const keys = await admin.keys(`${stream}*`);
+      if (keys.length) await admin.del(...keys);
+      await admin.quit();
     }
   });
 });
