@@ -9,6 +9,7 @@ import { EventsQueryService } from './events-query.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventPersister } from './services/event-persister.service';
+import { EventRetentionService } from './services/event-retention.service';
 
 /**
  * Events (spec §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
@@ -26,6 +27,7 @@ import { EventPersister } from './services/event-persister.service';
     EventsInGateway,
     EventsOutGateway,
     EventPersister,
+    EventRetentionService,
   ],
   exports: [EventBus, EventsIngestService],
 })

@@ -38,7 +38,7 @@ export const eventBusProvider: Provider = {
       'Events waiting in the bus per consumer group (Redis: lag + pending)',
       ['group'],
       async (g) => {
-        const backlog = await Promise.resolve(bus.backlog()).catch(() => ({}) as Record<string, number>);
+        const backlog = await Promise.resolve(bus.backlog()).catch(() => ({}));
         for (const [group, n] of Object.entries(backlog)) g.set({ group }, n);
       },
     );
