@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ReceivedEvent } from '../../src/events/event.types';
@@ -451,5 +452,87 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('should end every run at its latest event, whatever the arrival order, batching or ids (property)', async () => {
+    const flowRunId = await insertFlowRun(ds);
+    const STATES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED'] as const;
+    const scenario = fc.record({
+      runs: fc.array(
+        fc.record({
+          events: fc.array(
+            fc.record({
+              type: fc.constantFrom(...STATES),
+              runCount: fc.nat(5),
+              altId: fc.boolean(), // the same natural key under a second id
+            }),
+            { minLength: 1, maxLength: 4 },
+          ),
+          withFlowRun: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+      order: fc.array(fc.nat(), { minLength: 12, maxLength: 12 }),
+      cuts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 12, maxLength: 12 }),
+    });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ runs, order, cuts }) => {
+        const dynamicBase = `prop-${n++}`;
+        const all: { event: ReceivedEvent; run: number; t: number }[] = [];
+        runs.forEach((run, r) => {
+          const id = randomUUID();
+          const alt = randomUUID();
+          run.events.forEach((e, i) => {
+            const t = i * 1000 + r;
+            all.push({
+              run: r,
+              t,
+              event: taskRunEvent({
+                // without a flow run there is no natural key, so the second id would be a second run
+                taskRunId: e.altId && run.withFlowRun ? alt : id,
+                flowRunId: run.withFlowRun ? flowRunId : null,
+                type: e.type,
+                occurred: at(t),
+                taskRun: fullTaskRunPayload({
+                  task_key: 'prop',
+                  dynamic_key: `${dynamicBase}-${r}`,
+                  run_count: e.runCount,
+                  tags: [`t${i}`],
+                }),
+              }),
+            });
+          });
+        });
+        const arrival = all
+          .map((x, i) => ({ x, k: order[i % order.length] + i / 100 }))
+          .sort((a, b) => a.k - b.k)
+          .map((y) => y.x);
+        for (let i = 0, c = 0; i < arrival.length; c++) {
+          const size = cuts[c % cuts.length];
+          await sut.recordBulkTaskRunEvents(arrival.slice(i, i + size).map((x) => x.event));
+          i += size;
+        }
+        for (let r = 0; r < runs.length; r++) {
+          const mine = all.filter((x) => x.run === r).sort((a, b) => a.t - b.t);
+          const latest = mine[mine.length - 1].event;
+          const rows = await ds.query(
+            `SELECT r.*, (SELECT count(*) FROM task_run_state s WHERE s.task_run_id = r.id) AS states
+               FROM task_run r WHERE task_key = 'prop' AND dynamic_key = $1`,
+            [`${dynamicBase}-${r}`],
+          );
+          expect(rows).toHaveLength(1);
+          expect(rows[0]).toMatchObject({
+            state_id: latest.id,
+            state_type: (latest.payload.validated_state as any).type,
+            state_timestamp: latest.occurred,
+            run_count: (latest.payload.task_run as any).run_count,
+            tags: (latest.payload.task_run as any).tags,
+            states: mine.length,
+          });
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 });
