@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { at, runLifecycle, taskRunEvent } from '../../../test/factories/task-run-event.factory';
 import { FakeClock } from '../../common/time/clock';
 import { toMicros } from '../../common/time/timestamp';
@@ -54,6 +55,8 @@ describe(TaskRunRecorderConsumer.name, () => {
   };
 
   const event = (i = 0) => taskRunEvent({ taskRunId: randomUUID(), type: 'RUNNING', occurred: at(i) });
+
+  beforeAll(() => Logger.overrideLogger(false)); // failures are expected here; keep the output quiet
 
   beforeEach(() => {
     clock = new FakeClock();
