@@ -14,6 +14,7 @@ import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
 import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
+import { TaskRunRecorderModule } from './services/task-run-recorder/task-run-recorder.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -39,6 +40,7 @@ export class AppModule {
         TaskRunsModule,
         EventsModule,
         ConcurrencyLimitsModule,
+        TaskRunRecorderModule,
       ],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -91,6 +91,12 @@ export const taskRunRecorderSettings = {
     description: 'Failed flush attempts of an event before it goes to the dead-letter table.',
     min: 0,
   }),
+  concurrentFlushes: setting.int(`${SERVICES}_TASK_RUN_RECORDER_CONCURRENT_FLUSHES`, 2, {
+    description:
+      'Batches the recorder writes at once (not in upstream; 2 overlaps mapping with the database, see bench/).',
+    min: 1,
+    max: 16,
+  }),
 };
 
 export const eventPersisterSettings = {

@@ -1,0 +1,250 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { isIntegrityError } from '../../common/errors/db-errors';
+import { ReceivedEvent } from '../../events/event.types';
+import { generateRunName } from './run-name';
+import {
+  coalesce,
+  ExistingRun,
+  indexExisting,
+  naturalKey,
+  PlannedStatement,
+  PlannedUpsert,
+  planStatements,
+  planUpsert,
+} from './task-run-bulk.plan';
+import {
+  dbRecordableTaskRunFromEvent,
+  FILLABLE_COLUMNS,
+  RecordableTaskRun,
+  SqlValue,
+  TASK_RUN_COLUMNS,
+  TaskRunColumn,
+} from './task-run-event.mapper';
+
+export interface BulkRecordResult {
+  /** Distinct events recorded (each one a state row, new or already there). */
+  events: number;
+  /** Task runs written (one upsert per run of the batch). */
+  runs: number;
+  /** State rows actually inserted (a redelivered event inserts none). */
+  statesInserted: number;
+  /** Transactions it took: 1, or 2 after an integrity race with another recorder. */
+  attempts: number;
+}
+
+/** State rows per INSERT (bounded statements, as for the upserts). */
+const MAX_STATES_PER_STATEMENT = 4096;
+
+function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A lost race with a concurrent recorder: worth one fresh attempt (spec §5.3, "retry once"). */
+export function isRecorderRace(err: unknown): boolean {
+  const code = sqlState(err);
+  return isIntegrityError(err) || code === '40P01' || code === '40001';
+}
+
+/**
+ * Writes client-emitted task-run events as `task_run` upserts and `task_run_state` rows
+ * (upstream `record_bulk_task_run_events`, spec §5.3), in one transaction per attempt:
+ *
+ * 1. map each event (task-run-event.mapper.ts) and coalesce the batch by id and natural key (union-find);
+ * 2. one SELECT for every id and natural key of the batch;
+ * 3. a conflict target per run (natural key, id, or the id of the row another key of the run already names);
+ * 4. the upserts sorted by conflict key (a fixed lock order) in multi-row
+ *    `INSERT … ON CONFLICT … DO UPDATE … WHERE task_run.state_timestamp < excluded.state_timestamp` statements
+ *    (rows passed as one array per column, so the parameter limit never binds);
+ * 5. one state row per event, `ON CONFLICT (id) DO NOTHING`, pointing at the run's canonical id.
+ *
+ * An integrity error (or a deadlock/serialization failure) means another recorder raced this one between the
+ * SELECT and the INSERT: the whole attempt is retried once in a fresh transaction, which sees the other's rows.
+ * A second failure propagates to the caller (the recorder's consumer retries, then dead-letters).
+ *
+ * Beyond upstream: a row whose `state_timestamp` is NULL (a run without a state) takes the event's state
+ * instead of blocking every update forever (spec §8 point 6); the fields of older events of the same batch fill
+ * what the latest one omits (see `mergeGroup`).
+ */
+@Injectable()
+export class TaskRunBulkWriter {
+  private readonly logger = new Logger(TaskRunBulkWriter.name);
+  /** Attempts retried after a race, since start (for tests and metrics). */
+  raceRetries = 0;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Records one event; delegates to the bulk path (and so retries once on a race). */
+  async recordTaskRunEvent(event: ReceivedEvent): Promise<BulkRecordResult> {
+    return this.recordBulkTaskRunEvents([event]);
+  }
+
+  /**
+   * Records the events in one transaction (two after a race). Throws `InvalidTaskRunEventError` for an event
+   * that cannot be mapped (nothing is written), or the database error of the last attempt.
+   */
+  async recordBulkTaskRunEvents(events: ReceivedEvent[]): Promise<BulkRecordResult> {
+    const records = events.map((event) => dbRecordableTaskRunFromEvent(event));
+    if (!records.length) return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.dataSource.transaction((em) => this.attempt(em, records));
+        return { ...result, attempts: attempt };
+      } catch (err) {
+        if (attempt >= 2 || !isRecorderRace(err)) throw err;
+        this.raceRetries += 1;
+        this.logger.debug({ msg: 'race with another recorder, retrying once', error: String(err) });
+      }
+    }
+  }
+
+  private async attempt(
+    em: EntityManager,
+    records: RecordableTaskRun[],
+  ): Promise<Omit<BulkRecordResult, 'attempts'>> {
+    const groups = coalesce(records);
+    const existing = indexExisting(await this.selectExisting(em, records));
+    const upserts = groups.map((group) => planUpsert(group, existing));
+
+    const canonical = new Map<PlannedUpsert, string>();
+    const unresolved: PlannedUpsert[] = [];
+    for (const statement of planStatements(upserts)) {
+      const returned = await this.upsert(em, statement);
+      for (const u of statement.upserts) {
+        if (u.target === 'id') canonical.set(u, u.row.id);
+        else {
+          const id = returned.get(naturalKey(u.row)!);
+          if (id) canonical.set(u, id);
+          else unresolved.push(u); // not updated (the row is newer): re-select its id below
+        }
+      }
+    }
+    if (unresolved.length) {
+      const rows = await this.selectByNaturalKeys(
+        em,
+        unresolved.map((u) => u.row),
+      );
+      const ids = new Map(rows.map((r) => [naturalKey(r)!, r.id]));
+      for (const u of unresolved) {
+        const id = ids.get(naturalKey(u.row)!);
+        if (!id) throw new Error(`task run ${naturalKey(u.row)} vanished during the upsert`);
+        canonical.set(u, id);
+      }
+    }
+
+    const states = upserts
+      .flatMap((u) => u.group.records.map((record) => ({ record, runId: canonical.get(u)! })))
+      .sort((a, b) =>
+        a.record.state.id < b.record.state.id ? -1 : a.record.state.id > b.record.state.id ? 1 : 0,
+      );
+    let statesInserted = 0;
+    for (let i = 0; i < states.length; i += MAX_STATES_PER_STATEMENT) {
+      statesInserted += await this.insertStates(em, states.slice(i, i + MAX_STATES_PER_STATEMENT));
+    }
+    return { events: states.length, runs: upserts.length, statesInserted };
+  }
+
+  /**
+   * One SELECT for every id and natural key of the batch. Two index lookups joined by UNION ALL (an `OR` over
+   * a sub-select would force a sequential scan of the whole table).
+   */
+  private async selectExisting(em: EntityManager, records: RecordableTaskRun[]): Promise<ExistingRun[]> {
+    const ids = [...new Set(records.map((r) => r.row.id))];
+    const withFlowRun = records.filter((r) => r.row.flow_run_id != null);
+    return em.query(
+      `SELECT id, flow_run_id, task_key, dynamic_key, state_timestamp FROM task_run WHERE id = ANY($1::uuid[])
+       UNION ALL
+       SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
+         FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(flow_run_id, task_key, dynamic_key)
+         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
+      [
+        ids,
+        withFlowRun.map((r) => r.row.flow_run_id),
+        withFlowRun.map((r) => r.row.task_key),
+        withFlowRun.map((r) => r.row.dynamic_key),
+      ],
+    );
+  }
+
+  private async selectByNaturalKeys(
+    em: EntityManager,
+    rows: { flow_run_id: string | null; task_key: string; dynamic_key: string }[],
+  ): Promise<ExistingRun[]> {
+    return em.query(
+      `SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(flow_run_id, task_key, dynamic_key)
+         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
+      [rows.map((r) => r.flow_run_id), rows.map((r) => r.task_key), rows.map((r) => r.dynamic_key)],
+    );
+  }
+
+  /**
+   * One multi-row upsert: `INSERT … SELECT … FROM unnest(<one array per column>) WITH ORDINALITY … ORDER BY ord`,
+   * so the rows are written in their sorted (lock) order and the statement takes one parameter per column
+   * (PostgreSQL's 65535-parameter limit never binds; statements are still capped at MAX_ROWS_PER_STATEMENT rows).
+   * Returns natural key → id of the rows it inserted or updated.
+   */
+  private async upsert(em: EntityManager, statement: PlannedStatement): Promise<Map<string, string>> {
+    const rows = statement.upserts.map((u) => u.row);
+    const all = Object.keys(TASK_RUN_COLUMNS) as TaskRunColumn[];
+    // `name` is NOT NULL without a default: rows that omit it get a generated name when inserted (only).
+    const columns = all.filter((c) => c === 'name' || rows.some((r) => c in r));
+    const supplied = (c: TaskRunColumn): boolean => rows.every((r) => c in r);
+    const params: SqlValue[][] = columns.map((c) =>
+      rows.map((row) => (c in row ? row[c]! : c === 'name' ? generateRunName() : null)),
+    );
+    const names = columns.map((c) => `v_${c}`);
+    const updates = columns
+      .filter((c) => c !== 'id' && (supplied(c) || FILLABLE_COLUMNS.has(c)))
+      .map((c) => (supplied(c) ? `${c} = excluded.${c}` : `${c} = COALESCE(excluded.${c}, task_run.${c})`));
+    const conflict = statement.target === 'id' ? '(id)' : '(flow_run_id, task_key, dynamic_key)';
+    const returned: { id: string; flow_run_id: string | null; task_key: string; dynamic_key: string }[] =
+      await em.query(
+        `INSERT INTO task_run AS task_run (${columns.join(', ')}, created, updated)
+         SELECT ${names.join(', ')}, now(), now()
+           FROM unnest(${columns.map((c, i) => `$${i + 1}::${TASK_RUN_COLUMNS[c]}[]`).join(', ')})
+                WITH ORDINALITY AS v(${names.join(', ')}, ord)
+          ORDER BY ord
+         ON CONFLICT ${conflict} DO UPDATE SET ${[...updates, 'updated = now()'].join(', ')}
+         WHERE task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp
+         RETURNING id, flow_run_id, task_key, dynamic_key`,
+        params,
+      );
+    const ids = new Map<string, string>();
+    for (const r of returned) {
+      const nk = naturalKey(r);
+      if (nk) ids.set(nk, r.id);
+    }
+    return ids;
+  }
+
+  /** One state row per event, in state-id order, `ON CONFLICT (id) DO NOTHING`; returns how many were new. */
+  private async insertStates(
+    em: EntityManager,
+    states: { record: RecordableTaskRun; runId: string }[],
+  ): Promise<number> {
+    const inserted: unknown[] = await em.query(
+      `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created, updated)
+       SELECT id, task_run_id, type, timestamp, name, message, state_details, data, now(), now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::state_type[], $4::timestamptz[], $5::text[], $6::text[],
+                     $7::jsonb[], $8::jsonb[])
+              WITH ORDINALITY AS v(id, task_run_id, type, timestamp, name, message, state_details, data, ord)
+        ORDER BY ord
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [
+        states.map((s) => s.record.state.id),
+        states.map((s) => s.runId),
+        states.map((s) => s.record.state.type),
+        states.map((s) => s.record.state.timestamp),
+        states.map((s) => s.record.state.name),
+        states.map((s) => s.record.state.message),
+        states.map((s) => JSON.stringify({ ...s.record.state.stateDetails, task_run_id: s.runId })),
+        states.map((s) => (s.record.state.data == null ? null : JSON.stringify(s.record.state.data))),
+      ],
+    );
+    return inserted.length;
+  }
+}
