@@ -154,6 +154,23 @@ describe(EventPersister.name, () => {
     expect(repo.stored).toHaveLength(4);
   });
 
+  it('should keep events through an outage longer than MAX_FLUSH_RETRIES, dead-lettering none', async () => {
+    const { repo, deadLetters, sut } = setup();
+    let down = true;
+    repo.failWhen = () =>
+      down ? Object.assign(new Error('terminating connection'), { code: '57P01' }) : undefined;
+    const handled = Array.from({ length: 3 }, ev).map((e) => sut.handle(e));
+    for (let i = 0; i < 10; i++) await sut.flush(); // 10 failed attempts > MAX_FLUSH_RETRIES=3
+    expect(sut.depth).toBe(3);
+    expect(deadLetters.letters).toHaveLength(0);
+    expect(sut.health().detail).toContain('database unavailable, 3 events buffered');
+    down = false;
+    await sut.flush();
+    await Promise.all(handled);
+    expect(repo.stored).toHaveLength(3);
+    expect(sut.health().detail).toBeUndefined();
+  });
+
   it('should reject the handlers (so the bus redelivers) when even the dead-letter table fails', async () => {
     const { repo, deadLetters, sut } = setup({
       PREFECT_SERVER_SERVICES_EVENT_PERSISTER_MAX_FLUSH_RETRIES: '1',

@@ -239,6 +239,7 @@ export class EventPersister extends ManagedService {
         this.lagSeconds.observe(Math.max(0, (recordedMicros - toMicros(p.event.received)) / 1e6));
         p.done.resolve();
       }
+      this.reportProblem(undefined);
       return [];
     } catch (error) {
       if (batch.length > 1 && !isRetryableDbError(error)) {
@@ -252,11 +253,16 @@ export class EventPersister extends ManagedService {
   private async handleFailures(failures: Failure[]): Promise<void> {
     const limit = Math.max(1, this.config.eventPersister.maxFlushRetries);
     const retry: Pending[] = [];
+    let outage: string | undefined;
     for (const { items, error } of failures) {
       const reason = error instanceof Error ? error.message : String(error);
       const exhausted: Pending[] = [];
+      // A database outage is nobody's fault in the batch: keep the events buffered (attempts unchanged) and
+      // retry at the next flush, so nothing accepted is dead-lettered, or lost, because the database was down.
+      const dbDown = isRetryableDbError(error);
+      if (dbDown) outage = reason;
       for (const p of items) {
-        p.attempts += 1;
+        if (!dbDown) p.attempts += 1;
         (p.attempts >= limit ? exhausted : retry).push(p);
       }
       this.logger.warn({
@@ -269,6 +275,9 @@ export class EventPersister extends ManagedService {
       if (exhausted.length) await this.deadLetter(exhausted, reason);
     }
     if (retry.length) this.buffer.unshift(...retry);
+    this.reportProblem(
+      outage ? `database unavailable, ${this.buffer.length} events buffered: ${outage}` : undefined,
+    );
   }
 
   private async deadLetter(items: Pending[], reason: string): Promise<void> {
