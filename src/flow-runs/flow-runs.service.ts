@@ -15,7 +15,7 @@ import type { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/
 import { applyFlowRunTransforms, FlowRunTimes } from './flow-run-transforms';
 import { toFlowJson, toFlowRunJson } from './flow-run.mapper';
 import { queryRows } from './query-rows';
-import { generateRunName } from './run-name';
+import { generateRunName } from '../common/names/run-name';
 
 /** What task orchestration reads about a flow run. */
 export interface FlowRunSnapshot {

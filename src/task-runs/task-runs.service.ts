@@ -9,7 +9,7 @@ import { fromMicros, normalizeTimestamp, toMicros } from '../common/time/timesta
 import { AppConfig } from '../config/app-config';
 import { FlowRunsService } from '../flow-runs/flow-runs.service';
 import { queryRows } from '../flow-runs/query-rows';
-import { generateRunName } from '../flow-runs/run-name';
+import { generateRunName } from '../common/names/run-name';
 import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import { TaskOrchestrationContext } from '../orchestration/orchestration-context';
 import { orchestrate } from '../orchestration/orchestration.engine';

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { isIntegrityError } from '../../common/errors/db-errors';
 import { ReceivedEvent } from '../../events/event.types';
-import { generateRunName } from './run-name';
+import { generateRunName } from '../../common/names/run-name';
 import {
   coalesce,
   ExistingRun,
