@@ -5,7 +5,7 @@
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
- * with the real app in this process on a free port:
+ * with the real server in a child process on a free port (as in production; the load generator is this process):
  *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baseline: the same rows by raw pg INSERT
  *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32.
  *  2. set_state RUNNING → COMPLETED at concurrency 32: transitions/s. Baseline: raw pg (lock row, insert state,
@@ -18,7 +18,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { createTestApp } from '../test/utils/create-test-app';
+import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -95,7 +95,13 @@ async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const dbName = `${newRunId()}_bench_task_runs`;
   const databaseUrl = await createMigratedDatabase(adminUrl, dbName);
-  const app = await createTestApp({ databaseUrl, env: { DATABASE_POOL_SIZE: String(CONCURRENCY) } });
+  // The server runs in its own process, as in production: in this process it would share one event loop (and
+  // one core) with the load generator.
+  const app = await startServer({
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: String(CONCURRENCY),
+    DATABASE_MIGRATE_ON_START: 'false',
+  });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
   const base = app.baseUrl;
   try {
@@ -316,7 +322,7 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     await pool.end();
-    await app.close();
+    await app.stop();
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
   }
 }
