@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './common/auth/auth.module';
 import { CommonModule } from './common/common.module';
 import { HttpExceptionFilter } from './common/errors/http-exception.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
@@ -8,6 +9,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
@@ -27,9 +29,11 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         CommonModule,
+        AuthModule,
         DatabaseModule.forRoot({ url: databaseUrl, migrateOnStart: config.database.migrateOnStart }),
         ServicesModule,
         HealthModule,
+        MetricsModule,
         OrchestrationModule,
         TaskRunsModule,
         EventsModule,

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Logger, Type } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
@@ -18,6 +18,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** Start listening on 127.0.0.1 on a free port (default true). */
   listen?: boolean;
+  /** Extra modules next to AppModule (e.g. a test-only gateway). */
+  imports?: Type[];
 }
 
 export interface TestApp {
@@ -45,7 +47,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const config = AppConfig.fromEnv({ ...TEST_ENV, DATABASE_URL: databaseUrl, ...options.env });
   const logger = createLogger(config.server.logLevel, 'json');
   Logger.overrideLogger(logger);
-  let builder = Test.createTestingModule({ imports: [AppModule.forRoot({ config, databaseUrl })] });
+  let builder = Test.createTestingModule({
+    imports: [AppModule.forRoot({ config, databaseUrl }), ...(options.imports ?? [])],
+  });
   if (options.override) builder = options.override(builder);
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger });

@@ -47,3 +47,10 @@ export class ServiceUnavailableError extends DomainError {
     super('UNAVAILABLE', message);
   }
 }
+
+/** Missing or wrong credentials (401 `{"exception_message": "Unauthorized"}`, as upstream's auth middleware). */
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'Unauthorized') {
+    super('UNAUTHORIZED', message);
+  }
+}

@@ -66,8 +66,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (error instanceof DomainError) {
       const status = statusFor(error.code);
+      // Upstream answers these two with `exception_message` (its middleware), the rest with `detail`.
       const body =
-        error.code === 'UNAVAILABLE' ? { exception_message: error.message } : { detail: error.message };
+        error.code === 'UNAVAILABLE' || error.code === 'UNAUTHORIZED'
+          ? { exception_message: error.message }
+          : { detail: error.message };
       return { status, body, headers: error.headers };
     }
     // body-parser errors reach us raw or wrapped by the express adapter (as `cause`).

@@ -10,10 +10,28 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class MetricsService {
   readonly registry = new Registry();
 
-  counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  counter<L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    /** Computes the values at scrape time (e.g. from a cumulative field kept elsewhere). */
+    collect?: (counter: Counter<L>) => void | Promise<void>,
+  ): Counter<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Counter<L>;
-    return new Counter<L>({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    return new Counter<L>({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.registry],
+      ...(collect
+        ? {
+            collect(this: Counter<L>) {
+              return collect(this);
+            },
+          }
+        : {}),
+    });
   }
 
   gauge<L extends string = string>(

@@ -71,6 +71,18 @@ export class DeadLettersService {
     return this.repo.count({ where: source ? { source } : {} });
   }
 
+  /** Dead letters not yet replayed, per source (for metrics). */
+  async countBySource(): Promise<{ source: string; count: number }[]> {
+    const rows: { source: string; count: string | number }[] = await this.repo
+      .createQueryBuilder('d')
+      .select('d.source', 'source')
+      .addSelect('count(*)', 'count')
+      .where('d.replayed_at IS NULL')
+      .groupBy('d.source')
+      .getRawMany();
+    return rows.map((r) => ({ source: r.source, count: Number(r.count) }));
+  }
+
   async get(id: string): Promise<DeadLetterEntity> {
     const letter = await this.repo.findOneBy({ id });
     if (!letter) throw new NotFoundError('Dead letter not found');
