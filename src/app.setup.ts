@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
+import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
@@ -30,6 +31,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     type: (req: IncomingMessage) =>
       !!(req as Request).is('application/json') && auth.isAuthorized(req.headers.authorization),
   });
+  express.use(jsonDepthMiddleware(config.server.bodyMaxDepth));
   express.enableCors();
   express.disable('x-powered-by');
   const document = SwaggerModule.createDocument(

@@ -28,6 +28,11 @@ export const serverSettings = {
       'Longest a graceful shutdown may take before the process exits anyway (seconds or ISO-8601).',
     min: 1,
   }),
+  bodyMaxDepth: setting.int('HTTP_BODY_MAX_DEPTH', 256, {
+    description: 'Deepest nesting of arrays/objects accepted in a JSON request body (deeper: 422).',
+    min: 1,
+    max: 10000,
+  }),
 };
 
 export const databaseSettings = {

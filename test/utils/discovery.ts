@@ -52,9 +52,21 @@ export async function discoverHttpRoutes(
   return routes.sort((a, b) => `${a.path} ${a.method}`.localeCompare(`${b.path} ${b.method}`));
 }
 
+/** `encodeURIComponent`, tolerating lone surrogates (encoded as U+FFFD, as a browser would). */
+export function encodeComponent(value: string): string {
+  return encodeURIComponent(
+    value.replace(/[\uD800-\uDFFF]/g, (c, i: number, all: string) => {
+      const code = c.charCodeAt(0);
+      const pairOk =
+        code < 0xdc00 ? /[\uDC00-\uDFFF]/.test(all[i + 1] ?? '') : /[\uD800-\uDBFF]/.test(all[i - 1] ?? '');
+      return pairOk ? c : '\uFFFD';
+    }),
+  );
+}
+
 /** Fills an OpenAPI path template with the given values (URI-encoded). */
 export function fillPath(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(values[name] ?? 'x'));
+  return template.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeComponent(values[name] ?? 'x'));
 }
 
 /** The `path` of every `@WebSocketGateway` provider in the app (gateways ignore the global prefix). */

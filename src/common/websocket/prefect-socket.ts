@@ -81,9 +81,7 @@ export class PrefectSocket {
   }
 
   /** The next frame parsed as JSON; a frame that is not JSON gives `{ invalid: frame }`. */
-  async receiveJson(
-    timeoutMs?: number,
-  ): Promise<{ value: unknown } | { invalid: string } | null | undefined> {
+  async receiveJson(timeoutMs?: number): Promise<{ value: unknown } | { invalid: string } | null | undefined> {
     const frame = await this.receive(timeoutMs);
     if (frame === null || frame === undefined) return frame;
     try {
@@ -96,15 +94,12 @@ export class PrefectSocket {
   send(message: unknown): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('socket closed'));
-      this.ws.send(typeof message === 'string' ? message : JSON.stringify(message), (err) =>
-        err ? reject(err) : resolve(),
-      );
+      this.ws.send(typeof message === 'string' ? message : JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
     });
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING)
-      this.ws.close(code, reason);
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
     this.markClosed();
   }
 
@@ -124,10 +119,7 @@ export class PrefectSocket {
  * in legacy mode (no auth frame) unless an auth string is configured, which closes it 1002.
  * Resolves true when the socket may proceed; on false it has been closed.
  */
-export async function prefectHandshake(
-  socket: PrefectSocket,
-  authString: string | undefined,
-): Promise<boolean> {
+export async function prefectHandshake(socket: PrefectSocket, authString: string | undefined): Promise<boolean> {
   if (socket.protocol !== PREFECT_SUBPROTOCOL) {
     if (authString) {
       socket.close(CloseCode.PROTOCOL_ERROR, 'Auth required: use the prefect subprotocol');
