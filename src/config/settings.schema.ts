@@ -33,6 +33,11 @@ export const serverSettings = {
     min: 1,
     max: 10000,
   }),
+  servicesMetricsPort: setting.int('SERVICES_METRICS_PORT', 0, {
+    description: '`services start` serves GET /metrics (Prometheus text) on HOST at this port; 0: off.',
+    min: 0,
+    max: 65535,
+  }),
 };
 
 export const databaseSettings = {
