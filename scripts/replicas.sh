@@ -121,40 +121,33 @@ start() { # name, env assignments…, -- command…
   log "started $name (pid ${PIDS[$name]})"
 }
 
-wait_ready() { # name, port
-  local deadline=$((SECONDS + READY_TIMEOUT))
-  until node -e '
-    fetch(process.argv[1]).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));
-  ' "http://127.0.0.1:$2/api/ready"; do
-    if ! kill -0 "${PIDS[$1]}" 2>/dev/null; then log "$1 died while starting:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
-    if [ $SECONDS -ge $deadline ]; then log "$1 not ready after ${READY_TIMEOUT}s:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
-    sleep 0.5
-  done
-  log "$1 ready at http://127.0.0.1:$2/api"
-}
-
-wait_log() { # name, text
-  local deadline=$((SECONDS + READY_TIMEOUT))
-  until grep -q "$2" "$LOG_DIR/$1.log" 2>/dev/null; do
-    if ! kill -0 "${PIDS[$1]}" 2>/dev/null; then log "$1 died while starting:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
-    if [ $SECONDS -ge $deadline ]; then log "$1 not up after ${READY_TIMEOUT}s:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
-    sleep 0.5
-  done
-}
-
-# The first replica migrates the database; the others start once it has.
-start api-a PORT="$API_PORT_A" SERVER_RUN_SERVICES=false DATABASE_MIGRATE_ON_START=true -- "${MAIN[@]}"
-wait_ready api-a "$API_PORT_A"
-start api-b PORT="$API_PORT_B" SERVER_RUN_SERVICES=false DATABASE_MIGRATE_ON_START=false -- "${MAIN[@]}"
-start services DATABASE_MIGRATE_ON_START=false -- "${CLI[@]}" services start
-wait_ready api-b "$API_PORT_B"
-wait_log services 'services running without the HTTP API'
-log "services process up"
-# Every process serves its metrics: the replicas under /api/metrics, the services process on its own port.
 AUTH_HEADER=()
 if [ -n "${PREFECT_SERVER_API_AUTH_STRING:-}" ]; then
   AUTH_HEADER=("Basic $(printf '%s' "$PREFECT_SERVER_API_AUTH_STRING" | base64 | tr -d '\n')")
 fi
+
+wait_ready() { # name, url: until it answers 200
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until node -e '
+    const headers = process.argv[2] ? { Authorization: process.argv[2] } : {};
+    fetch(process.argv[1], { headers }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));
+  ' "$2" "${AUTH_HEADER[@]}"; do
+    if ! kill -0 "${PIDS[$1]}" 2>/dev/null; then log "$1 died while starting:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "$1 not ready after ${READY_TIMEOUT}s:"; tail -n 20 "$LOG_DIR/$1.log" >&2; STATUS=1; exit 1; fi
+    sleep 0.5
+  done
+  log "$1 answers at $2"
+}
+
+# The first replica migrates the database; the others start once it has.
+start api-a PORT="$API_PORT_A" SERVER_RUN_SERVICES=false DATABASE_MIGRATE_ON_START=true -- "${MAIN[@]}"
+wait_ready api-a "http://127.0.0.1:$API_PORT_A/api/ready"
+start api-b PORT="$API_PORT_B" SERVER_RUN_SERVICES=false DATABASE_MIGRATE_ON_START=false -- "${MAIN[@]}"
+start services DATABASE_MIGRATE_ON_START=false -- "${CLI[@]}" services start
+wait_ready api-b "http://127.0.0.1:$API_PORT_B/api/ready"
+# The services process has no HTTP API: it serves /metrics once its services have started.
+wait_ready services "http://127.0.0.1:$SERVICES_METRICS_PORT/metrics"
+# Every process serves its metrics: the replicas under /api/metrics, the services process on its own port.
 for url in "http://127.0.0.1:$API_PORT_A/api/metrics" "http://127.0.0.1:$API_PORT_B/api/metrics" "http://127.0.0.1:$SERVICES_METRICS_PORT/metrics"; do
   node -e '
     const headers = process.argv[2] ? { Authorization: process.argv[2] } : {};
