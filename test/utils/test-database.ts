@@ -83,7 +83,8 @@ let counter = 0;
 /** A fresh, migrated database for one test file (or one test), cloned from the run's template. */
 export async function createTestDatabase(): Promise<string> {
   const { adminUrl, runId, template } = currentRun();
-  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}`;
+  // The module (and `counter`) is fresh in every test file, while the worker's pid is reused: add a random part.
+  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}`;
   for (let attempt = 0; ; attempt++) {
     try {
       await adminQuery(adminUrl, `CREATE DATABASE "${name}" TEMPLATE "${template}"`);
@@ -102,7 +103,7 @@ export async function createTestDatabase(): Promise<string> {
 /** A fresh empty database (no migrations), e.g. for migration tests. */
 export async function createEmptyDatabase(): Promise<string> {
   const { adminUrl, runId } = currentRun();
-  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}_empty`;
+  const name = `${runId}_${process.env.JEST_WORKER_ID ?? '0'}_${process.pid}_${++counter}_${randomBytes(3).toString('hex')}_empty`;
   await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
   return withDatabase(adminUrl, name);
 }
