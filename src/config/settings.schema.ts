@@ -38,6 +38,13 @@ export const serverSettings = {
     min: 0,
     max: 65535,
   }),
+  deadLetterReplayerEnabled: setting.bool(`${SERVICES}_DEAD_LETTER_REPLAYER_ENABLED`, true, {
+    description: 'Run the service that carries out dead-letter replays asked on API replicas.',
+  }),
+  deadLetterReplayerLoopSeconds: setting.duration(`${SERVICES}_DEAD_LETTER_REPLAYER_LOOP_SECONDS`, 5, {
+    description: 'How often the dead-letter replayer looks for replays to carry out (seconds).',
+    min: 0.01,
+  }),
 };
 
 export const databaseSettings = {

@@ -1,8 +1,13 @@
 import { CreateDeadLetters1764300000000 } from './1764300000000-CreateDeadLetters';
 import { CreateFlowsAndTaskRuns1764300001000 } from './1764300001000-CreateFlowsAndTaskRuns';
+import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
  * under the TypeORM CLI. Add new migrations at the end.
  */
-export const migrations = [CreateDeadLetters1764300000000, CreateFlowsAndTaskRuns1764300001000];
+export const migrations = [
+  CreateDeadLetters1764300000000,
+  CreateFlowsAndTaskRuns1764300001000,
+  DeadLetterReplayRequests1764300007000,
+];
