@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ApiAuthService } from './common/auth/api-auth.service';
+import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
 import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { MetricsService } from './common/metrics/metrics.service';
@@ -25,11 +25,9 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(new WsAdapter(app));
   const auth = app.get(ApiAuthService, { strict: false });
-  // Bodies of requests without valid credentials are not even read: the guard answers them 401.
   express.useBodyParser('json', {
     limit: config.server.bodyLimit,
-    type: (req: IncomingMessage) =>
-      !!(req as Request).is('application/json') && auth.isAuthorized(req.headers.authorization),
+    type: onlyIfAuthorized(auth, (req) => !!(req as Request).is('application/json')),
   });
   express.use(jsonDepthMiddleware(config.server.bodyMaxDepth));
   express.enableCors();
