@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isIntegrityError, isRetryableDbError } from './db-errors';
+import { isIntegrityError, isProgramLimitError, isRetryableDbError } from './db-errors';
 import { DomainError, DomainErrorCode } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
@@ -89,6 +89,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isIntegrityError(error)) {
       this.logger.warn({ msg: 'integrity conflict', error: (error as Error).message });
       return { status: 409, body: { detail: INTEGRITY_DETAIL } };
+    }
+    if (isProgramLimitError(error)) {
+      this.logger.warn({ msg: 'value too large for the database', error: (error as Error).message });
+      return { status: 422, body: { detail: 'Invalid request: a value is too large to store.' } };
     }
     if (isRetryableDbError(error)) {
       this.logger.warn({ msg: 'database unavailable', error: (error as Error).message });
