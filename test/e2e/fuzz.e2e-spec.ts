@@ -79,7 +79,7 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
     }
     expect(problems).toEqual([]);
     await expectHealthy();
-  });
+  }, 120_000);
 
   it(
     `should answer random hostile requests cleanly for ${FUZZ_SECONDS} s`,
