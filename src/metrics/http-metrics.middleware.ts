@@ -42,7 +42,9 @@ export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
       if (done) return;
       done = true;
       inFlight.dec();
-      const labels = { method: req.method, route: routeTemplate(req), status: String(res.statusCode) };
+      // A client that went away before the answer was written: 499, as nginx counts it.
+      const status = res.writableFinished ? String(res.statusCode) : '499';
+      const labels = { method: req.method, route: routeTemplate(req), status };
       requests.inc(labels);
       duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
     };

@@ -81,6 +81,18 @@ describe('auth (PREFECT_SERVER_API_AUTH_STRING)', () => {
     });
   });
 
+  describe('CORS preflight', () => {
+    it('should answer a preflight without credentials (browsers send none)', async () => {
+      const res = await request(t.baseUrl)
+        .options('/api/admin/dead_letters')
+        .set('Origin', 'http://ui.example')
+        .set('Access-Control-Request-Method', 'GET')
+        .set('Access-Control-Request-Headers', 'authorization')
+        .expect(204);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+    });
+  });
+
   describe('metrics', () => {
     it('should protect /api/metrics (what Prometheus basic_auth with user admin, password s3cret sends)', async () => {
       await request(t.baseUrl).get('/api/metrics').expect(401);

@@ -5,6 +5,7 @@ import { LoopService } from '../../src/services/loop-service';
 import { BackgroundService } from '../../src/services/managed-service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
+import { ProbeModule } from '../utils/probe.module';
 
 /** A loop service that fails every other iteration, to observe the loop counters. */
 @BackgroundService({
@@ -38,7 +39,7 @@ describe('GET /api/metrics', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await createTestApp({ imports: [MetricsProbeModule], env: { LOG_LEVEL: 'fatal' } });
+    t = await createTestApp({ imports: [MetricsProbeModule, ProbeModule], env: { LOG_LEVEL: 'fatal' } });
   });
 
   afterAll(async () => {
@@ -98,6 +99,23 @@ describe('GET /api/metrics', () => {
       .split('\n')
       .filter((l) => l.startsWith('http_requests_total{method="POST"') && l.includes('status="422"'));
     expect(refused).toHaveLength(1);
+  });
+
+  it('should count a request whose client went away first as 499', async () => {
+    const aborted = new AbortController();
+    const pending = fetch(`${t.baseUrl}/api/test-probe/slow?ms=1000`, { signal: aborted.signal }).catch(
+      () => 'aborted',
+    );
+    await expectEventually(async () => {
+      expect(sample(await scrape(), 'http_requests_in_flight')).toBeGreaterThanOrEqual(2); // slow + scrape
+    });
+    aborted.abort();
+    expect(await pending).toBe('aborted');
+    await expectEventually(async () => {
+      expect(
+        sample(await scrape(), 'http_requests_total{method="GET",route="/api/test-probe/slow",status="499"}'),
+      ).toBe(1);
+    });
   });
 
   it('should report each service as enabled and up, with loop iterations and failures', async () => {

@@ -69,6 +69,14 @@ export class ProbeController {
     return { name: body.name, tags: body.tags ?? [] };
   }
 
+  /** Answers after `ms` milliseconds (at most 2000): for clients that give up first. */
+  @Get('slow')
+  async slow(@Query('ms') ms?: string): Promise<{ waited: number }> {
+    const waited = Math.min(Number(ms) || 0, 2000);
+    await new Promise((r) => setTimeout(r, waited));
+    return { waited };
+  }
+
   @Get(':id')
   read(@Param('id', uuidParam) id: string, @Query() query: ProbeQueryDto): Record<string, unknown> {
     return { id, limit: query.limit ?? null };
