@@ -17,6 +17,7 @@
 #   READY_TIMEOUT       seconds to wait for readiness (default 90)
 #   any other setting (PREFECT_SERVER_API_AUTH_STRING, LOG_LEVEL, …) is passed to all three processes.
 set -euo pipefail
+if ((BASH_VERSINFO[0] < 4)); then echo "scripts/replicas.sh needs bash >= 4" >&2; exit 2; fi
 
 cd "$(dirname "$0")/.."
 HOLD=0 BUILD=0 DEV=0 KEEP_DB=0
@@ -74,6 +75,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   log "created database $DB_NAME"
 fi
 export DATABASE_URL
+# A Redis stream of its own, so runs sharing a Redis server do not consume each other's events.
+export PREFECT_SERVER_EVENTS_REDIS_STREAM=${PREFECT_SERVER_EVENTS_REDIS_STREAM:-prefect:replicas:$(date +%s):$$}
 
 # Redis must answer before anything starts (the bus needs it).
 node -e '
@@ -102,6 +105,11 @@ stop_all() {
 
 cleanup() {
   stop_all
+  node -e '
+    const Redis = require("ioredis");
+    const r = new Redis(process.argv[1], { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.connect().then(() => r.del(process.argv[2])).then(() => r.quit(), () => process.exit(0));
+  ' "$REDIS_URL" "$PREFECT_SERVER_EVENTS_REDIS_STREAM" || true
   if [ -n "$CREATED_DB" ] && [ "$KEEP_DB" = 0 ]; then
     sql "$ADMIN_DATABASE_URL" "DROP DATABASE IF EXISTS \"$CREATED_DB\" WITH (FORCE)" && log "dropped database $CREATED_DB"
   fi
