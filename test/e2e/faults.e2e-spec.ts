@@ -183,3 +183,73 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
     await expectEventually(() => request(t.baseUrl).get('/api/ready').expect(200), { timeoutMs: 30_000 });
   }, 120_000);
 });
+
+(HAS_EVENTS ? describe : describe.skip)('Redis going away under event load (broker redis)', () => {
+  let t: TestApp;
+  let proxy: TcpProxy;
+  const NAME = `test.faults.redis.${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    const proxied = await TcpProxy.forUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    proxy = proxied.proxy;
+    t = await createTestApp({
+      env: {
+        LOG_LEVEL: 'fatal',
+        PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+        REDIS_URL: proxied.url,
+        PREFECT_SERVER_EVENTS_REDIS_STREAM: `ptr-test:${randomUUID()}`,
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.1',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await proxy.restore();
+    await t.close();
+    await proxy.cut();
+  });
+
+  const post = async (n: number): Promise<string[]> => {
+    const accepted: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = randomUUID();
+      const res = await request(t.baseUrl)
+        .post('/api/events')
+        .timeout(15_000)
+        .send([
+          { id, occurred: new Date().toISOString(), event: NAME, resource: { 'prefect.resource.id': 'r' } },
+        ]);
+      if (res.status === 204) accepted.push(id);
+      else expect(res.status).toBeGreaterThanOrEqual(400); // refused with an answer, never dropped silently
+    }
+    return accepted;
+  };
+
+  it('should reconnect and persist everything it accepted once Redis is back', async () => {
+    const before = await post(10);
+    expect(before).toHaveLength(10);
+    await proxy.cut();
+    const during = await post(5);
+    await proxy.restore();
+    const after = await expectEventually(
+      async () => {
+        const ids = await post(5);
+        expect(ids).toHaveLength(5);
+        return ids;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    const accepted = [...before, ...during, ...after];
+    await expectEventually(
+      async () => {
+        const rows: { id: string }[] = await t.dataSource.query(`SELECT id FROM events WHERE event = $1`, [
+          NAME,
+        ]);
+        const ids = new Set(rows.map((r) => r.id));
+        expect(accepted.filter((id) => !ids.has(id))).toEqual([]);
+        expect(rows).toHaveLength(ids.size);
+      },
+      { timeoutMs: 45_000, intervalMs: 250 },
+    );
+  }, 150_000);
+});
