@@ -45,8 +45,12 @@ export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
       // A client that went away before the answer was written: 499, as nginx counts it.
       const status = res.writableFinished ? String(res.statusCode) : '499';
       const labels = { method: req.method, route: routeTemplate(req), status };
-      requests.inc(labels);
-      duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      try {
+        requests.inc(labels);
+        duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      } catch {
+        // Metrics never take the server down (this runs in an event listener).
+      }
     };
     res.once('finish', finish);
     res.once('close', finish); // client went away before the answer was written
