@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
+import { dropRedisStream } from '../utils/redis-stream';
 import { TcpProxy } from '../utils/tcp-proxy';
 import { createTestDatabase } from '../utils/test-database';
 
@@ -188,16 +189,18 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
   let t: TestApp;
   let proxy: TcpProxy;
   const NAME = `test.faults.redis.${randomUUID().slice(0, 8)}`;
+  const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const stream = `ptr-test:${randomUUID()}`;
 
   beforeAll(async () => {
-    const proxied = await TcpProxy.forUrl(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const proxied = await TcpProxy.forUrl(REDIS_URL);
     proxy = proxied.proxy;
     t = await createTestApp({
       env: {
         LOG_LEVEL: 'fatal',
         PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
         REDIS_URL: proxied.url,
-        PREFECT_SERVER_EVENTS_REDIS_STREAM: `ptr-test:${randomUUID()}`,
+        PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
         PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.1',
       },
     });
@@ -207,6 +210,7 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
     await proxy.restore();
     await t.close();
     await proxy.cut();
+    await dropRedisStream(REDIS_URL, stream);
   });
 
   const post = async (n: number): Promise<string[]> => {

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { expectEventually } from '../utils/expect-eventually';
+import { dropRedisStream } from '../utils/redis-stream';
 import { freePort, ServerProcess, startApiReplica, startServicesProcess } from '../utils/processes';
 import { createTestDatabase, currentRun } from '../utils/test-database';
 
@@ -20,6 +21,7 @@ describe('two API replicas and one services process on one database and Redis', 
   let services: ServerProcess;
   let servicesMetricsPort: number;
   const started: ServerProcess[] = [];
+  const stream = `ptr-test:${randomUUID()}`;
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
@@ -30,7 +32,7 @@ describe('two API replicas and one services process on one database and Redis', 
       PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
       REDIS_URL,
       // A stream of its own: test runs (and engineers) share the Redis server.
-      PREFECT_SERVER_EVENTS_REDIS_STREAM: `ptr-test:${randomUUID()}`,
+      PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
     };
     [replicaA, replicaB, services] = await Promise.all([
       startApiReplica('api-a', env),
@@ -42,6 +44,7 @@ describe('two API replicas and one services process on one database and Redis', 
 
   afterAll(async () => {
     await Promise.all(started.map((p) => p.kill()));
+    await dropRedisStream(REDIS_URL, stream);
   });
 
   it('should have both replicas ready, running no services themselves', async () => {
@@ -108,6 +111,7 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
   const started: ServerProcess[] = [];
   let env: Record<string, string>;
   const NAME = `test.replicas.${randomUUID().slice(0, 8)}`;
+  const stream = `ptr-test:${randomUUID()}`;
 
   beforeAll(async () => {
     env = {
@@ -115,13 +119,14 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
       DATABASE_MIGRATE_ON_START: 'false',
       PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
       REDIS_URL,
-      PREFECT_SERVER_EVENTS_REDIS_STREAM: `ptr-test:${randomUUID()}`,
+      PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
       PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.1',
     };
   });
 
   afterAll(async () => {
     await Promise.all(started.map((p) => p.kill()));
+    await dropRedisStream(REDIS_URL, stream);
   });
 
   const event = (i: number): Record<string, unknown> => ({
