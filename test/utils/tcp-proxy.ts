@@ -29,6 +29,11 @@ export class TcpProxy {
 
   /** Accepts and forwards connections again (on the same port). */
   async restore(): Promise<void> {
+    if (this.silent) {
+      // Connections held silent by a blackhole would hang their clients forever: reset them.
+      for (const s of this.sockets) s.resetAndDestroy();
+      this.sockets.clear();
+    }
     this.silent = false;
     if (this.server) return;
     this.silent = false;
