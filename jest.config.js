@@ -37,6 +37,7 @@ const common = {
 };
 
 module.exports = {
+  // Jest reads testTimeout from the global config only (a project's own is ignored): 60 s, for the e2e tests.
   testTimeout: 60000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'] },

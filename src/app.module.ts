@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { AuthModule } from './common/auth/auth.module';
 import { CommonModule } from './common/common.module';
 import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { HttpExceptionFilter } from './common/errors/http-exception.filter';
@@ -10,6 +11,7 @@ import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';
 import { FlowRunsModule } from './flow-runs/flow-runs.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
 import { TaskQueuesModule } from './task-queues/task-queues.module';
@@ -31,9 +33,11 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         CommonModule,
+        AuthModule,
         DatabaseModule.forRoot({ url: databaseUrl, migrateOnStart: config.database.migrateOnStart }),
         ServicesModule,
         HealthModule,
+        MetricsModule,
         OrchestrationModule,
         FlowRunsModule,
         TaskQueuesModule,

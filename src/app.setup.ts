@@ -2,26 +2,40 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ApiAuthService } from './common/auth/api-auth.service';
+import { onlyIfAuthorized } from './common/auth/authorized-body';
+import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
+import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
+import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 
 export const API_PREFIX = 'api';
 
 /**
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
- * same server. The global prefix, the plain-websocket adapter (task workers speak `ws`, not socket.io), JSON
- * bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and the OpenAPI document.
+ * same server. HTTP metrics first (so every answer is counted), the global prefix, the plain-websocket adapter
+ * (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
+ * the OpenAPI document (behind the auth string when one is set, as every route but the probes).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
+  express.use(httpMetricsMiddleware(app.get(MetricsService, { strict: false })));
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(new WsAdapter(app));
-  // JSON also without a Content-Type header, as Prefect (FastAPI) accepts it.
+  const auth = app.get(ApiAuthService, { strict: false });
+  // JSON also without a Content-Type header, as Prefect (FastAPI) accepts it; never parsed before auth passed.
   express.useBodyParser('json', {
     limit: config.server.bodyLimit,
-    type: (req: { headers: Record<string, unknown> }) =>
-      !req.headers['content-type'] ||
-      /^application\/([\w.+-]*\+)?json\b/i.test(String(req.headers['content-type'])),
+    type: onlyIfAuthorized(
+      auth,
+      (req) =>
+        !req.headers['content-type'] ||
+        /^application\/([\w.+-]*\+)?json\b/i.test(String(req.headers['content-type'])),
+    ),
   });
+  express.use(jsonDepthMiddleware(config.server.bodyMaxDepth));
   express.enableCors();
   express.disable('x-powered-by');
   const document = SwaggerModule.createDocument(
@@ -31,6 +45,10 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
       .setDescription('The task-run slice of the Prefect 3 server API, wire-compatible with Prefect clients.')
       .setVersion('3')
       .build(),
+  );
+  express.use(
+    [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],
+    docsAuthMiddleware(auth),
   );
   SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, {
     jsonDocumentUrl: `${API_PREFIX}/openapi.json`,

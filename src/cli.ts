@@ -5,7 +5,10 @@ import { createServicesContext, installShutdown, resolveDatabase } from './boots
 import { AppConfig } from './config/app-config';
 import { loadConfig } from './config/load-env';
 import { ConfigError } from './config/setting';
+import { ApiAuthService } from './common/auth/api-auth.service';
 import { createLogger } from './common/logging/json-logger';
+import { MetricsService } from './common/metrics/metrics.service';
+import { serveMetrics } from './metrics/metrics-server';
 import { SERVICE_CATALOG } from './services/managed-service';
 
 const USAGE = `usage: services <command>
@@ -43,6 +46,13 @@ async function startServices(config: AppConfig): Promise<void> {
     const app = await createServicesContext(config, database.url, logger);
     installShutdown(app, database, config.server.shutdownTimeout);
     await app.init();
+    if (config.server.servicesMetricsPort) {
+      const { port } = await serveMetrics(app.get(MetricsService), app.get(ApiAuthService), {
+        host: config.server.host,
+        port: config.server.servicesMetricsPort,
+      });
+      new Logger('Services').log({ msg: 'metrics served', url: `http://${config.server.host}:${port}/metrics` });
+    }
     new Logger('Services').log({ msg: 'services running without the HTTP API' });
   } catch (err) {
     new Logger('Services').fatal({

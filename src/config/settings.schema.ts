@@ -28,6 +28,23 @@ export const serverSettings = {
       'Longest a graceful shutdown may take before the process exits anyway (seconds or ISO-8601).',
     min: 1,
   }),
+  bodyMaxDepth: setting.int('HTTP_BODY_MAX_DEPTH', 256, {
+    description: 'Deepest nesting of arrays/objects accepted in a JSON request body (deeper: 422).',
+    min: 1,
+    max: 10000,
+  }),
+  servicesMetricsPort: setting.int('SERVICES_METRICS_PORT', 0, {
+    description: '`services start` serves GET /metrics (Prometheus text) on HOST at this port; 0: off.',
+    min: 0,
+    max: 65535,
+  }),
+  deadLetterReplayerEnabled: setting.bool(`${SERVICES}_DEAD_LETTER_REPLAYER_ENABLED`, true, {
+    description: 'Run the service that carries out dead-letter replays asked on API replicas.',
+  }),
+  deadLetterReplayerLoopSeconds: setting.duration(`${SERVICES}_DEAD_LETTER_REPLAYER_LOOP_SECONDS`, 5, {
+    description: 'How often the dead-letter replayer looks for replays to carry out (seconds).',
+    min: 0.01,
+  }),
 };
 
 export const databaseSettings = {

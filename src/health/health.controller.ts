@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import { Public } from '../common/auth/public.decorator';
 import type { Response } from 'express';
 import { HealthService, Readiness } from './health.service';
 
@@ -9,12 +10,14 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   /** Liveness: 200 `true` while the process runs. */
+  @Public()
   @Get('health')
   live(@Res() res: Response): void {
     res.json(true);
   }
 
   /** Readiness: 200 when the database answers and every enabled service runs, else 503 with what is down. */
+  @Public()
   @Get('ready')
   async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
     const readiness = await this.health.readiness();

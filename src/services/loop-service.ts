@@ -1,5 +1,8 @@
 import { ManagedService } from './managed-service';
 
+/** Longest wait before retrying a failed iteration (seconds). */
+const MAX_RETRY_DELAY_SECONDS = 30;
+
 /**
  * A service that calls `runOnce()` every `loopSeconds`. Iterations never overlap; a failing iteration is
  * logged and counted and the loop goes on. `runOnce()` is public so tests can drive it deterministically.
@@ -36,6 +39,18 @@ export abstract class LoopService extends ManagedService {
     await this.drain();
   }
 
+  /**
+   * The loop interval; after a failure, sooner: 1 s, 2 s, 4 s … up to 30 s (never later than the interval).
+   * A service with a long interval (retention: an hour) that failed during a database outage thus clears its
+   * problem, and `/api/ready`, seconds after the database is back rather than an interval later.
+   */
+  protected nextDelaySeconds(): number {
+    const interval = this.loopSeconds();
+    if (this.consecutiveFailures === 0) return interval;
+    const backoff = Math.min(MAX_RETRY_DELAY_SECONDS, 2 ** Math.min(this.consecutiveFailures - 1, 10));
+    return Math.min(interval, backoff);
+  }
+
   private schedule(delayMs: number): void {
     if (this.stopping) return;
     this.timer = setTimeout(() => this.tick(), delayMs);
@@ -59,7 +74,7 @@ export abstract class LoopService extends ManagedService {
       .finally(() => {
         this.iterations += 1;
         this.inFlight = undefined;
-        this.schedule(this.loopSeconds() * 1000);
+        this.schedule(this.nextDelaySeconds() * 1000);
       });
   }
 }

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DeadLetterEntity } from './dead-letters/dead-letter.entity';
+import { DeadLetterReplayer } from './dead-letters/dead-letter-replayer.service';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { DeadLettersService } from './dead-letters/dead-letters.service';
 import { ServicesRegistry, ServicesRunner } from './services.registry';
@@ -15,7 +16,7 @@ import { ServicesRegistry, ServicesRunner } from './services.registry';
 @Module({
   imports: [DiscoveryModule, TypeOrmModule.forFeature([DeadLetterEntity])],
   controllers: [DeadLettersController],
-  providers: [ServicesRegistry, ServicesRunner, DeadLettersService],
+  providers: [ServicesRegistry, ServicesRunner, DeadLettersService, DeadLetterReplayer],
   exports: [ServicesRegistry, DeadLettersService],
 })
 export class ServicesModule {}

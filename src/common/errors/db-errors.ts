@@ -54,3 +54,12 @@ export function isDataException(err: unknown): boolean {
   const code = sqlState(err);
   return code !== undefined && code.startsWith('22');
 }
+
+/**
+ * A value too large for the database to index or store (SQLSTATE class 54, e.g. "index row requires 22912
+ * bytes, maximum size is 8191" for a 2 MB name): bad input, not a server fault.
+ */
+export function isProgramLimitError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && code.startsWith('54');
+}

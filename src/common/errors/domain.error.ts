@@ -57,3 +57,10 @@ export class ObjectNotFoundError extends DomainError {
     super('NOT_FOUND', message);
   }
 }
+
+/** Missing or wrong credentials (401 `{"exception_message": "Unauthorized"}`, as upstream's auth middleware). */
+export class UnauthorizedError extends DomainError {
+  constructor(message = 'Unauthorized') {
+    super('UNAUTHORIZED', message);
+  }
+}

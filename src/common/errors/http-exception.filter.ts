@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isDataException, isIntegrityError, isRetryableDbError } from './db-errors';
+import { isDataException, isIntegrityError, isProgramLimitError, isRetryableDbError } from './db-errors';
 import { DomainError, DomainErrorCode, ObjectNotFoundError } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
@@ -66,8 +66,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (error instanceof DomainError) {
       const status = statusFor(error.code);
+      // Upstream answers these two with `exception_message` (its middleware), the rest with `detail`.
       const body =
-        error.code === 'UNAVAILABLE' || error instanceof ObjectNotFoundError
+        error.code === 'UNAVAILABLE' || error.code === 'UNAUTHORIZED' || error instanceof ObjectNotFoundError
           ? { exception_message: error.message }
           : { detail: error.message };
       return { status, body, headers: error.headers };
@@ -88,6 +89,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isIntegrityError(error)) {
       this.logger.warn({ msg: 'integrity conflict', error: (error as Error).message });
       return { status: 409, body: { detail: INTEGRITY_DETAIL } };
+    }
+    if (isProgramLimitError(error)) {
+      this.logger.warn({ msg: 'value too large for the database', error: (error as Error).message });
+      return { status: 422, body: { detail: 'Invalid request: a value is too large to store.' } };
     }
     if (isDataException(error)) {
       this.logger.warn({ msg: 'invalid value for the database', error: (error as Error).message });

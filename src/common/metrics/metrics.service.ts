@@ -1,5 +1,36 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Longest a metric's scrape-time `collect` may take; past it, the metric keeps its last values. */
+export const COLLECT_TIMEOUT_MS = 1000;
+
+const logger = new Logger('MetricsService');
+
+/**
+ * A scrape must answer even when a `collect` callback cannot (e.g. it queries a database that is partitioned
+ * away): each one is bounded by COLLECT_TIMEOUT_MS and its errors are swallowed (logged at debug), so the
+ * metric keeps its last values instead of failing or hanging `GET /api/metrics`.
+ */
+export function guardCollect<M>(name: string, collect: (metric: M) => void | Promise<void>) {
+  return async (metric: M): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(() => collect(metric)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            logger.debug({ msg: 'collect timed out', metric: name, ms: COLLECT_TIMEOUT_MS });
+            resolve();
+          }, COLLECT_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      logger.debug({ msg: 'collect failed', metric: name, error: String(err) });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
 
 /**
  * The Prometheus registry of this process (one per app instance, so tests with several apps do not
@@ -10,10 +41,29 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class MetricsService {
   readonly registry = new Registry();
 
-  counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  counter<L extends string = string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    /** Computes the values at scrape time (e.g. from a cumulative field kept elsewhere). */
+    collect?: (counter: Counter<L>) => void | Promise<void>,
+  ): Counter<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Counter<L>;
-    return new Counter<L>({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    const guarded = collect ? guardCollect(name, collect) : undefined;
+    return new Counter<L>({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.registry],
+      ...(collect
+        ? {
+            collect(this: Counter<L>) {
+              return guarded!(this);
+            },
+          }
+        : {}),
+    });
   }
 
   gauge<L extends string = string>(
@@ -24,6 +74,7 @@ export class MetricsService {
   ): Gauge<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) return existing as Gauge<L>;
+    const guarded = collect ? guardCollect(name, collect) : undefined;
     return new Gauge<L>({
       name,
       help,
@@ -32,7 +83,7 @@ export class MetricsService {
       ...(collect
         ? {
             collect(this: Gauge<L>) {
-              return collect(this);
+              return guarded!(this);
             },
           }
         : {}),

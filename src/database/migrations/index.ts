@@ -3,6 +3,7 @@ import { CreateFlowsAndTaskRuns1764300001000 } from './1764300001000-CreateFlows
 import { CreateEvents1764300003000 } from './1764300003000-CreateEvents';
 import { CreateTaskQueues1764300004000 } from './1764300004000-CreateTaskQueues';
 import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConcurrencyLimits';
+import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -14,4 +15,5 @@ export const migrations = [
   CreateEvents1764300003000,
   CreateTaskQueues1764300004000,
   CreateConcurrencyLimits1764300005000,
+  DeadLetterReplayRequests1764300007000,
 ];

@@ -27,4 +27,8 @@ export class DeadLetterEntity {
 
   @Column({ name: 'replayed_at', type: 'timestamptz', nullable: true })
   replayedAt!: string | null;
+
+  /** Set when a replay was asked where the letter's service does not run; the `DeadLetterReplayer` does it. */
+  @Column({ name: 'replay_requested_at', type: 'timestamptz', nullable: true })
+  replayRequestedAt!: string | null;
 }

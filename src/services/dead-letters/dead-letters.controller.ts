@@ -1,5 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { uuidParam } from '../../common/http/uuid-param';
 import { DeadLetterEntity } from './dead-letter.entity';
 import { DeadLettersService } from './dead-letters.service';
@@ -15,6 +16,7 @@ function toResponse(letter: DeadLetterEntity): Record<string, unknown> {
     attempts: letter.attempts,
     payload: letter.payload,
     replayed_at: letter.replayedAt,
+    replay_requested_at: letter.replayRequestedAt,
   };
 }
 
@@ -39,9 +41,14 @@ export class DeadLettersController {
     return toResponse(await this.deadLetters.get(id));
   }
 
+  /** 200 once replayed here; 202 when the replay was handed to the process that runs the letter's service. */
   @Post(':id/replay')
-  @HttpCode(200)
-  async replay(@Param('id', uuidParam) id: string): Promise<Record<string, unknown>> {
-    return toResponse(await this.deadLetters.replay(id));
+  async replay(
+    @Param('id', uuidParam) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<Record<string, unknown>> {
+    const letter = await this.deadLetters.replay(id);
+    res.status(letter.replayedAt ? HttpStatus.OK : HttpStatus.ACCEPTED);
+    return toResponse(letter);
   }
 }

@@ -1,0 +1,59 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { MetricsService } from '../common/metrics/metrics.service';
+
+/** The `route` label of a request that matched no route (404s, rejected before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * The route template of a request (`/api/task_runs/:id`), never its raw URL: label values stay bounded.
+ * Express sets `req.route` once a route matched; anything else (no route, refused by the body parser before
+ * routing, Nest's catch-all 404) is `unmatched`.
+ */
+export function routeTemplate(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  // No route, or Nest's catch-all not-found route (`/api*path`).
+  if (typeof path !== 'string' || path.includes('*')) return UNMATCHED_ROUTE;
+  return `${req.baseUrl}${path}`;
+}
+
+/**
+ * Counts every HTTP request and times it, by method, route template and status. Installed as the first
+ * express middleware (see `configureApp`), so requests refused by the auth guard, the body parser or the
+ * router are counted too.
+ */
+export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
+  const requests = metrics.counter(
+    'http_requests_total',
+    'HTTP requests answered, by method, route template and status.',
+    ['method', 'route', 'status'],
+  );
+  const duration = metrics.histogram(
+    'http_request_duration_seconds',
+    'Time to answer an HTTP request, by method, route template and status.',
+    ['method', 'route', 'status'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  const inFlight = metrics.gauge('http_requests_in_flight', 'HTTP requests being answered.');
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const start = process.hrtime.bigint();
+    inFlight.inc();
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      inFlight.dec();
+      // A client that went away before the answer was written: 499, as nginx counts it.
+      const status = res.writableFinished ? String(res.statusCode) : '499';
+      const labels = { method: req.method, route: routeTemplate(req), status };
+      try {
+        requests.inc(labels);
+        duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+      } catch {
+        // Metrics never take the server down (this runs in an event listener).
+      }
+    };
+    res.once('finish', finish);
+    res.once('close', finish); // client went away before the answer was written
+    next();
+  };
+}
