@@ -2,7 +2,6 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { Request } from 'express';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
