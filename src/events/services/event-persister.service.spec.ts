@@ -171,6 +171,30 @@ describe(EventPersister.name, () => {
     expect(sut.health().detail).toBeUndefined();
   });
 
+  it('should stop promptly during an outage, handing buffered events back to the bus (handlers reject)', async () => {
+    const { repo, deadLetters, sut } = setup();
+    repo.failWhen = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    await sut.start();
+    const handled = [ev(), ev()].map((e) =>
+      sut.handle(e).then(
+        () => 'stored',
+        () => 'rejected',
+      ),
+    );
+    await sut.stop();
+    expect(await Promise.all(handled)).toEqual(['rejected', 'rejected']);
+    expect(deadLetters.letters).toHaveLength(0);
+    expect(sut.depth).toBe(0);
+  });
+
+  it('should store events the bus hands over while it closes (no deadlock between close and flush)', async () => {
+    const { bus, repo, sut } = setup();
+    await sut.start();
+    await bus.publish([ev(), ev(), ev()]);
+    await sut.stop();
+    expect(repo.stored).toHaveLength(3);
+  });
+
   it('should reject the handlers (so the bus redelivers) when even the dead-letter table fails', async () => {
     const { repo, deadLetters, sut } = setup({
       PREFECT_SERVER_SERVICES_EVENT_PERSISTER_MAX_FLUSH_RETRIES: '1',

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import { deferred, Deferred } from '../../common/async/deferred';
+import { deferred, Deferred, sleep } from '../../common/async/deferred';
 import { isRetryableDbError } from '../../common/errors/db-errors';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Clock } from '../../common/time/clock';
@@ -107,6 +107,9 @@ export class EventPersister extends ManagedService {
     );
   }
 
+  /** The last write failed because the database was unreachable. */
+  private databaseDown = false;
+
   /** Events buffered, not yet committed. */
   get depth(): number {
     return this.buffer.length;
@@ -148,12 +151,32 @@ export class EventPersister extends ManagedService {
 
   protected async onStop(): Promise<void> {
     clearInterval(this.timer);
-    const closing = this.subscription?.close() ?? Promise.resolve();
+    let closed = false;
+    const closing = (this.subscription?.close() ?? Promise.resolve()).finally(() => (closed = true));
     this.subscription = undefined;
-    await this.flushAll();
-    await closing;
-    await this.flushAll();
+    // The bus's close waits for the handlers in flight, and a handler waits for its batch: keep flushing until
+    // the bus has handed over everything it had read, so neither waits on the other.
+    while (!closed) {
+      if (!(await this.flushAll())) this.abandonBuffered();
+      await Promise.race([closing, sleep(20)]);
+    }
+    if (!(await this.flushAll())) this.abandonBuffered();
     this.logger.log({ msg: 'final flush done' });
+  }
+
+  /**
+   * At shutdown with the database unreachable: hand the buffered events back to the bus (their handlers reject),
+   * which leaves them unacknowledged for another consumer or the next start (Redis), instead of waiting forever.
+   */
+  private abandonBuffered(): void {
+    const left = this.buffer.splice(0);
+    if (!left.length) return;
+    this.logger.error({
+      msg: 'database unavailable at shutdown: events left to the bus for redelivery',
+      events: left.length,
+    });
+    for (const p of left)
+      p.done.reject(new Error('event persister stopped before the database took the event'));
   }
 
   /** The bus handler: buffers the event; resolves when its batch is committed (or dead-lettered). */
@@ -188,11 +211,19 @@ export class EventPersister extends ManagedService {
     return this.flushing;
   }
 
-  /** Flushes until the buffer is empty (each failed attempt counts towards the dead-letter limit). */
-  private async flushAll(): Promise<void> {
+  /**
+   * Flushes until the buffer is empty; false when it gave up: three flushes in a row failed while the database
+   * was unreachable (other failures count towards dead-lettering and end in the dead-letter table).
+   */
+  private async flushAll(): Promise<boolean> {
+    let outages = 0;
     for (let guard = 0; (this.buffer.length > 0 || this.flushing) && guard < 1000; guard++) {
+      this.backoff = false;
       await this.flush();
+      outages = this.databaseDown ? outages + 1 : 0;
+      if (outages >= 3) return false;
     }
+    return this.buffer.length === 0;
   }
 
   /**
@@ -239,6 +270,7 @@ export class EventPersister extends ManagedService {
         this.lagSeconds.observe(Math.max(0, (recordedMicros - toMicros(p.event.received)) / 1e6));
         p.done.resolve();
       }
+      this.databaseDown = false;
       this.reportProblem(undefined);
       return [];
     } catch (error) {
@@ -275,6 +307,7 @@ export class EventPersister extends ManagedService {
       if (exhausted.length) await this.deadLetter(exhausted, reason);
     }
     if (retry.length) this.buffer.unshift(...retry);
+    this.databaseDown = outage !== undefined;
     this.reportProblem(
       outage ? `database unavailable, ${this.buffer.length} events buffered: ${outage}` : undefined,
     );
