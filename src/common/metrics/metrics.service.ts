@@ -48,22 +48,12 @@ export class MetricsService {
     /** Computes the values at scrape time (e.g. from a cumulative field kept elsewhere). */
     collect?: (counter: Counter<L>) => void | Promise<void>,
   ): Counter<L> {
-    const existing = this.registry.getSingleMetric(name);
-    if (existing) return existing as Counter<L>;
-    const guarded = collect ? guardCollect(name, collect) : undefined;
-    return new Counter<L>({
+    return this.getOrCreate(
       name,
-      help,
-      labelNames: [...labelNames],
-      registers: [this.registry],
-      ...(collect
-        ? {
-            collect(this: Counter<L>) {
-              return guarded!(this);
-            },
-          }
-        : {}),
-    });
+      collect,
+      (extra) =>
+        new Counter<L>({ name, help, labelNames: [...labelNames], registers: [this.registry], ...extra }),
+    );
   }
 
   gauge<L extends string = string>(
@@ -72,21 +62,28 @@ export class MetricsService {
     labelNames: readonly L[] = [],
     collect?: (gauge: Gauge<L>) => void | Promise<void>,
   ): Gauge<L> {
-    const existing = this.registry.getSingleMetric(name);
-    if (existing) return existing as Gauge<L>;
-    const guarded = collect ? guardCollect(name, collect) : undefined;
-    return new Gauge<L>({
+    return this.getOrCreate(
       name,
-      help,
-      labelNames: [...labelNames],
-      registers: [this.registry],
-      ...(collect
-        ? {
-            collect(this: Gauge<L>) {
-              return guarded!(this);
-            },
-          }
-        : {}),
+      collect,
+      (extra) =>
+        new Gauge<L>({ name, help, labelNames: [...labelNames], registers: [this.registry], ...extra }),
+    );
+  }
+
+  /** The registered metric of that name, or a new one whose scrape-time `collect` is bounded (guardCollect). */
+  private getOrCreate<M>(
+    name: string,
+    collect: ((metric: M) => void | Promise<void>) | undefined,
+    create: (extra: { collect?: (this: M) => Promise<void> }) => M,
+  ): M {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) return existing as unknown as M;
+    if (!collect) return create({});
+    const guarded = guardCollect(name, collect);
+    return create({
+      collect(this: M) {
+        return guarded(this);
+      },
     });
   }
 
