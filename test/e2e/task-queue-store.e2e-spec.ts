@@ -114,4 +114,45 @@ describe(PgTaskQueueStore.name, () => {
     expect(await row(id)).toMatchObject({ status: 'acked', lease_token: null, attempts: 2 });
     expect(await storeB.ack(current)).toBe(false); // and an ack counts once
   });
+
+  it('should purge ack tombstones of runs that left SCHEDULED, keeping the rest', async () => {
+    const k = key();
+    const [stillScheduled, completed, running, inFlight, queued] = [
+      await enqueue(k),
+      await enqueue(k),
+      await enqueue(k),
+      await enqueue(k),
+      await enqueue(k),
+    ];
+    const deliveries = new Map<string, Delivery>();
+    for (let i = 0; i < 4; i++) {
+      const d = await claimOrFail(storeA, [k]);
+      deliveries.set(d.taskRunId, d);
+    }
+    for (const id of [stillScheduled, completed, running]) {
+      expect(await storeA.ack(deliveries.get(id)!)).toBe(true);
+    }
+    const setStateType = (id: string, type: string) =>
+      a.dataSource.query(`UPDATE task_run SET state_type = $2 WHERE id = $1`, [id, type]);
+    await setStateType(completed, 'COMPLETED');
+    await setStateType(running, 'RUNNING');
+    // Not tombstones, though their runs have moved on: an unacked delivery and a queued run.
+    await setStateType(inFlight, 'RUNNING');
+    await setStateType(queued, 'RUNNING');
+
+    await storeA.purgeTombstones();
+
+    const rows: { task_run_id: string; status: string }[] = await a.dataSource.query(
+      `SELECT task_run_id, status FROM task_queue_item WHERE task_key = $1 ORDER BY task_run_id`,
+      [k],
+    );
+    expect(rows).toEqual(
+      [
+        { task_run_id: stillScheduled, status: 'acked' },
+        { task_run_id: inFlight, status: 'leased' },
+        { task_run_id: queued, status: 'queued' },
+      ].sort((x, y) => (x.task_run_id < y.task_run_id ? -1 : 1)),
+    );
+    expect(await storeA.ack(deliveries.get(inFlight)!)).toBe(true);
+  });
 });
