@@ -284,7 +284,8 @@ describe('POST /api/events and the event persister', () => {
     const t = await createTestApp({
       env: {
         PREFECT_SERVER_SERVICES_EVENT_PERSISTER_BATCH_SIZE: '1000',
-        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '7',
+        // No timed flush during the test (it would make room and turn the 429 into a 204).
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '3600',
         PREFECT_SERVER_SERVICES_EVENT_PERSISTER_QUEUE_MAX_SIZE: '3',
       },
     });
@@ -293,7 +294,7 @@ describe('POST /api/events and the event persister', () => {
       await request(t.baseUrl).post('/api/events').send(events).expect(204);
       await expectEventually(() => expect(t.app.get(EventPersister).depth).toBe(3));
       const res = await request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(429);
-      expect(res.headers['retry-after']).toBe('7');
+      expect(res.headers['retry-after']).toBe('3600'); // the next timed flush
       expect(res.body.detail).toContain('Event queue full (3/3)');
       await t.app.get(EventPersister).flush();
       await request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(204);
