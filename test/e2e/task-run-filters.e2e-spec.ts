@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { Clock, FakeClock } from '../../src/common/time/clock';
+import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /**
@@ -62,12 +63,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
     fr2 = (await api().post('/api/flow_runs/').send({ flow_id: f2, name: 'run-two' }).expect(201)).body.id;
     tBeforeRuns = new Date().toISOString();
     const create = async (name: string, body: Record<string, unknown>) => {
-      ids[name] = (
-        await api()
-          .post('/api/task_runs/')
-          .send({ name, task_key: 'k', dynamic_key: name, ...body })
-          .expect(201)
-      ).body.id;
+      ids[name] = (await createTaskRun(t.baseUrl, { name, task_key: 'k', ...body })).id;
     };
     await create('alpha', { flow_run_id: fr1, tags: ['x', 'y'] });
     await create('beta', { flow_run_id: fr1, tags: ['x'] });
@@ -614,12 +610,7 @@ describe('task run history sums, on a clock the test moves', () => {
   let t: TestApp;
   const api = () => request(t.baseUrl);
   const create = async (name: string): Promise<string> =>
-    (
-      await api()
-        .post('/api/task_runs/')
-        .send({ name, task_key: 'history', dynamic_key: name, state: { type: 'PENDING' } })
-        .expect(201)
-    ).body.id;
+    (await createTaskRun(t.baseUrl, { name, state: { type: 'PENDING' } })).id;
   const setState = (id: string, type: string) =>
     api().post(`/api/task_runs/${id}/set_state`).send({ state: { type }, force: true }).expect(201);
 
