@@ -10,7 +10,7 @@ class ValidatedStateError extends Error {
   }
 }
 
-function describe(err: unknown): string {
+function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}(${JSON.stringify(err.message)})`;
   return String(err);
 }
@@ -41,7 +41,7 @@ class RuleExecution {
     try {
       await this.rule.beforeTransition(this.scope(this.ctx.proposedState));
     } catch (err) {
-      this.abort(`Aborting orchestration due to error in ${this.rule.name}: !${describe(err)}`);
+      this.abort(`Aborting orchestration due to error in ${this.rule.name}: !${describeError(err)}`);
       this.ctx.orchestrationError = err;
     }
   }
@@ -113,7 +113,7 @@ class TransformExecution {
       this.ctx.responseStatus = 'ABORT';
       this.ctx.responseDetails = {
         type: 'abort_details',
-        reason: `Aborting orchestration due to error in ${this.transform.name}: !${describe(err)}`,
+        reason: `Aborting orchestration due to error in ${this.transform.name}: !${describeError(err)}`,
       };
       this.ctx.orchestrationError = err;
     }
@@ -168,7 +168,7 @@ export async function validateProposedState(ctx: TaskOrchestrationContext): Prom
     if (isRetryableDbError(err)) throw err;
     ctx.proposedState = null;
     ctx.responseStatus = 'ABORT';
-    ctx.responseDetails = { type: 'abort_details', reason: `Error validating state: ${describe(err)}` };
+    ctx.responseDetails = { type: 'abort_details', reason: `Error validating state: ${describeError(err)}` };
     ctx.validatedState = ctx.initialState;
   }
 }

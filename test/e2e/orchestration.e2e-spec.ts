@@ -18,6 +18,7 @@ import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
 import type { StateType } from '../../src/orchestration/states';
 import { Clock } from '../../src/common/time/clock';
 import { toMicros } from '../../src/common/time/timestamp';
+import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 describe('orchestration through the API', () => {
@@ -34,20 +35,13 @@ describe('orchestration through the API', () => {
     await t.close();
   });
 
-  const newRun = async (body: Record<string, unknown> = {}) =>
-    (
-      await api()
-        .post('/api/task_runs/')
-        .send({ task_key: 'o', dynamic_key: String(Math.random()), ...body })
-        .expect(201)
-    ).body;
   const propose = (id: string, state: Record<string, unknown>, force = false) =>
     api().post(`/api/task_runs/${id}/set_state`).send({ state, force });
   const newFlowRun = async (state: Record<string, unknown> = { type: 'RUNNING' }) =>
     (await api().post('/api/flow_runs/').send({ flow_id: flowId, state }).expect(201)).body;
 
   it('should retry a failed run as AwaitingRetry, wait for its scheduled time, then give up', async () => {
-    const run = await newRun({ empirical_policy: { retries: 1, retry_delay: 30 } });
+    const run = await createTaskRun(t.baseUrl, { empirical_policy: { retries: 1, retry_delay: 30 } });
     await propose(run.id, { type: 'RUNNING' }).expect(201);
     const failed = await propose(run.id, { type: 'FAILED', message: 'boom' }).expect(201);
     expect(failed.body).toMatchObject({
@@ -77,14 +71,17 @@ describe('orchestration through the API', () => {
   });
 
   it('should pick retry delays from a list and not retry non-retriable failures', async () => {
-    const run = await newRun({ empirical_policy: { retries: 3, retry_delay: [0, 100] } });
+    const run = await createTaskRun(t.baseUrl, { empirical_policy: { retries: 3, retry_delay: [0, 100] } });
     await propose(run.id, { type: 'RUNNING' }).expect(201);
+    const before = Date.now();
     const first = await propose(run.id, { type: 'FAILED' }).expect(201);
-    expect(Math.abs(Date.parse(first.body.state.state_details.scheduled_time) - Date.now())).toBeLessThan(
-      5000,
-    );
+    const after = Date.now();
+    // A delay of 0 (the first of the list): scheduled while the request was in flight (ms resolution).
+    const scheduled = Date.parse(first.body.state.state_details.scheduled_time);
+    expect(scheduled).toBeGreaterThanOrEqual(before - 1);
+    expect(scheduled).toBeLessThanOrEqual(after + 1);
     await propose(run.id, { type: 'RUNNING' }).expect(201);
-    const other = await newRun({ empirical_policy: { retries: 3 } });
+    const other = await createTaskRun(t.baseUrl, { empirical_policy: { retries: 3 } });
     await propose(other.id, { type: 'RUNNING' }).expect(201);
     const noRetry = await propose(other.id, { type: 'FAILED', state_details: { retriable: false } }).expect(
       201,
@@ -93,14 +90,14 @@ describe('orchestration through the API', () => {
   });
 
   it('should serve a cached result to a run with the same cache key', async () => {
-    const producer = await newRun();
+    const producer = await createTaskRun(t.baseUrl);
     await propose(producer.id, { type: 'RUNNING' }).expect(201);
     await propose(producer.id, {
       type: 'COMPLETED',
       data: { type: 'reference', storage_key: 'cached-result' },
       state_details: { cache_key: 'ck-1', cache_expiration: '2999-01-01T00:00:00Z' },
     }).expect(201);
-    const consumer = await newRun();
+    const consumer = await createTaskRun(t.baseUrl);
     const hit = await propose(consumer.id, { type: 'RUNNING', state_details: { cache_key: 'ck-1' } }).expect(
       201,
     );
@@ -109,19 +106,19 @@ describe('orchestration through the API', () => {
       details: { reason: 'Retrieved state from cache' },
       state: { type: 'COMPLETED', name: 'Cached', data: { type: 'reference', storage_key: 'cached-result' } },
     });
-    const refresher = await newRun();
+    const refresher = await createTaskRun(t.baseUrl);
     const refresh = await propose(refresher.id, {
       type: 'RUNNING',
       state_details: { cache_key: 'ck-1', refresh_cache: true },
     }).expect(201);
     expect(refresh.body.status).toBe('ACCEPT');
-    const expired = await newRun();
+    const expired = await createTaskRun(t.baseUrl);
     await propose(expired.id, { type: 'RUNNING' }).expect(201);
     await propose(expired.id, {
       type: 'COMPLETED',
       state_details: { cache_key: 'ck-old', cache_expiration: '2000-01-01T00:00:00Z' },
     }).expect(201);
-    const miss = await newRun();
+    const miss = await createTaskRun(t.baseUrl);
     expect(
       (await propose(miss.id, { type: 'RUNNING', state_details: { cache_key: 'ck-old' } }).expect(201)).body
         .status,
@@ -130,7 +127,7 @@ describe('orchestration through the API', () => {
 
   it('should keep tasks from starting in stopped or paused flow runs', async () => {
     const done = await newFlowRun({ type: 'COMPLETED' });
-    const a = await newRun({ flow_run_id: done.id });
+    const a = await createTaskRun(t.baseUrl, { flow_run_id: done.id });
     expect((await propose(a.id, { type: 'RUNNING' }).expect(200)).body).toMatchObject({
       status: 'ABORT',
       details: { reason: 'The enclosing flow must be running to begin task execution.' },
@@ -139,7 +136,7 @@ describe('orchestration through the API', () => {
       type: 'PAUSED',
       state_details: { pause_timeout: '2999-01-01T00:00:00Z' },
     });
-    const b = await newRun({ flow_run_id: paused.id });
+    const b = await createTaskRun(t.baseUrl, { flow_run_id: paused.id });
     const r = await propose(b.id, { type: 'RUNNING' }).expect(201);
     expect(r.body).toMatchObject({
       status: 'REJECT',
@@ -154,7 +151,7 @@ describe('orchestration through the API', () => {
 
   it('should track flow-run retries on task reruns', async () => {
     const fr = await newFlowRun();
-    const run = await newRun({ flow_run_id: fr.id });
+    const run = await createTaskRun(t.baseUrl, { flow_run_id: fr.id });
     await propose(run.id, { type: 'RUNNING' }).expect(201);
     await propose(run.id, { type: 'FAILED' }).expect(201);
     expect((await api().get(`/api/task_runs/${run.id}`)).body.flow_run_run_count).toBe(1);
@@ -173,7 +170,7 @@ describe('orchestration through the API', () => {
   });
 
   it('should refuse to crash or pause a finished run', async () => {
-    const run = await newRun();
+    const run = await createTaskRun(t.baseUrl);
     await propose(run.id, { type: 'RUNNING' }).expect(201);
     await propose(run.id, { type: 'FAILED' }).expect(201);
     expect((await propose(run.id, { type: 'CRASHED' }).expect(200)).body).toMatchObject({
@@ -220,19 +217,13 @@ describe('a custom orchestration policy swapped in through DI', () => {
   });
 
   it('should apply the extra rule on set_state while the core rules still run', async () => {
-    const frozen = (
-      await api()
-        .post('/api/task_runs/')
-        .send({ task_key: 'c', dynamic_key: '1', tags: ['frozen'] })
-        .expect(201)
-    ).body;
+    const frozen = await createTaskRun(t.baseUrl, { tags: ['frozen'] });
     const res = await api()
       .post(`/api/task_runs/${frozen.id}/set_state`)
       .send({ state: { type: 'RUNNING' } })
       .expect(200);
     expect(res.body).toMatchObject({ status: 'ABORT', details: { reason: 'Frozen runs may not start.' } });
-    const free = (await api().post('/api/task_runs/').send({ task_key: 'c', dynamic_key: '2' }).expect(201))
-      .body;
+    const free = await createTaskRun(t.baseUrl);
     await api()
       .post(`/api/task_runs/${free.id}/set_state`)
       .send({ state: { type: 'RUNNING' } })
@@ -258,12 +249,7 @@ describe('a custom orchestration policy swapped in through DI', () => {
       override: (b) => b.overrideProvider(OrchestrationPolicy).useValue(acceptAll),
     });
     try {
-      const run = (
-        await request(t2.baseUrl)
-          .post('/api/task_runs/')
-          .send({ task_key: 'c', dynamic_key: '3' })
-          .expect(201)
-      ).body;
+      const run = await createTaskRun(t2.baseUrl);
       await request(t2.baseUrl)
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -306,9 +292,7 @@ describe('set_state when the run already has a state at the proposed µs', () =>
   });
 
   it('should retry once with a new timestamp, then answer 409', async () => {
-    const run = (
-      await api().post('/api/task_runs/').send({ task_key: 'clash', dynamic_key: '0' }).expect(201)
-    ).body;
+    const run = await createTaskRun(t.baseUrl);
     const pendingAt = toMicros(run.state.timestamp);
     clock.queue.push(pendingAt, pendingAt);
     const running = await api()
@@ -368,11 +352,9 @@ describe('rules plugged in at the tag-concurrency extension point', () => {
 
   it('should run them in the transaction at create and set_state, and roll them back for an existing run', async () => {
     const id = '5b0f3c0e-1d2a-4e5f-8a9b-0c1d2e3f4a5b';
-    const run = (
-      await api().post('/api/task_runs/').send({ id, task_key: 'probe', dynamic_key: '0' }).expect(201)
-    ).body;
+    const run = await createTaskRun(t.baseUrl, { id, task_key: 'probe', dynamic_key: '0' });
     expect(await probes(run.id)).toBe(1);
-    await api().post('/api/task_runs/').send({ id, task_key: 'probe', dynamic_key: '0' }).expect(200);
+    await createTaskRun(t.baseUrl, { id, task_key: 'probe', dynamic_key: '0' }, 200);
     expect(await probes(run.id)).toBe(1);
     await api()
       .post(`/api/task_runs/${run.id}/set_state`)

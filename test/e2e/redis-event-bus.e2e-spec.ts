@@ -99,8 +99,11 @@ describe('RedisEventBus (real Redis)', () => {
   });
 
   it('should not let others claim events a live consumer is still working on', async () => {
-    const slow = bus();
-    const other = bus();
+    // A claim idle time with room for a busy machine: the heartbeat (every third of it) may run late by
+    // up to two thirds of it before another consumer could take the entries.
+    const claimIdleMs = 1000;
+    const slow = bus({ claimIdleMs });
+    const other = bus({ claimIdleMs });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const slowGot: string[] = [];
@@ -112,13 +115,33 @@ describe('RedisEventBus (real Redis)', () => {
       },
       { group: 'g', maxInFlight: 10 },
     );
-    const events = Array.from({ length: 3 }, received);
-    await slow.publish(events);
-    await expectEventually(() => expect(slowGot.length).toBe(3));
-    await other.subscribe(async (e) => void otherGot.push(e.id), { group: 'g', maxInFlight: 10 });
-    await new Promise((r) => setTimeout(r, 1000)); // > 3 × claimIdle: heartbeats must keep them
-    expect(otherGot).toEqual([]);
-    release();
+    try {
+      const events = Array.from({ length: 3 }, received);
+      await slow.publish(events);
+      await expectEventually(() => expect(slowGot.length).toBe(3));
+      await other.subscribe(async (e) => void otherGot.push(e.id), { group: 'g', maxInFlight: 10 });
+      // Watch the group for twice the claim idle time (the other consumer tries to claim every third of it):
+      // the entries stay with one consumer, delivered once, because its heartbeats keep them fresh.
+      const watchUntil = Date.now() + 2 * claimIdleMs;
+      let checks = 0;
+      while (Date.now() < watchUntil || checks < 2) {
+        const pending = (await admin.xpending(stream, 'g', '-', '+', 10)) as [
+          string,
+          string,
+          number,
+          number,
+        ][];
+        expect(pending.map(([, consumer, , deliveries]) => [consumer, deliveries])).toEqual(
+          pending.map(() => [pending[0][1], 1]),
+        );
+        expect(pending).toHaveLength(3);
+        expect(otherGot).toEqual([]);
+        checks++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      release(); // else the bus's shutdown waits for the held handler
+    }
     await expectEventually(async () => expect((await slow.backlog()).g).toBe(0));
   });
 

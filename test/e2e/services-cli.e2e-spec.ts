@@ -1,3 +1,4 @@
+import { expectEventually } from '../utils/expect-eventually';
 import { runEntry, waitForExit } from '../utils/server-process';
 import { createTestDatabase } from '../utils/test-database';
 
@@ -55,13 +56,16 @@ describe('the services CLI', () => {
       ['services', 'start'],
     );
     const output = collect(child);
-    const deadline = Date.now() + 30_000;
-    while (!output().includes('services running without the HTTP API') && Date.now() < deadline) {
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const started = output();
-    expect(started).toContain('services running without the HTTP API');
+    const started = await expectEventually(
+      () => {
+        expect({ exitCode: child.exitCode, output: output() }).toEqual({
+          exitCode: null,
+          output: expect.stringContaining('services running without the HTTP API'),
+        });
+        return output();
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     expect(started).toMatch(/"context":"EventPersister".*"msg":"started"/);
     expect(started).toMatch(/"context":"TaskRunRecorder".*"msg":"started"/);
     expect(started).not.toMatch(/"context":"EventRetention".*"msg":"started"/);

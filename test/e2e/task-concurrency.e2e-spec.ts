@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /** Tag concurrency enforced by the task policies through `POST /api/task_runs/{id}/set_state` (spec §4.2–§4.4). */
@@ -14,14 +15,8 @@ describe('tag concurrency in the task policy', () => {
     await t.close();
   });
 
-  let seq = 0;
-  async function createRun(tags: string[], extra: Record<string, unknown> = {}): Promise<string> {
-    const res = await api()
-      .post('/api/task_runs/')
-      .send({ task_key: 'task', dynamic_key: String(seq++), tags, ...extra })
-      .expect(201);
-    return res.body.id as string;
-  }
+  const createRun = async (tags: string[], extra: Record<string, unknown> = {}): Promise<string> =>
+    (await createTaskRun(t.baseUrl, { tags, ...extra })).id;
   const setState = (id: string, state: Record<string, unknown>, force?: boolean) =>
     api()
       .post(`/api/task_runs/${id}/set_state`)

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueues } from '../../src/task-queues/task-queue';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import { createDeferredTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { TaskWorkerClient } from '../utils/task-worker-client';
@@ -20,22 +21,6 @@ describe('background task delivery through the task runs API', () => {
     clients.push(c);
     return c;
   };
-  const createDeferred = async (
-    app: TestApp,
-    taskKey: string,
-    expected = 201,
-  ): Promise<{ id: string; body: Record<string, unknown> }> => {
-    const res = await request(app.baseUrl)
-      .post('/api/task_runs/')
-      .send({
-        task_key: taskKey,
-        dynamic_key: randomUUID(),
-        state: { type: 'SCHEDULED', state_details: { deferred: true } },
-      })
-      .expect(expected);
-    return { id: (res.body as { id: string }).id, body: res.body as Record<string, unknown> };
-  };
-
   beforeAll(async () => {
     t = await createTestApp();
   });
@@ -51,7 +36,8 @@ describe('background task delivery through the task runs API', () => {
   it('should deliver a deferred SCHEDULED run created with POST /api/task_runs/ as its full TaskRun JSON', async () => {
     const k = key();
     const worker = await subscribe(t, [k]);
-    const { id, body } = await createDeferred(t, k);
+    const body = await createDeferredTaskRun(t.baseUrl, k);
+    const id = body.id;
     const run = await worker.nextRun();
     worker.ack();
     expect(run).toEqual({ ...body, estimated_start_time_delta: run.estimated_start_time_delta });
@@ -77,8 +63,8 @@ describe('background task delivery through the task runs API', () => {
 
   it('should put a deferred AwaitingRetry on the retry queue, served before scheduled runs', async () => {
     const k = key();
-    const first = await createDeferred(t, k);
-    const second = await createDeferred(t, k);
+    const first = await createDeferredTaskRun(t.baseUrl, k);
+    const second = await createDeferredTaskRun(t.baseUrl, k);
     // The first run is picked up, runs and fails; the client reschedules it as a deferred AwaitingRetry.
     const w1 = await subscribe(t, [k]);
     expect((await w1.nextRun()).id).toBe(first.id);
@@ -103,7 +89,7 @@ describe('background task delivery through the task runs API', () => {
   it('should answer 429 and leave no run behind when the key queue is full', async () => {
     const k = key();
     t.app.get(TaskQueues).configureTaskKey(k, 1);
-    await createDeferred(t, k);
+    await createDeferredTaskRun(t.baseUrl, k);
     const res = await request(t.baseUrl)
       .post('/api/task_runs/')
       .send({
@@ -123,7 +109,7 @@ describe('background task delivery through the task runs API', () => {
 
   it('should drop the queue entry of a deleted run', async () => {
     const k = key();
-    const { id } = await createDeferred(t, k);
+    const { id } = await createDeferredTaskRun(t.baseUrl, k);
     await request(t.baseUrl).delete(`/api/task_runs/${id}`).expect(204);
     const worker = await subscribe(t, [k]);
     expect(await worker.next(1500)).toBeUndefined();
@@ -131,7 +117,7 @@ describe('background task delivery through the task runs API', () => {
 
   it('should restore, at start-up, a deferred run whose queue row was lost, with the TaskRun JSON of the API', async () => {
     const k = key();
-    const { id } = await createDeferred(t, k);
+    const { id } = await createDeferredTaskRun(t.baseUrl, k);
     const read = await request(t.baseUrl).get(`/api/task_runs/${id}`).expect(200);
     await t.dataSource.query(`DELETE FROM task_queue_item WHERE task_run_id = $1`, [id]);
     const replica = await createTestApp({ databaseUrl: t.databaseUrl });
@@ -155,7 +141,7 @@ describe('background task delivery through the task runs API', () => {
       const wa = await subscribe(t, [k]);
       const wb = await subscribe(other, [k]);
       const ids = new Set<string>();
-      for (let i = 0; i < 10; i++) ids.add((await createDeferred(i % 2 ? t : other, k)).id);
+      for (let i = 0; i < 10; i++) ids.add((await createDeferredTaskRun((i % 2 ? t : other).baseUrl, k)).id);
       const got: string[] = [];
       await expectEventually(
         async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import request from 'supertest';
+import { createDeferredTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { startServer } from '../utils/server-process';
@@ -13,17 +13,6 @@ describe('task queues across server process restarts', () => {
   const clients: TaskWorkerClient[] = [];
   let app: TestApp | undefined;
 
-  const createDeferred = async (baseUrl: string, taskKey: string): Promise<string> => {
-    const res = await request(baseUrl)
-      .post('/api/task_runs/')
-      .send({
-        task_key: taskKey,
-        dynamic_key: randomUUID(),
-        state: { type: 'SCHEDULED', state_details: { deferred: true } },
-      })
-      .expect(201);
-    return (res.body as { id: string }).id;
-  };
   const subscribe = async (baseUrl: string, keys: string[]): Promise<TaskWorkerClient> => {
     const c = await TaskWorkerClient.subscribe(baseUrl.replace(/^http/, 'ws'), keys);
     clients.push(c);
@@ -43,10 +32,10 @@ describe('task queues across server process restarts', () => {
     let inFlight: string;
     let queued: string;
     try {
-      inFlight = await createDeferred(server.baseUrl, k);
+      inFlight = (await createDeferredTaskRun(server.baseUrl, k)).id;
       const worker = await subscribe(server.baseUrl, [k]);
       expect((await worker.nextRun()).id).toBe(inFlight);
-      queued = await createDeferred(server.baseUrl, k);
+      queued = (await createDeferredTaskRun(server.baseUrl, k)).id;
     } finally {
       expect(await server.stop('SIGTERM')).toBe(0);
     }
@@ -67,7 +56,7 @@ describe('task queues across server process restarts', () => {
     const env = { PREFECT_SERVER_TASKS_SCHEDULING_DELIVERY_LEASE: '1' };
     const server = await startServer({ DATABASE_URL: databaseUrl, ...env });
     const k = `tasks.${randomUUID().slice(0, 8)}`;
-    const id = await createDeferred(server.baseUrl, k);
+    const id = (await createDeferredTaskRun(server.baseUrl, k)).id;
     const doomed = await subscribe(server.baseUrl, [k]);
     expect((await doomed.nextRun()).id).toBe(id);
     await server.stop('SIGKILL');

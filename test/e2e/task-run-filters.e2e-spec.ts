@@ -1,4 +1,6 @@
 import request from 'supertest';
+import { Clock, FakeClock } from '../../src/common/time/clock';
+import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /**
@@ -61,12 +63,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
     fr2 = (await api().post('/api/flow_runs/').send({ flow_id: f2, name: 'run-two' }).expect(201)).body.id;
     tBeforeRuns = new Date().toISOString();
     const create = async (name: string, body: Record<string, unknown>) => {
-      ids[name] = (
-        await api()
-          .post('/api/task_runs/')
-          .send({ name, task_key: 'k', dynamic_key: name, ...body })
-          .expect(201)
-      ).body.id;
+      ids[name] = (await createTaskRun(t.baseUrl, { name, task_key: 'k', ...body })).id;
     };
     await create('alpha', { flow_run_id: fr1, tags: ['x', 'y'] });
     await create('beta', { flow_run_id: fr1, tags: ['x'] });
@@ -538,10 +535,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
         'PENDING/Pending': 1,
         'FAILED/Failed': 1,
       });
-      for (const s of bucket.states) {
-        expect(s.sum_estimated_run_time).toBeGreaterThanOrEqual(0);
-        expect(s.sum_estimated_lateness).toBeGreaterThanOrEqual(0);
-      }
+      // The sums, exact on a clock the test moves: 'task run history sums' at the end of this file.
     });
 
     it('should produce empty buckets, cap at 500 and honour filters', async () => {
@@ -603,5 +597,85 @@ describe('task run filters, sorts, count, paginate and history', () => {
       ).toEqual({ detail: 'History interval must not be less than 1 second.' });
       await api().post('/api/task_runs/history').send({ history_start: '2000-01-01T00:00:00Z' }).expect(422);
     });
+  });
+});
+
+/**
+ * The history sums, exact: the app runs on a clock only the test moves, so run times and lateness are
+ * known to the microsecond (spec §1.1: estimated_run_time and estimated_start_time_delta).
+ */
+describe('task run history sums, on a clock the test moves', () => {
+  const T0 = Date.UTC(2001, 0, 1) * 1000;
+  const clock = new FakeClock(T0);
+  let t: TestApp;
+  const api = () => request(t.baseUrl);
+  const create = async (name: string): Promise<string> =>
+    (await createTaskRun(t.baseUrl, { name, state: { type: 'PENDING' } })).id;
+  const setState = (id: string, type: string) =>
+    api().post(`/api/task_runs/${id}/set_state`).send({ state: { type }, force: true }).expect(201);
+
+  beforeAll(async () => {
+    t = await createTestApp({ override: (b) => b.overrideProvider(Clock).useValue(clock) });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('should sum estimated run time and lateness per state from the runs', async () => {
+    const done = await create('done'); // t = 0: expected to start now
+    clock.advance(2);
+    await setState(done, 'RUNNING'); // t = 2: 2 s late
+    clock.advance(3);
+    await setState(done, 'COMPLETED'); // t = 5: ran 3 s
+    const running = await create('running'); // t = 5
+    await create('late'); // t = 5, never started
+    clock.advance(1.5);
+    await setState(running, 'RUNNING'); // t = 6.5: 1.5 s late
+    const other = await create('other'); // t = 6.5
+    clock.advance(1);
+    await setState(other, 'RUNNING'); // t = 7.5: 1 s late
+    clock.advance(2.25); // now: t = 9.75
+
+    const res = await api()
+      .post('/api/task_runs/history')
+      .send({
+        history_start: '2001-01-01T00:00:00Z',
+        history_end: '2001-01-01T01:00:00Z',
+        history_interval_seconds: 3600,
+      })
+      .expect(200);
+    for (const bucket of res.body as { states: { state_type: string }[] }[]) {
+      bucket.states.sort((x, y) => x.state_type.localeCompare(y.state_type));
+    }
+    expect(res.body).toEqual([
+      {
+        interval_start: '2001-01-01T00:00:00.000000Z',
+        interval_end: '2001-01-01T01:00:00.000000Z',
+        states: [
+          {
+            state_type: 'COMPLETED',
+            state_name: 'Completed',
+            count_runs: 1,
+            sum_estimated_run_time: 3,
+            sum_estimated_lateness: 2,
+          },
+          {
+            state_type: 'PENDING',
+            state_name: 'Pending',
+            count_runs: 1,
+            sum_estimated_run_time: 0,
+            sum_estimated_lateness: 4.75, // not started, 4.75 s after its expected start
+          },
+          {
+            state_type: 'RUNNING',
+            state_name: 'Running',
+            count_runs: 2,
+            sum_estimated_run_time: 3.25 + 2.25, // each since it started, up to now
+            sum_estimated_lateness: 1.5 + 1,
+          },
+        ],
+      },
+    ]);
   });
 });

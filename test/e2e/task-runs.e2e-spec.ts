@@ -1,5 +1,6 @@
 import http from 'node:http';
 import request from 'supertest';
+import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
@@ -27,12 +28,9 @@ describe('task runs API', () => {
     await t.close();
   });
 
-  const createRun = async (body: Record<string, unknown>, status = 201) =>
-    (await api().post('/api/task_runs/').send(body).expect(status)).body;
-
   describe('POST /task_runs/', () => {
     it('should create a run in Pending with µs timestamps and every TaskRun field', async () => {
-      const run = await createRun({ task_key: 'create', dynamic_key: '0', tags: ['a'] });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'create', dynamic_key: '0', tags: ['a'] });
       expect(Object.keys(run).sort()).toEqual(
         [
           'id',
@@ -108,20 +106,25 @@ describe('task runs API', () => {
     });
 
     it('should answer 200 with the existing run for the same natural key, without touching its state', async () => {
-      const first = await createRun({ flow_run_id: flowRunId, task_key: 'idem', dynamic_key: '1' });
-      const again = await createRun(
+      const first = await createTaskRun(t.baseUrl, {
+        flow_run_id: flowRunId,
+        task_key: 'idem',
+        dynamic_key: '1',
+      });
+      const again = await createTaskRun(
+        t.baseUrl,
         { flow_run_id: flowRunId, task_key: 'idem', dynamic_key: '1', state: { type: 'RUNNING' } },
         200,
       );
       expect(again.id).toBe(first.id);
       expect(again.state_id).toBe(first.state_id);
-      const flowless = await createRun({ task_key: 'idem', dynamic_key: 'x' });
-      const flowlessAgain = await createRun({ task_key: 'idem', dynamic_key: 'x' }, 200);
+      const flowless = await createTaskRun(t.baseUrl, { task_key: 'idem', dynamic_key: 'x' });
+      const flowlessAgain = await createTaskRun(t.baseUrl, { task_key: 'idem', dynamic_key: 'x' }, 200);
       expect(flowlessAgain.id).toBe(flowless.id);
     });
 
     it('should answer 409 for a known id with another natural key, and for a missing flow run', async () => {
-      const run = await createRun({ task_key: 'clash', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'clash', dynamic_key: '0' });
       const res = await api()
         .post('/api/task_runs/')
         .send({ id: run.id, task_key: 'clash', dynamic_key: '1' })
@@ -139,7 +142,7 @@ describe('task runs API', () => {
 
     it('should honour a client id and initial state', async () => {
       const id = '3f1b1f4e-8f2a-4c39-9d51-6a2f1b8c9d00';
-      const run = await createRun({
+      const run = await createTaskRun(t.baseUrl, {
         id,
         task_key: 'with-state',
         dynamic_key: '0',
@@ -150,7 +153,7 @@ describe('task runs API', () => {
     });
 
     it('should inherit the flow run labels, add prefect.flow-run.id and let client labels win', async () => {
-      const run = await createRun({
+      const run = await createTaskRun(t.baseUrl, {
         flow_run_id: flowRunId,
         task_key: 'labels',
         dynamic_key: '0',
@@ -166,7 +169,7 @@ describe('task runs API', () => {
     });
 
     it('should migrate deprecated retry settings', async () => {
-      const run = await createRun({
+      const run = await createTaskRun(t.baseUrl, {
         task_key: 'policy',
         dynamic_key: '0',
         empirical_policy: { max_retries: 2, retry_delay_seconds: 3 },
@@ -278,7 +281,7 @@ describe('task runs API', () => {
 
   describe('GET / PATCH / DELETE /task_runs/{id}', () => {
     it('should read a run and answer 404 for unknown or non-UUID ids', async () => {
-      const run = await createRun({ task_key: 'read', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'read', dynamic_key: '0' });
       const res = await api().get(`/api/task_runs/${run.id}`).expect(200);
       expect(res.body).toMatchObject({ id: run.id, state: { id: run.state_id, type: 'PENDING' } });
       expect((await api().get(`/api/task_runs/${MISSING}`).expect(404)).body).toEqual({
@@ -288,7 +291,7 @@ describe('task runs API', () => {
     });
 
     it('should rename with PATCH (204) and answer 404 for an unknown run', async () => {
-      const run = await createRun({ task_key: 'patch', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'patch', dynamic_key: '0' });
       await api().patch(`/api/task_runs/${run.id}`).send({ name: 'renamed' }).expect(204);
       const after = (await api().get(`/api/task_runs/${run.id}`).expect(200)).body;
       expect(after.name).toBe('renamed');
@@ -300,7 +303,7 @@ describe('task runs API', () => {
     });
 
     it('should delete a run with its states (204), then 404', async () => {
-      const run = await createRun({ task_key: 'delete', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'delete', dynamic_key: '0' });
       await api().delete(`/api/task_runs/${run.id}`).expect(204);
       await api().get(`/api/task_runs/${run.id}`).expect(404);
       expect((await api().delete(`/api/task_runs/${run.id}`).expect(404)).body).toEqual({
@@ -314,7 +317,7 @@ describe('task runs API', () => {
     });
 
     it('should unlink subflows of a deleted run', async () => {
-      const run = await createRun({ task_key: 'parent', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'parent', dynamic_key: '0' });
       const [{ flow_id: flowId }] = await t.dataSource.query(`SELECT flow_id FROM flow_run WHERE id = $1`, [
         flowRunId,
       ]);
@@ -328,7 +331,11 @@ describe('task runs API', () => {
 
   describe('POST /task_runs/{id}/set_state', () => {
     it('should walk Pending → Running → Completed with 201s and keep run fields in step', async () => {
-      const run = await createRun({ flow_run_id: flowRunId, task_key: 'walk', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, {
+        flow_run_id: flowRunId,
+        task_key: 'walk',
+        dynamic_key: '0',
+      });
       const running = await api()
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -360,7 +367,7 @@ describe('task runs API', () => {
     });
 
     it('should store results as artifacts and read them back either way', async () => {
-      const run = await createRun({ task_key: 'artifact', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'artifact', dynamic_key: '0' });
       await api()
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -398,7 +405,7 @@ describe('task runs API', () => {
     });
 
     it('should answer 200 with the current state for a rejected rerun of a completed run', async () => {
-      const run = await createRun({ task_key: 'done-twice', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'done-twice', dynamic_key: '0' });
       await api()
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -419,7 +426,7 @@ describe('task runs API', () => {
     });
 
     it('should bypass the core rules with force=true (Minimal policy)', async () => {
-      const run = await createRun({ task_key: 'force', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'force', dynamic_key: '0' });
       await api()
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -437,7 +444,7 @@ describe('task runs API', () => {
     });
 
     it('should use the Background policy for deferred states (no Pending after Pending)', async () => {
-      const run = await createRun({
+      const run = await createTaskRun(t.baseUrl, {
         task_key: 'deferred',
         dynamic_key: '0',
         state: { type: 'SCHEDULED', state_details: { deferred: true } },
@@ -466,7 +473,7 @@ describe('task runs API', () => {
         .send({ state: { type: 'RUNNING' } })
         .expect(404);
       expect(res.body).toEqual({ exception_message: `Task run with id ${MISSING} not found` });
-      const run = await createRun({ task_key: 'bad-state', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'bad-state', dynamic_key: '0' });
       await api().post(`/api/task_runs/${run.id}/set_state`).send({}).expect(422);
       await api()
         .post(`/api/task_runs/${run.id}/set_state`)
@@ -481,7 +488,7 @@ describe('task runs API', () => {
 
   describe('GET /task_run_states', () => {
     it('should list a run’s states by timestamp and read one', async () => {
-      const run = await createRun({ task_key: 'states', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, { task_key: 'states', dynamic_key: '0' });
       await api()
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -505,7 +512,11 @@ describe('task runs API', () => {
 
   describe('UI routes', () => {
     it('should read a run with its flow run name', async () => {
-      const run = await createRun({ flow_run_id: flowRunId, task_key: 'ui', dynamic_key: '0' });
+      const run = await createTaskRun(t.baseUrl, {
+        flow_run_id: flowRunId,
+        task_key: 'ui',
+        dynamic_key: '0',
+      });
       const fr = (await api().get(`/api/flow_runs/${flowRunId}`)).body;
       const res = await api().get(`/api/ui/task_runs/${run.id}`).expect(200);
       expect(res.body).toMatchObject({ id: run.id, flow_run_name: fr.name });
@@ -534,7 +545,7 @@ describe('task runs API', () => {
 
     it('should bucket terminal runs for the dashboard and require start_time.after_', async () => {
       const before = new Date(Date.now() - 60_000).toISOString();
-      const ok = await createRun({ task_key: 'dash', dynamic_key: 'ok' });
+      const ok = await createTaskRun(t.baseUrl, { task_key: 'dash', dynamic_key: 'ok' });
       await api()
         .post(`/api/task_runs/${ok.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
@@ -543,7 +554,7 @@ describe('task runs API', () => {
         .post(`/api/task_runs/${ok.id}/set_state`)
         .send({ state: { type: 'COMPLETED' } })
         .expect(201);
-      const bad = await createRun({ task_key: 'dash', dynamic_key: 'bad' });
+      const bad = await createTaskRun(t.baseUrl, { task_key: 'dash', dynamic_key: 'bad' });
       await api()
         .post(`/api/task_runs/${bad.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })

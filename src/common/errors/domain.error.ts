@@ -1,6 +1,7 @@
 /**
- * Errors that services throw. They carry a code, never an HTTP status: `DomainErrorFilter` maps codes to
- * statuses in one exhaustive switch, so workers and gateways can share the same services.
+ * Errors that services throw. They carry a code, never an HTTP status: `HttpExceptionFilter`
+ * (http-exception.filter.ts, `statusFor`) maps codes to statuses in one exhaustive switch, so workers and
+ * gateways can share the same services.
  */
 export type DomainErrorCode =
   'NOT_FOUND' | 'CONFLICT' | 'INVALID' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'TOO_MANY_REQUESTS' | 'UNAVAILABLE';

@@ -45,17 +45,19 @@ describe(RetryFailedTasks.name, () => {
     expect(r.state?.state_details.scheduled_time).toBe(fromMicros(now + 4_000_000));
   });
 
-  it('should jitter the delay within the clamp', async () => {
-    const low = fakeContext({
-      initial: st('RUNNING'),
-      proposed: st('FAILED', { at: T0 + 1 }),
-      run: { runCount: 1, empiricalPolicy: { retries: 1, retry_delay: 10, retry_jitter_factor: 0.5 } },
-      now,
-      random: () => 0.999,
-    });
-    const r = await run(low, [sut]);
-    const delay = (Date.parse(r.state!.state_details.scheduled_time!) * 1000 - now) / 1e6;
-    expect(delay).toBeGreaterThan(0);
-    expect(delay).toBeLessThanOrEqual(15.001);
+  it('should jitter the delay with the context random source, exactly', async () => {
+    const jittered = (u: number) =>
+      fakeContext({
+        initial: st('RUNNING'),
+        proposed: st('FAILED', { at: T0 + 1 }),
+        run: { runCount: 1, empiricalPolicy: { retries: 1, retry_delay: 10, retry_jitter_factor: 0.5 } },
+        now,
+        random: () => u,
+      });
+    // clamped_poisson_interval(10, 0.5) for the draws 0.999 and 0.25 (see jitter.spec.ts), in µs.
+    const high = await run(jittered(0.999), [sut]);
+    expect(high.state?.state_details.scheduled_time).toBe(fromMicros(now + 14_986_126));
+    const low = await run(jittered(0.25), [sut]);
+    expect(low.state?.state_details.scheduled_time).toBe(fromMicros(now + 7_864_312));
   });
 });

@@ -45,7 +45,7 @@ export interface RecorderConsumerHooks {
   onProblem?(detail: string | undefined): void;
 }
 
-function describe(err: unknown): string {
+function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
@@ -215,7 +215,7 @@ export class TaskRunRecorderConsumer {
   }
 
   private async failed(batch: RetryableEvent[], err: unknown): Promise<void> {
-    const reason = describe(err);
+    const reason = describeError(err);
     if (isRetryableDbError(err)) {
       // The database is unreachable: not ready until a flush succeeds. (A poison event is not a readiness
       // problem: it is retried and dead-lettered on its own.)
@@ -247,7 +247,7 @@ export class TaskRunRecorderConsumer {
     } catch (dlqErr) {
       this.logger.error({
         msg: `could not dead-letter ${drop.length} events; handing them back to the bus`,
-        error: describe(dlqErr),
+        error: describeError(dlqErr),
       });
       for (const item of drop) item.done.reject(err);
     }
