@@ -5,7 +5,16 @@ import { randomUUID } from 'node:crypto';
 import { deferred, Deferred, sleep } from '../../common/async/deferred';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
-import { EventBus, EventHandler, SubscribeOptions, Subscription } from './event-bus';
+import {
+  BusPressure,
+  EPHEMERAL_GROUP_PREFIX,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from './event-bus';
+
+export { EPHEMERAL_GROUP_PREFIX };
 
 export interface RedisEventBusOptions {
   url: string;
@@ -25,9 +34,6 @@ export interface RedisEventBusOptions {
   /** How often the stream is trimmed to what every durable group has acknowledged (ms; 0 = never). */
   trimEveryMs?: number;
 }
-
-/** Groups named with this prefix are live-only: they start at `$`, are destroyed on close and never hold back trimming. */
-export const EPHEMERAL_GROUP_PREFIX = 'ephemeral:';
 
 /** SET NX per id (dedupe window), then XADD the new ones: one round trip per publish. */
 const PUBLISH_SCRIPT = `
@@ -62,6 +68,10 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
   private readonly client: Redis;
   private readonly subscriptions = new Set<RedisSubscription>();
   private trimTimer?: NodeJS.Timeout;
+  private measuredBacklog: Record<string, number> = {};
+  private backlogMeasuredAt = 0;
+  private measuringBacklog = false;
+  private closing = false;
 
   constructor(
     private readonly url: string,
@@ -171,6 +181,33 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     return out;
   }
 
+  /**
+   * From the backlog measured at most every 250 ms: full while a durable group (e.g. the persisters, wherever
+   * they run) has `maxBacklog` entries or more not yet acknowledged.
+   */
+  pressure(maxBacklog: number): BusPressure | undefined {
+    if (this.closing) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    const now = Date.now();
+    if (!this.measuringBacklog && now - this.backlogMeasuredAt >= 250) {
+      this.measuringBacklog = true;
+      void this.backlog()
+        .then((b) => (this.measuredBacklog = b))
+        .catch(() => undefined)
+        .finally(() => {
+          this.backlogMeasuredAt = Date.now();
+          this.measuringBacklog = false;
+        });
+    }
+    for (const [group, n] of Object.entries(this.measuredBacklog)) {
+      if (group.startsWith(EPHEMERAL_GROUP_PREFIX) || n < maxBacklog) continue;
+      return {
+        kind: 'full',
+        message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
+      };
+    }
+    return undefined;
+  }
+
   /** Deletes entries older than anything a durable group still needs. */
   async trim(): Promise<void> {
     const groups = (await this.client.xinfo('GROUPS', this.opts.stream)) as unknown[][];
@@ -200,6 +237,7 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     clearInterval(this.trimTimer);
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.subscriptions.clear();
