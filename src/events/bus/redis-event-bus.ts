@@ -33,6 +33,11 @@ export interface RedisEventBusOptions {
   blockMs?: number;
   /** How often the stream is trimmed to what every durable group has acknowledged (ms; 0 = never). */
   trimEveryMs?: number;
+  /**
+   * Each consumer refreshes a liveness key this often (ms); a consumer of the group without one (its process
+   * died) has its pending entries claimed at once and is removed from the group.
+   */
+  livenessEveryMs?: number;
 }
 
 /** SET NX per id (dedupe window), then XADD the new ones: one round trip per publish. */
@@ -88,6 +93,7 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
       dedupeTtlMs: options.dedupeTtlMs ?? 5 * 60_000,
       blockMs: options.blockMs ?? 1000,
       trimEveryMs: options.trimEveryMs ?? 60_000,
+      livenessEveryMs: options.livenessEveryMs ?? 1000,
     };
     this.client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   }
@@ -264,6 +270,10 @@ function compareIds(a: string, b: string): number {
   return 0;
 }
 
+function livenessKey(stream: string, group: string, consumer: string): string {
+  return `${stream}:alive:${group}:${consumer}`;
+}
+
 function nextId(id: string): string {
   const [ms, seq] = id.split('-');
   return `${ms}-${BigInt(seq ?? '0') + 1n}`;
@@ -298,8 +308,22 @@ class RedisSubscription {
     return this.bus.commands;
   }
 
+  private get livenessKey(): string {
+    return livenessKey(this.opts.stream, this.options.group, this.consumer);
+  }
+
   start(): void {
     this.loop = this.run();
+    if (!this.ephemeral) {
+      const beat = (): void =>
+        void this.beat()
+          .then(() => this.recoverDeadConsumers())
+          .catch((err: unknown) => this.warn('liveness/recovery failed', err));
+      beat();
+      const liveness = setInterval(beat, this.opts.livenessEveryMs);
+      liveness.unref?.();
+      this.timers.add(liveness);
+    }
     const heartbeat = setInterval(
       () => void this.maintain().catch((err: unknown) => this.warn('claim/heartbeat failed', err)),
       Math.max(20, this.opts.claimIdleMs / 3),
@@ -320,6 +344,7 @@ class RedisSubscription {
       await this.idle.promise;
     }
     await this.flushAcks();
+    if (!this.ephemeral) await this.redis.del(this.livenessKey).catch(() => undefined);
     this.reader.disconnect();
   }
 
@@ -456,6 +481,79 @@ class RedisSubscription {
     for (let i = 0; i < ids.length; i += 1000) {
       await this.redis.xack(this.opts.stream, this.options.group, ...ids.slice(i, i + 1000));
     }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    await this.redis.set(this.livenessKey, '1', 'PX', this.opts.livenessEveryMs * 5);
+  }
+
+  /** Pending entries of dead consumers (no liveness key) not yet taken over; how many recovered so far. */
+  recovering = 0;
+
+  /**
+   * Takes over what consumers of this group whose processes died left pending (their liveness key expired),
+   * at once instead of after `claimIdleMs`, and removes them from the group.
+   */
+  private async recoverDeadConsumers(): Promise<void> {
+    const consumers = (await this.redis.xinfo(
+      'CONSUMERS',
+      this.opts.stream,
+      this.options.group,
+    )) as unknown[][];
+    let left = 0;
+    for (const raw of consumers) {
+      const info = toRecord(raw);
+      const name = String(info.name);
+      if (name === this.consumer || this.closed) continue;
+      if (await this.redis.exists(livenessKey(this.opts.stream, this.options.group, name))) continue;
+      const pending = Number(info.pending ?? 0);
+      if (pending > 0) {
+        const room = this.maxInFlight - this.inFlight.size;
+        if (room <= 0) {
+          left += pending;
+          continue;
+        }
+        const rows = (await this.redis.xpending(
+          this.opts.stream,
+          this.options.group,
+          '-',
+          '+',
+          Math.min(room, this.opts.readCount),
+          name,
+        )) as [string, string, number, number][];
+        const ids = rows.map((r) => r[0]).filter((id) => !this.inFlight.has(id));
+        if (ids.length) {
+          const claimed = (await this.redis.xclaim(
+            this.opts.stream,
+            this.options.group,
+            this.consumer,
+            0,
+            ...ids,
+          )) as (StreamEntry | null)[];
+          const found = new Set<string>();
+          for (const entry of claimed) {
+            if (!entry) continue;
+            found.add(entry[0]);
+            this.deliver(entry, 0);
+          }
+          // Entries trimmed away meanwhile: nothing to deliver, acknowledge them.
+          for (const id of ids) if (!found.has(id)) this.ack(id);
+          this.logger.log({
+            msg: 'took over the pending events of a dead consumer',
+            group: this.options.group,
+            consumer: name,
+            count: found.size,
+          });
+        }
+        if (pending > ids.length) {
+          left += pending - ids.length;
+          continue;
+        }
+      }
+      await this.redis.xgroup('DELCONSUMER', this.opts.stream, this.options.group, name);
+    }
+    this.recovering = left;
   }
 
   /** Keeps own in-flight entries fresh, then claims entries other consumers left idle too long. */
