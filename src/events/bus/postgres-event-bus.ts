@@ -272,8 +272,12 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   /** Per live durable group: events not yet settled (head − saved position). */
   async backlog(): Promise<Record<string, number>> {
     const rows = await this.query<{ name: string; backlog: number }>(
-      `SELECT g.name, greatest(0, h.head - g.position) AS backlog
-       FROM event_log_group g, (SELECT coalesce(max(position), 0) AS head FROM event_log) h
+      // A group's backlog counts from its position, or from the oldest row still in the log if that is
+      // later (a new group starts there): rows trimmed before it existed are not its backlog.
+      `SELECT g.name, greatest(0, h.head - greatest(g.position, h.tail)) AS backlog
+       FROM event_log_group g,
+            (SELECT coalesce(max(position), 0) AS head, coalesce(min(position) - 1, max(position), 0) AS tail
+             FROM event_log) h
        WHERE g.updated_at > now() - make_interval(secs => $1)`,
       [this.opts.staleGroupMs / 1000],
     );
