@@ -6,6 +6,7 @@ import { Clock } from '../../common/time/clock';
 import { toMicros } from '../../common/time/timestamp';
 import { AppConfig } from '../../config/app-config';
 import { BatchingConsumer } from '../../services/batching/batching-consumer';
+import { watchCatchUp } from '../../services/batching/catch-up';
 import { BackgroundService, ManagedService } from '../../services/managed-service';
 import { DeadLettersService } from '../../services/dead-letters/dead-letters.service';
 import { EventBus, Subscription } from '../bus/event-bus';
@@ -146,6 +147,14 @@ export class EventPersister extends ManagedService {
       group: EVENT_PERSISTER_GROUP,
       maxInFlight: this.config.eventPersister.queueMaxSize,
     });
+    void watchCatchUp(
+      this.bus,
+      EVENT_PERSISTER_GROUP,
+      Math.max(1000, 2 * this.config.eventPersister.batchSize),
+      (detail) => this.reportProblem(detail),
+      () => this.status !== 'running' && this.status !== 'starting',
+      this.logger,
+    );
   }
 
   protected async onStop(): Promise<void> {
