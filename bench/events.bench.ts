@@ -14,6 +14,10 @@
  *   service with its default settings (batch 20, flush 5 s, queue 50000, 1 statement in flight): sustained
  *   persisted events/s, ratio to the COPY baseline, and received → committed p50/p99 under that saturation;
  *   the same with two statements in flight; then p50/p99 at a steady offered load below capacity.
+ * - durable ingest (the default PostgreSQL broker): `POST /api/events` over HTTP (8 clients, 500 events per
+ *   request, services off), acknowledged = committed to `event_log`, ÷ raw COPY of the same rows into
+ *   `event_log`; then the acknowledgement latency p50/p99 at 5 000 events/s offered (50 events every 10 ms)
+ *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part.
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -274,6 +278,141 @@ async function publish(ingest: EventsIngestService, events: PrefectEvent[]): Pro
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Durable ingest through the default PostgreSQL broker.
+
+const wire = (events: ReceivedEvent[]): PrefectEvent[] => events.map(({ received: _received, ...e }) => e);
+
+/** Baseline: raw COPY of the same rows the broker writes (one `event_log` row per event, its JSON). */
+async function rawCopyLog(client: Client, events: ReceivedEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += BATCH) {
+    const text = events
+      .slice(i, i + BATCH)
+      .map((e) => `${esc(JSON.stringify(e))}\n`)
+      .join('');
+    await copy(client, `COPY event_log (event) FROM STDIN`, text);
+  }
+}
+
+async function postAll(
+  baseUrl: string,
+  events: PrefectEvent[],
+  perRequest: number,
+  clients: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < events.length) {
+      const slice = events.slice(next, next + perRequest);
+      next += perRequest;
+      for (;;) {
+        const res = await fetch(`${baseUrl}/api/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(slice),
+        });
+        await res.arrayBuffer();
+        if (res.status === 204) break;
+        if (res.status !== 429) throw new Error(`POST /api/events answered ${res.status}`);
+        await sleep(5);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, worker));
+}
+
+async function durableIngest(url: string, client: Client): Promise<void> {
+  const n = Math.round(20_000 * SCALE);
+  const ingestOnly = await createTestApp({
+    databaseUrl: url,
+    env: {
+      PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
+      PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED: 'false',
+    },
+  });
+  const rates: number[] = [];
+  const copies: number[] = [];
+  const ratios: number[] = [];
+  try {
+    await postAll(ingestOnly.baseUrl, wire(makeEvents(2000)), 500, 8); // warm-up
+    for (let rep = 0; rep < REPS; rep++) {
+      const events = makeEvents(n);
+      await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
+      let started = performance.now();
+      await rawCopyLog(client, events);
+      const copyRate = n / ((performance.now() - started) / 1000);
+      await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
+      started = performance.now();
+      await postAll(ingestOnly.baseUrl, wire(events), 500, 8);
+      const rate = n / ((performance.now() - started) / 1000);
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM event_log');
+      if (rows[0].n !== n) throw new Error(`event_log holds ${rows[0].n} of ${n}`);
+      copies.push(copyRate);
+      rates.push(rate);
+      ratios.push(rate / copyRate);
+      process.stdout.write(
+        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s\n`,
+      );
+    }
+  } finally {
+    await ingestOnly.close();
+  }
+  print('durable_ingest_baseline_raw_copy_event_log_events_per_s', median(copies), 'events/s');
+  print('durable_ingest_http_events_per_s', median(rates), 'events/s');
+  print('durable_ingest_ratio_to_raw_copy', median(ratios), 'x');
+
+  // Acknowledgement latency at 5 000 events/s offered, with the persister and the recorder consuming.
+  await client.query('TRUNCATE event_log, event_log_group, events, event_resources RESTART IDENTITY');
+  const full = await createTestApp({
+    databaseUrl: url,
+    env: { PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false' },
+  });
+  try {
+    for (const rate of [1000, STEADY_RATE]) {
+      const p50s: number[] = [];
+      const p99s: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        const total = Math.round(rate * 2 * Math.min(1, SCALE));
+        const perTick = rate / 100;
+        const events = wire(makeEvents(total));
+        const latencies: number[] = [];
+        const inFlight: Promise<void>[] = [];
+        const started = performance.now();
+        for (let i = 0; i < total; i += perTick) {
+          const slice = events.slice(i, i + perTick);
+          const t0 = performance.now();
+          inFlight.push(
+            fetch(`${full.baseUrl}/api/events`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(slice),
+            }).then(async (res) => {
+              await res.arrayBuffer();
+              if (res.status !== 204) throw new Error(`POST /api/events answered ${res.status}`);
+              latencies.push(performance.now() - t0);
+            }),
+          );
+          const due = started + ((i + perTick) / rate) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
+        await Promise.all(inFlight);
+        p50s.push(percentile(latencies, 50));
+        p99s.push(percentile(latencies, 99));
+        process.stdout.write(
+          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms\n`,
+        );
+      }
+      print(`ack_latency_at_${rate}_per_s_p50`, median(p50s), 'ms');
+      print(`ack_latency_at_${rate}_per_s_p99`, median(p99s), 'ms');
+    }
+  } finally {
+    await full.close();
+  }
+  print('commit_window', full.config.events.commitWindow * 1000, 'ms');
+}
+
 async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const name = `ptr_bench_events_${Date.now().toString(36)}`;
@@ -281,6 +420,16 @@ async function main(): Promise<void> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    process.stdout.write(
+      `# load average: ${(await import('node:os'))
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}\n`,
+    );
+    if (process.env.BENCH_EVENTS_PARTS === 'ingest') {
+      await durableIngest(url, client);
+      return;
+    }
     process.stdout.write(
       `# events bench: ${N_WRITE} events × (1 primary + 2 related) per write run, ${N_E2E} end to end, median of ${REPS}\n`,
     );
@@ -397,6 +546,7 @@ async function main(): Promise<void> {
     } finally {
       for (const { t } of apps) await t.close();
     }
+    await durableIngest(url, client);
   } finally {
     await client.end();
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

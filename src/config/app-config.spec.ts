@@ -20,7 +20,7 @@ describe(AppConfig.name, () => {
       queueMaxSize: 50000,
     });
     expect(sut.events.retentionPeriod).toBe(7 * 86400);
-    expect(sut.events.messagingBroker).toBe('memory');
+    expect(sut.events.messagingBroker).toBe('postgres');
     expect(sut.tasks).toMatchObject({ maxScheduledQueueSize: 1000, maxRetryQueueSize: 100 });
   });
 

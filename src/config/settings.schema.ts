@@ -215,9 +215,20 @@ export const eventsSettings = {
     description: 'Rows per backfill query of /events/out.',
     min: 1,
   }),
-  messagingBroker: setting.oneOf('PREFECT_SERVER_EVENTS_MESSAGING_BROKER', 'memory', ['memory', 'redis'], {
-    aliases: ['PREFECT_MESSAGING_BROKER'],
-    description: 'Event bus: memory (one process) or redis (Redis Streams, several replicas).',
+  messagingBroker: setting.oneOf(
+    'PREFECT_SERVER_EVENTS_MESSAGING_BROKER',
+    'postgres',
+    ['postgres', 'redis', 'memory'],
+    {
+      aliases: ['PREFECT_MESSAGING_BROKER'],
+      description:
+        'Event bus: postgres (durable log in the database, default), redis (Redis Streams) or memory (tests: a crash loses what is queued).',
+    },
+  ),
+  commitWindow: setting.duration('PREFECT_SERVER_EVENTS_COMMIT_WINDOW', 0.002, {
+    description:
+      'postgres broker: how long an accepted event waits for others to share its commit (seconds; at most 0.02).',
+    min: 0,
   }),
   redisUrl: setting.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'], {
     description: 'Redis URL, used when the messaging broker is redis.',

@@ -1,10 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import {
-  InvalidRequestError,
-  ServiceUnavailableError,
-  TooManyRequestsError,
-} from '../common/errors/domain.error';
+import { InvalidRequestError, TooManyRequestsError } from '../common/errors/domain.error';
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Clock } from '../common/time/clock';
@@ -12,25 +8,22 @@ import { AppConfig } from '../config/app-config';
 import { EventBus } from './bus/event-bus';
 import { EventLimits, parseEvent } from './event.schema';
 import { PrefectEvent, ReceivedEvent } from './event.types';
-import { RedisEventBus } from './bus/redis-event-bus';
-import { EVENT_PERSISTER_GROUP, EventPersister } from './services/event-persister.service';
+import { IngestBackpressure } from './ingest-backpressure';
 
 /**
  * Ingestion (`POST /events`, `WS /events/in`): validates client events against spec §6, stamps `received`,
  * and publishes them on the bus. Invalid or oversized events are refused, never dropped silently
- * (CONTRACT.md 3); while the local persister's buffer is full it refuses with 429 + Retry-After.
+ * (CONTRACT.md 3). The publish resolves once the bus holds the events durably (PostgreSQL broker: committed),
+ * so the 2xx follows. While the back-pressure port says saturated it refuses with 429 + Retry-After.
  */
 @Injectable()
 export class EventsIngestService {
   private readonly accepted: Counter;
   private readonly refused: Counter<'reason'>;
-  private remoteLag?: number;
-  private lagCheckedAt = 0;
-  private lagChecking = false;
 
   constructor(
     private readonly bus: EventBus,
-    private readonly persister: EventPersister,
+    private readonly backpressure: IngestBackpressure,
     private readonly clock: Clock,
     private readonly config: AppConfig,
     metrics: MetricsService,
@@ -70,62 +63,27 @@ export class EventsIngestService {
     return events;
   }
 
-  /** False while the persister's buffer is full. */
+  /** False while ingestion is saturated (the websocket stops reading instead of refusing). */
   hasRoom(): boolean {
-    return !this.persister.isFull() || this.persister.shutDown;
+    return this.backpressure.hasRoom();
   }
 
-  /**
-   * Throws TooManyRequestsError while the persister cannot take more, and ServiceUnavailableError once its
-   * shutdown began with the in-memory bus (what is published then could no longer be stored).
-   */
-  assertCapacity(): void {
-    if (this.persister.shutDown && this.config.events.messagingBroker === 'memory') {
-      this.refused.inc({ reason: 'shutting_down' });
-      throw new ServiceUnavailableError('Shutting down: events are not accepted any more');
-    }
-    this.refreshRemoteLag();
-    if (this.remoteLag !== undefined && this.remoteLag > this.config.eventPersister.queueMaxSize) {
-      this.refused.inc({ reason: 'backpressure' });
-      throw new TooManyRequestsError(
-        `Event queue full: the event persisters are ${this.remoteLag} events behind (more than ${this.config.eventPersister.queueMaxSize}); retry later.`,
-        1,
+  /** Throws TooManyRequestsError (429 + Retry-After) while saturated, ServiceUnavailableError while closing. */
+  assertCapacity(count = 1): void {
+    try {
+      this.backpressure.admit(count);
+    } catch (err) {
+      this.refused.inc(
+        { reason: err instanceof TooManyRequestsError ? 'backpressure' : 'shutting_down' },
+        count,
       );
+      throw err;
     }
-    if (this.persister.isFull()) {
-      this.refused.inc({ reason: 'backpressure' });
-      throw new TooManyRequestsError(
-        `Event queue full (${this.persister.depth}/${this.config.eventPersister.queueMaxSize}); retry later.`,
-        this.persister.retryAfterSeconds(),
-      );
-    }
-  }
-
-  /**
-   * With Redis and no persister running in this process (an API-only replica), the persisters elsewhere are
-   * watched through the stream: their group's lag, refreshed at most every 500 ms, stands in for the buffer.
-   */
-  private refreshRemoteLag(): void {
-    if (!(this.bus instanceof RedisEventBus) || this.persister.status === 'running') {
-      this.remoteLag = undefined;
-      return;
-    }
-    const now = Date.now();
-    if (this.lagChecking || now - this.lagCheckedAt < 500) return;
-    this.lagChecking = true;
-    void this.bus
-      .lag(EVENT_PERSISTER_GROUP)
-      .then((lag) => {
-        this.remoteLag = lag;
-        this.lagCheckedAt = Date.now();
-      })
-      .catch(() => undefined)
-      .finally(() => (this.lagChecking = false));
   }
 
   /** Stamps `received` and publishes. */
   async publish(events: PrefectEvent[]): Promise<ReceivedEvent[]> {
-    this.assertCapacity();
+    this.assertCapacity(events.length);
     const received = this.clock.now();
     const stamped = events.map((e) => ({ ...e, received }));
     if (stamped.length) await this.bus.publish(stamped);

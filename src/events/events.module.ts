@@ -10,6 +10,7 @@ import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventPersister } from './services/event-persister.service';
 import { EventRetentionService } from './services/event-retention.service';
+import { BusBackpressure, IngestBackpressure } from './ingest-backpressure';
 
 /**
  * Events (spec §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
@@ -22,6 +23,7 @@ import { EventRetentionService } from './services/event-retention.service';
     eventBusProvider,
     EventsRepository,
     EventsIngestService,
+    { provide: IngestBackpressure, useClass: BusBackpressure },
     EventsQueryService,
     EventsStreamService,
     EventsInGateway,

@@ -107,7 +107,7 @@ describe('event websockets', () => {
       const events = Array.from({ length: 6 }, () => wireEvent());
       for (const e of events) s.send(e);
       await expectEventually(() => expect(persister.depth).toBe(2));
-      await request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(429);
+      await expectEventually(() => request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(429));
       await expectEventually(async () => {
         await persister.flush();
         expect(

@@ -4,6 +4,7 @@ import { CreateEvents1764300003000 } from './1764300003000-CreateEvents';
 import { CreateTaskQueues1764300004000 } from './1764300004000-CreateTaskQueues';
 import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConcurrencyLimits';
 import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
+import { CreateEventLog1764300011000 } from './1764300011000-CreateEventLog';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -16,4 +17,5 @@ export const migrations = [
   CreateTaskQueues1764300004000,
   CreateConcurrencyLimits1764300005000,
   DeadLetterReplayRequests1764300007000,
+  CreateEventLog1764300011000,
 ];

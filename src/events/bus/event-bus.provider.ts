@@ -1,4 +1,6 @@
 import { Logger, Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app-config';
 import { DeadLettersService } from '../../services/dead-letters/dead-letters.service';
@@ -6,19 +8,26 @@ import { parseReceivedEvent } from '../event.schema';
 import { BusObserver, EVENT_BUS_DEAD_LETTER_SOURCE } from './bus-observer';
 import { EventBus } from './event-bus';
 import { InMemoryEventBus } from './in-memory-event-bus';
+import { PostgresEventBus } from './postgres-event-bus';
 import { RedisEventBus } from './redis-event-bus';
 
 const logger = new Logger('EventBus');
 
 /**
- * Binds the `EventBus` port on `PREFECT_SERVER_EVENTS_MESSAGING_BROKER`: `memory` (default) or `redis`.
+ * Binds the `EventBus` port on `PREFECT_SERVER_EVENTS_MESSAGING_BROKER`: `postgres` (default, durable, on the
+ * app's database), `redis`, or `memory` (tests: a crash loses its backlog).
  * Events a bus gives up on go to the dead-letter table (source `event-bus`, payload `{group, event}`); a
  * replay puts the event back into that group.
  */
 export const eventBusProvider: Provider = {
   provide: EventBus,
-  inject: [AppConfig, MetricsService, DeadLettersService],
-  useFactory: (config: AppConfig, metrics: MetricsService, deadLetters: DeadLettersService): EventBus => {
+  inject: [AppConfig, MetricsService, DeadLettersService, DataSource],
+  useFactory: (
+    config: AppConfig,
+    metrics: MetricsService,
+    deadLetters: DeadLettersService,
+    dataSource: DataSource,
+  ): EventBus => {
     const busDeadLetters = metrics.counter(
       'prefect_event_bus_dead_letters_total',
       'Events a bus gave up delivering to a group, moved to the dead-letter table',
@@ -32,14 +41,7 @@ export const eventBusProvider: Provider = {
         busDeadLetters.inc({ group });
       },
     };
-    const bus =
-      config.events.messagingBroker === 'redis'
-        ? new RedisEventBus(
-            config.events.redisUrl ?? 'redis://127.0.0.1:6379',
-            { stream: config.events.redisStream, claimIdleMs: config.events.redisClaimIdle * 1000 },
-            observer,
-          )
-        : new InMemoryEventBus({}, observer);
+    const bus = createBus(config, dataSource, observer);
     metrics.gauge(
       'prefect_event_bus_backlog',
       'Events waiting in the bus per consumer group (Redis: lag + pending)',
@@ -62,3 +64,31 @@ export const eventBusProvider: Provider = {
     return bus;
   },
 };
+
+function createBus(config: AppConfig, dataSource: DataSource, observer: BusObserver): EventBus {
+  const broker = config.events.messagingBroker;
+  switch (broker) {
+    case 'redis':
+      return new RedisEventBus(
+        config.events.redisUrl ?? 'redis://127.0.0.1:6379',
+        { stream: config.events.redisStream, claimIdleMs: config.events.redisClaimIdle * 1000 },
+        observer,
+      );
+    case 'memory':
+      return new InMemoryEventBus({}, observer);
+    case 'postgres': {
+      const { url } = dataSource.options as { url?: string };
+      if (!url) throw new Error('the postgres event bus needs the database URL');
+      const timeout = config.database.statementTimeout > 0 ? config.database.statementTimeout : 60;
+      return new PostgresEventBus(
+        url,
+        {
+          commitWindowMs: Math.min(config.events.commitWindow, 0.02) * 1000,
+          queryTimeoutMs: Math.min(timeout, 30) * 1000,
+          connectTimeoutMs: config.database.connectTimeout * 1000,
+        },
+        observer,
+      );
+    }
+  }
+}

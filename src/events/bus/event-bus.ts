@@ -18,13 +18,38 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** Why the bus cannot take more events now (ingestion answers 429, or 503 for `closing`). */
+export interface BusPressure {
+  kind: 'full' | 'closing';
+  message: string;
+}
+
+/** Groups named with this prefix are live-only: they start at the head, keep no position, hold back nothing. */
+export const EPHEMERAL_GROUP_PREFIX = 'ephemeral:';
+
 /**
- * The event bus port (ARCHITECTURE.md): publish events; subscribe with a consumer group. Adapters:
- * in-memory (default, one process) and Redis Streams (PREFECT_SERVER_EVENTS_MESSAGING_BROKER=redis).
+ * The event bus port (docs/events.md). Adapters: PostgreSQL (default: a durable log with consumer groups),
+ * Redis Streams, and in-memory (tests; loses its backlog on a crash), chosen by
+ * `PREFECT_SERVER_EVENTS_MESSAGING_BROKER`.
  */
 export abstract class EventBus {
-  /** Resolves when the events are accepted by the bus (in Redis: appended to the stream). */
+  /**
+   * Resolves when the events are accepted by the bus: for the durable adapters, when they survive SIGKILL
+   * (PostgreSQL: committed; Redis: appended to the stream).
+   */
   abstract publish(events: ReceivedEvent[]): Promise<void>;
 
   abstract subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription>;
+
+  /** Per durable group: events published and not yet settled by that group (an estimate where exact is costly). */
+  abstract backlog(): Promise<Record<string, number>>;
+
+  /** Puts one event back for one group only (dead-letter replay). */
+  abstract redeliver(group: string, event: ReceivedEvent): Promise<void>;
+
+  /**
+   * Synchronous, from what the adapter last measured: whether a publish of more events should be refused
+   * because some durable group is more than `maxBacklog` events behind (or the bus is closing).
+   */
+  abstract pressure(maxBacklog: number): BusPressure | undefined;
 }

@@ -2,7 +2,14 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { deferred, Deferred } from '../../common/async/deferred';
 import { ReceivedEvent } from '../event.types';
-import { EventBus, EventHandler, SubscribeOptions, Subscription } from './event-bus';
+import {
+  BusPressure,
+  EPHEMERAL_GROUP_PREFIX,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from './event-bus';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 
 export interface InMemoryEventBusOptions {
@@ -63,6 +70,10 @@ interface Group {
   consumers: Consumer[];
   next: number;
   timers: Set<NodeJS.Timeout>;
+  /** Events handed to consumers and not settled. */
+  inFlight: number;
+  /** Its last consumer closed. */
+  abandoned: boolean;
 }
 
 /**
@@ -99,10 +110,32 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Events waiting (not yet handed to a consumer) per group. */
-  backlog(): Record<string, number> {
+  async backlog(): Promise<Record<string, number>> {
+    return this.backlogNow();
+  }
+
+  private backlogNow(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const g of this.groups.values()) out[g.name] = g.queue.length + g.retry.length;
+    for (const g of this.groups.values()) out[g.name] = g.queue.length + g.retry.length + g.inFlight;
     return out;
+  }
+
+  /**
+   * Full when a group holds `maxBacklog` events not yet settled; closing once a group that had consumers has
+   * none left (its consumer stopped: what is published now would only be lost with the process).
+   */
+  pressure(maxBacklog: number): BusPressure | undefined {
+    for (const g of this.groups.values()) {
+      if (g.abandoned) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    }
+    for (const [group, n] of Object.entries(this.backlogNow())) {
+      if (n >= maxBacklog)
+        return {
+          kind: 'full',
+          message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
+        };
+    }
+    return undefined;
   }
 
   async publish(events: ReceivedEvent[]): Promise<void> {
@@ -141,11 +174,13 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
       closed: false,
     };
     group.consumers.push(consumer);
+    group.abandoned = false;
     this.dispatch(group);
     return {
       close: async () => {
         consumer.closed = true;
         group.consumers = group.consumers.filter((c) => c !== consumer);
+        if (!group.consumers.length && !group.name.startsWith(EPHEMERAL_GROUP_PREFIX)) group.abandoned = true;
         if (consumer.inFlight > 0) {
           consumer.idle ??= deferred<void>();
           await consumer.idle.promise;
@@ -171,7 +206,16 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   private group(name: string): Group {
     let group = this.groups.get(name);
     if (!group) {
-      group = { name, queue: new Fifo(), retry: new Fifo(), consumers: [], next: 0, timers: new Set() };
+      group = {
+        name,
+        queue: new Fifo(),
+        retry: new Fifo(),
+        consumers: [],
+        next: 0,
+        timers: new Set(),
+        inFlight: 0,
+        abandoned: false,
+      };
       this.groups.set(name, group);
     }
     return group;
@@ -204,6 +248,7 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
       if (!consumer) return;
       const entry = (group.retry.shift() ?? group.queue.shift())!;
       consumer.inFlight += 1;
+      group.inFlight += 1;
       let handled: Promise<void>;
       try {
         handled = consumer.handler(entry.event);
@@ -222,6 +267,7 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
 
   private settle(group: Group, consumer: Consumer): void {
     consumer.inFlight -= 1;
+    group.inFlight -= 1;
     if (consumer.inFlight === 0 && consumer.idle) {
       consumer.idle.resolve();
       consumer.idle = undefined;

@@ -5,7 +5,16 @@ import { randomUUID } from 'node:crypto';
 import { deferred, Deferred, sleep } from '../../common/async/deferred';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
-import { EventBus, EventHandler, SubscribeOptions, Subscription } from './event-bus';
+import {
+  BusPressure,
+  EPHEMERAL_GROUP_PREFIX,
+  EventBus,
+  EventHandler,
+  SubscribeOptions,
+  Subscription,
+} from './event-bus';
+
+export { EPHEMERAL_GROUP_PREFIX };
 
 export interface RedisEventBusOptions {
   url: string;
@@ -24,10 +33,12 @@ export interface RedisEventBusOptions {
   blockMs?: number;
   /** How often the stream is trimmed to what every durable group has acknowledged (ms; 0 = never). */
   trimEveryMs?: number;
+  /**
+   * Each consumer refreshes a liveness key this often (ms); a consumer of the group without one (its process
+   * died) has its pending entries claimed at once and is removed from the group.
+   */
+  livenessEveryMs?: number;
 }
-
-/** Groups named with this prefix are live-only: they start at `$`, are destroyed on close and never hold back trimming. */
-export const EPHEMERAL_GROUP_PREFIX = 'ephemeral:';
 
 /** SET NX per id (dedupe window), then XADD the new ones: one round trip per publish. */
 const PUBLISH_SCRIPT = `
@@ -62,6 +73,10 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
   private readonly client: Redis;
   private readonly subscriptions = new Set<RedisSubscription>();
   private trimTimer?: NodeJS.Timeout;
+  private measuredBacklog: Record<string, number> = {};
+  private backlogMeasuredAt = 0;
+  private measuringBacklog = false;
+  private closing = false;
 
   constructor(
     private readonly url: string,
@@ -78,6 +93,7 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
       dedupeTtlMs: options.dedupeTtlMs ?? 5 * 60_000,
       blockMs: options.blockMs ?? 1000,
       trimEveryMs: options.trimEveryMs ?? 60_000,
+      livenessEveryMs: options.livenessEveryMs ?? 1000,
     };
     this.client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   }
@@ -171,6 +187,33 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     return out;
   }
 
+  /**
+   * From the backlog measured at most every 250 ms: full while a durable group (e.g. the persisters, wherever
+   * they run) has `maxBacklog` entries or more not yet acknowledged.
+   */
+  pressure(maxBacklog: number): BusPressure | undefined {
+    if (this.closing) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    const now = Date.now();
+    if (!this.measuringBacklog && now - this.backlogMeasuredAt >= 250) {
+      this.measuringBacklog = true;
+      void this.backlog()
+        .then((b) => (this.measuredBacklog = b))
+        .catch(() => undefined)
+        .finally(() => {
+          this.backlogMeasuredAt = Date.now();
+          this.measuringBacklog = false;
+        });
+    }
+    for (const [group, n] of Object.entries(this.measuredBacklog)) {
+      if (group.startsWith(EPHEMERAL_GROUP_PREFIX) || n < maxBacklog) continue;
+      return {
+        kind: 'full',
+        message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
+      };
+    }
+    return undefined;
+  }
+
   /** Deletes entries older than anything a durable group still needs. */
   async trim(): Promise<void> {
     const groups = (await this.client.xinfo('GROUPS', this.opts.stream)) as unknown[][];
@@ -200,6 +243,7 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     clearInterval(this.trimTimer);
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.subscriptions.clear();
@@ -224,6 +268,10 @@ function compareIds(a: string, b: string): number {
   if (am !== bm) return am < bm ? -1 : 1;
   if (as !== bs) return as < bs ? -1 : 1;
   return 0;
+}
+
+function livenessKey(stream: string, group: string, consumer: string): string {
+  return `${stream}:alive:${group}:${consumer}`;
 }
 
 function nextId(id: string): string {
@@ -260,8 +308,22 @@ class RedisSubscription {
     return this.bus.commands;
   }
 
+  private get livenessKey(): string {
+    return livenessKey(this.opts.stream, this.options.group, this.consumer);
+  }
+
   start(): void {
     this.loop = this.run();
+    if (!this.ephemeral) {
+      const beat = (): void =>
+        void this.beat()
+          .then(() => this.recoverDeadConsumers())
+          .catch((err: unknown) => this.warn('liveness/recovery failed', err));
+      beat();
+      const liveness = setInterval(beat, this.opts.livenessEveryMs);
+      liveness.unref?.();
+      this.timers.add(liveness);
+    }
     const heartbeat = setInterval(
       () => void this.maintain().catch((err: unknown) => this.warn('claim/heartbeat failed', err)),
       Math.max(20, this.opts.claimIdleMs / 3),
@@ -282,6 +344,7 @@ class RedisSubscription {
       await this.idle.promise;
     }
     await this.flushAcks();
+    if (!this.ephemeral) await this.redis.del(this.livenessKey).catch(() => undefined);
     this.reader.disconnect();
   }
 
@@ -418,6 +481,79 @@ class RedisSubscription {
     for (let i = 0; i < ids.length; i += 1000) {
       await this.redis.xack(this.opts.stream, this.options.group, ...ids.slice(i, i + 1000));
     }
+  }
+
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    await this.redis.set(this.livenessKey, '1', 'PX', this.opts.livenessEveryMs * 5);
+  }
+
+  /** Pending entries of dead consumers (no liveness key) not yet taken over; how many recovered so far. */
+  recovering = 0;
+
+  /**
+   * Takes over what consumers of this group whose processes died left pending (their liveness key expired),
+   * at once instead of after `claimIdleMs`, and removes them from the group.
+   */
+  private async recoverDeadConsumers(): Promise<void> {
+    const consumers = (await this.redis.xinfo(
+      'CONSUMERS',
+      this.opts.stream,
+      this.options.group,
+    )) as unknown[][];
+    let left = 0;
+    for (const raw of consumers) {
+      const info = toRecord(raw);
+      const name = String(info.name);
+      if (name === this.consumer || this.closed) continue;
+      if (await this.redis.exists(livenessKey(this.opts.stream, this.options.group, name))) continue;
+      const pending = Number(info.pending ?? 0);
+      if (pending > 0) {
+        const room = this.maxInFlight - this.inFlight.size;
+        if (room <= 0) {
+          left += pending;
+          continue;
+        }
+        const rows = (await this.redis.xpending(
+          this.opts.stream,
+          this.options.group,
+          '-',
+          '+',
+          Math.min(room, this.opts.readCount),
+          name,
+        )) as [string, string, number, number][];
+        const ids = rows.map((r) => r[0]).filter((id) => !this.inFlight.has(id));
+        if (ids.length) {
+          const claimed = (await this.redis.xclaim(
+            this.opts.stream,
+            this.options.group,
+            this.consumer,
+            0,
+            ...ids,
+          )) as (StreamEntry | null)[];
+          const found = new Set<string>();
+          for (const entry of claimed) {
+            if (!entry) continue;
+            found.add(entry[0]);
+            this.deliver(entry, 0);
+          }
+          // Entries trimmed away meanwhile: nothing to deliver, acknowledge them.
+          for (const id of ids) if (!found.has(id)) this.ack(id);
+          this.logger.log({
+            msg: 'took over the pending events of a dead consumer',
+            group: this.options.group,
+            consumer: name,
+            count: found.size,
+          });
+        }
+        if (pending > ids.length) {
+          left += pending - ids.length;
+          continue;
+        }
+      }
+      await this.redis.xgroup('DELCONSUMER', this.opts.stream, this.options.group, name);
+    }
+    this.recovering = left;
   }
 
   /** Keeps own in-flight entries fresh, then claims entries other consumers left idle too long. */

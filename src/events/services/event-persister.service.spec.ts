@@ -214,7 +214,7 @@ describe(EventPersister.name, () => {
       await tick();
       expect(sut.depth).toBe(2);
       expect(sut.isFull()).toBe(true);
-      expect(bus.backlog()).toEqual({ 'event-persister': 1 });
+      expect(await bus.backlog()).toEqual({ 'event-persister': 3 }); // 1 waiting + 2 buffered, unsettled
       await sut.flush();
       for (let i = 0; i < 10 && repo.stored.length < 3; i++) {
         await tick();

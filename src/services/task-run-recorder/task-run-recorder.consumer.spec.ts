@@ -160,7 +160,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     const settled = bus.publish(events);
     await sut.flush();
     expect(sut.depth).toBe(2);
-    expect(problems.at(-1)).toMatch(/last flush failed/);
+    expect(problems.at(-1)).toMatch(/database unavailable, 2 events buffered/);
     await sut.flush();
     await settled;
     expect(bus.acked).toHaveLength(2);
@@ -170,7 +170,7 @@ describe(TaskRunRecorderConsumer.name, () => {
 
   it('should dead-letter events with the error once they reach maxPersistRetries', async () => {
     const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 3 });
-    write.mockRejectedValue(dbError('08006'));
+    write.mockRejectedValue(dbError('23503'));
     const e = event();
     const settled = bus.publish([e]);
     await sut.flush();
@@ -179,7 +179,7 @@ describe(TaskRunRecorderConsumer.name, () => {
     await sut.flush();
     await settled;
     expect(write).toHaveBeenCalledTimes(3);
-    expect(deadLetters).toEqual([{ items: [{ event: e, attempts: 3 }], reason: 'Error: db error 08006' }]);
+    expect(deadLetters).toEqual([{ items: [{ event: e, attempts: 3 }], reason: 'Error: db error 23503' }]);
     expect(bus.acked).toEqual([e.id]);
     expect(sut.depth).toBe(0);
   });
@@ -213,7 +213,7 @@ describe(TaskRunRecorderConsumer.name, () => {
 
   it('should hand events back to the bus when even the dead-letter table fails, and keep flushing', async () => {
     const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 1 });
-    write.mockRejectedValueOnce(dbError('08006'));
+    write.mockRejectedValueOnce(dbError('23503'));
     deadLetter.mockRejectedValueOnce(dbError('08006'));
     const lost = event();
     await sut.flush();
@@ -263,9 +263,38 @@ describe(TaskRunRecorderConsumer.name, () => {
     expect(bus.nacked).toEqual([late.id]);
   });
 
-  it('should dead-letter on close what still fails after its retries', async () => {
+  it('should keep events through a database outage longer than maxPersistRetries, dead-lettering none', async () => {
+    const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 2 });
+    let down = true;
+    write.mockImplementation(async (events) => {
+      if (down) throw dbError('08006');
+      written.push(events);
+    });
+    const e = event();
+    const settled = bus.publish([e]);
+    for (let i = 0; i < 5; i++) await sut.flush();
+    expect(deadLetters).toEqual([]);
+    expect(sut.depth).toBe(1);
+    down = false;
+    await sut.flush();
+    await settled;
+    expect(bus.acked).toEqual([e.id]);
+  });
+
+  it('should hand events back to the bus on close while the database is down (no dead letters)', async () => {
     const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 2 });
     write.mockRejectedValue(dbError('08006'));
+    const e = event();
+    const settled = bus.publish([e]);
+    await sut.close();
+    await settled;
+    expect(bus.nacked).toEqual([e.id]);
+    expect(deadLetters).toEqual([]);
+  });
+
+  it('should dead-letter on close what still fails after its retries', async () => {
+    const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 2 });
+    write.mockRejectedValue(dbError('23503'));
     const e = event();
     const settled = bus.publish([e]);
     await sut.close();

@@ -9,6 +9,7 @@ import { TaskRunBulkWriter } from '../../task-runs/bulk/task-run-bulk.writer';
 import { InvalidTaskRunEventError } from '../../task-runs/bulk/task-run-event.mapper';
 import { DeadLettersService } from '../dead-letters/dead-letters.service';
 import { BackgroundService, ManagedService } from '../managed-service';
+import { watchCatchUp } from '../batching/catch-up';
 import { TaskRunRecorderConsumer } from './task-run-recorder.consumer';
 
 export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';
@@ -75,6 +76,14 @@ export class TaskRunRecorder extends ManagedService {
       group: TASK_RUN_RECORDER_GROUP,
       maxInFlight: Math.max((concurrentFlushes + 1) * batchSize, 100),
     });
+    void watchCatchUp(
+      this.bus,
+      TASK_RUN_RECORDER_GROUP,
+      Math.max(1000, 2 * batchSize),
+      (detail) => this.reportProblem(detail),
+      () => this.status !== 'running' && this.status !== 'starting',
+      this.logger,
+    );
   }
 
   protected async onStop(): Promise<void> {

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { dropRedisStream } from '../utils/redis-stream';
+import { createTestDatabase } from '../utils/test-database';
+import { expectEventually } from '../utils/expect-eventually';
+import { ServerProcess, startApiReplica } from '../utils/processes';
+import { postEvents, storedCounts, taskRunStream, waitForStatement } from '../utils/crash-load';
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * The same SIGKILL test with `PREFECT_SERVER_EVENTS_MESSAGING_BROKER=redis`: every event acknowledged before
+ * the kill is stored and recorded after a restart, and the restarted process takes over what the dead one
+ * left pending at once (liveness keys), not after the 30 s claim idle time: the check allows 20 s.
+ */
+describe('crash durability, redis broker', () => {
+  const stream = `test:crash:${randomUUID()}`;
+  afterAll(() => dropRedisStream(REDIS_URL, stream));
+  const processes: ServerProcess[] = [];
+  const env = (databaseUrl: string): Record<string, string> => ({
+    DATABASE_URL: databaseUrl,
+    PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+    REDIS_URL,
+    PREFECT_SERVER_EVENTS_REDIS_STREAM: stream,
+    SERVER_RUN_SERVICES: 'true',
+    DATABASE_MIGRATE_ON_START: 'false',
+    // The factory's events occurred in January: retention must not delete them under the test's feet.
+    PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
+    PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '0.2',
+    PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: '0.2',
+    PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE: '200',
+  });
+
+  afterEach(async () => {
+    for (const p of processes.splice(0)) await p.kill();
+  });
+
+  it.each([['the persister', '%INTO events%']])(
+    'should keep every acknowledged event after SIGKILL during a write of %s',
+    async (_who, statement) => {
+      const databaseUrl = await createTestDatabase();
+      const first = await startApiReplica('crash-first', env(databaseUrl));
+      processes.push(first);
+      const stream = taskRunStream(1500);
+      let killed = false;
+      const load = postEvents(first.baseUrl, stream, { batch: 100, concurrency: 4, stop: () => killed });
+      // Let a good part go through, then kill exactly while the service writes a batch.
+      await expectEventually(
+        async () => expect((await storedCounts(databaseUrl, stream)).events).toBeGreaterThan(800),
+        {
+          timeoutMs: 40_000,
+          intervalMs: 100,
+        },
+      );
+      const caught = await waitForStatement(databaseUrl, statement);
+      await first.kill();
+      killed = true;
+      expect(caught).toBe(true);
+      const { acked, unacked } = await load;
+      expect(acked.length).toBeGreaterThan(0);
+      expect(acked.length + unacked * 100).toBeLessThanOrEqual(stream.length);
+
+      const second = await startApiReplica('crash-second', env(databaseUrl));
+      processes.push(second);
+      const counts = await expectEventually(
+        async () => {
+          const c = await storedCounts(databaseUrl, acked);
+          expect(c.events).toBe(acked.length);
+          expect(c.states).toBe(acked.length);
+          expect(c.behind).toEqual([]);
+          return c;
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n--- first:\n${first.output()}\n--- second:\n${second.output()}`);
+      });
+      expect(counts).toEqual({ events: acked.length, states: acked.length, behind: [] });
+    },
+    120_000,
+  );
+});
