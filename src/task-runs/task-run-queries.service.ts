@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { InvalidRequestError, NotFoundError } from '../common/errors/domain.error';
 import { Clock } from '../common/time/clock';
 import { fromMicros, toMicros } from '../common/time/timestamp';
@@ -17,14 +15,8 @@ import type {
 } from './dto/task-runs.dto';
 import { SqlParams } from './filters/sql-params';
 import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
-import {
-  stateRowToJson,
-  TASK_RUN_FROM,
-  TASK_RUN_SELECT,
-  TaskRunRow,
-  toReducedTaskRunJson,
-  toTaskRunJson,
-} from './task-run.mapper';
+import { stateRowToJson, TaskRunRow, toReducedTaskRunJson, toTaskRunJson } from './task-run.mapper';
+import { TaskRunsRepository } from './task-runs.repository';
 import type { TaskRunJson } from './task-runs.service';
 
 const TASK_NOT_FOUND = 'Task not found';
@@ -49,18 +41,14 @@ function estimatesSql(now: string): { runTime: string; lateness: string } {
 @Injectable()
 export class TaskRunQueriesService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repo: TaskRunsRepository,
     private readonly clock: Clock,
     private readonly config: AppConfig,
   ) {}
 
   /** `GET /ui/task_runs/{id}`: TaskRun plus `flow_run_name`. */
   async readUiTaskRun(id: string): Promise<TaskRunJson> {
-    const [row] = await this.dataSource.query(
-      `SELECT ${TASK_RUN_SELECT}, fr.name AS flow_run_name FROM ${TASK_RUN_FROM}
-         LEFT JOIN flow_run fr ON fr.id = tr.flow_run_id WHERE tr.id = $1`,
-      [id],
-    );
+    const row = await this.repo.readUi(id);
     if (!row) throw new NotFoundError(TASK_NOT_FOUND);
     return { ...toTaskRunJson(row, this.clock.nowMicros()), flow_run_name: row.flow_run_name ?? null };
   }
@@ -82,11 +70,8 @@ export class TaskRunQueriesService {
     if (limit === 0) return [];
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    return this.dataSource.query(
-      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE ${where}
-        ORDER BY ${orderBy(filters, sort)} LIMIT ${p.add(limit, 'bigint')} OFFSET ${p.add(offset, 'bigint')}`,
-      p.values,
-    );
+    const order = orderBy(filters, sort);
+    return this.repo.select(where, order, p.add(limit, 'bigint'), p.add(offset, 'bigint'), p);
   }
 
   async filterTaskRuns(dto: FilterTaskRunsDto): Promise<TaskRunJson[]> {
@@ -99,11 +84,7 @@ export class TaskRunQueriesService {
   async countTaskRuns(filters: TaskRunFiltersDto): Promise<number> {
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    const [row] = await this.dataSource.query(
-      `SELECT count(*)::int AS count FROM task_run tr WHERE ${where}`,
-      p.values,
-    );
-    return row.count;
+    return this.repo.count(where, p);
   }
 
   async paginateTaskRuns(dto: PaginateTaskRunsDto): Promise<Record<string, unknown>> {
@@ -141,7 +122,7 @@ export class TaskRunQueriesService {
     const now = p.add(this.clock.now(), 'timestamptz');
     const where = compileTaskRunWhere(dto, p);
     const { runTime, lateness } = estimatesSql(now);
-    const rows: Record<string, any>[] = await this.dataSource.query(
+    const rows = await this.repo.aggregate<Record<string, any>>(
       `WITH intervals AS (
          SELECT ${start} + n * ${interval} AS interval_start, ${start} + (n + 1) * ${interval} AS interval_end
            FROM generate_series(0, ${count} - 1) n
@@ -154,7 +135,7 @@ export class TaskRunQueriesService {
            ON tr.expected_start_time >= i.interval_start AND tr.expected_start_time < i.interval_end AND ${where}
         GROUP BY i.interval_start, i.interval_end, tr.state_type, tr.state_name
         ORDER BY i.interval_start, tr.state_type, tr.state_name`,
-      p.values,
+      p,
     );
     const out: Record<string, unknown>[] = [];
     let current:
@@ -180,21 +161,11 @@ export class TaskRunQueriesService {
   // ---------------------------------------------------------------- states
 
   async readStates(taskRunId: string): Promise<OrchestrationState[]> {
-    const rows: TaskRunRow[] = await this.dataSource.query(
-      `SELECT s.*, a.data AS artifact_data FROM task_run_state s
-         LEFT JOIN artifact a ON a.id = s.result_artifact_id
-        WHERE s.task_run_id = $1 ORDER BY s.timestamp ASC`,
-      [taskRunId],
-    );
-    return rows.map(stateRowToJson);
+    return (await this.repo.readStates(taskRunId)).map(stateRowToJson);
   }
 
   async readState(id: string): Promise<OrchestrationState> {
-    const [row] = await this.dataSource.query(
-      `SELECT s.*, a.data AS artifact_data FROM task_run_state s
-         LEFT JOIN artifact a ON a.id = s.result_artifact_id WHERE s.id = $1`,
-      [id],
-    );
+    const row = await this.repo.readState(id);
     if (!row) throw new NotFoundError('Flow run state not found');
     return stateRowToJson(row);
   }
@@ -204,10 +175,7 @@ export class TaskRunQueriesService {
   async countByState(filters: TaskRunFiltersDto): Promise<Record<StateType, number>> {
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    const rows: { state_type: StateType | null; count: number }[] = await this.dataSource.query(
-      `SELECT tr.state_type, count(*)::int AS count FROM task_run tr WHERE ${where} GROUP BY tr.state_type`,
-      p.values,
-    );
+    const rows = await this.repo.countByState(where, p);
     const counts = Object.fromEntries(STATE_TYPES.map((t) => [t, 0])) as Record<StateType, number>;
     for (const r of rows) if (r.state_type) counts[r.state_type] = r.count;
     return counts;
@@ -235,13 +203,13 @@ export class TaskRunQueriesService {
     const where = compileTaskRunWhere(filters, p);
     const start = p.add(fromMicros(startMicros), 'timestamptz');
     const width = p.add(bucketMicros / 1e6, 'float8');
-    const rows: { bucket: number; completed: number; failed: number }[] = await this.dataSource.query(
+    const rows = await this.repo.aggregate<{ bucket: number; completed: number; failed: number }>(
       `SELECT floor(extract(epoch FROM (tr.start_time - ${start})) / ${width})::int AS bucket,
               count(*) FILTER (WHERE tr.state_type = 'COMPLETED')::int AS completed,
               count(*) FILTER (WHERE tr.state_type IN ('FAILED','CRASHED'))::int AS failed
          FROM task_run tr WHERE ${where} AND tr.start_time IS NOT NULL
         GROUP BY 1`,
-      p.values,
+      p,
     );
     const buckets = Array.from({ length: bucketCount }, () => ({ completed: 0, failed: 0 }));
     for (const r of rows) {
