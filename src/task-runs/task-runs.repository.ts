@@ -161,17 +161,22 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     return row;
   }
 
-  /** The runs with these ids, locked FOR UPDATE in id order (a fixed lock order: concurrent groups never deadlock). */
+  /**
+   * The runs with these ids, locked FOR UPDATE in id order (a fixed lock order: concurrent groups never
+   * deadlock). Two statements on purpose: a SELECT … FOR UPDATE that waited for another writer's commit sees the
+   * run's new version but not the new state row it joins (the statement's snapshot predates it), so the row is
+   * read again once it is locked.
+   */
   async lockByIds(em: EntityManager, ids: readonly string[]): Promise<TaskRunRow[]> {
-    if (ids.length === 1) {
-      return em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1 FOR UPDATE OF tr`, [
-        ids[0],
-      ]);
-    }
-    return em.query(
-      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[]) ORDER BY tr.id FOR UPDATE OF tr`,
-      [[...ids].sort()],
+    const sorted = [...ids].sort();
+    const locked: { id: string }[] = await em.query(
+      `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [sorted],
     );
+    if (!locked.length) return [];
+    return em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`, [
+      locked.map((r) => r.id),
+    ]);
   }
 
   /** The runs that hold these natural keys (a NULL flow run matches a NULL flow run, as create's idempotency). */
