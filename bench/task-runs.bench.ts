@@ -1,13 +1,15 @@
 /**
- * Task-runs API benchmark (issue 3).
+ * Task-runs API benchmark (issues 3 and 12; docs/performance.md).
  *
  *   node -r @swc-node/register bench/task-runs.bench.ts
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
+ *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
  * with the real server in a child process on a free port (as in production; the load generator is this process):
- *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baseline: the same rows by raw pg INSERT
- *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32.
+ *  0. GET /api/health at concurrency 32: the HTTP ceiling of this server on this machine (same run).
+ *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baselines: the same rows by raw pg INSERT
+ *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32, and the HTTP ceiling.
  *  2. set_state RUNNING → COMPLETED at concurrency 32: transitions/s. Baseline: raw pg (lock row, insert state,
  *     update run) per transition.
  *  3. /filter and /count p99 on a table seeded with BENCH_ROWS rows (one INSERT … SELECT generate_series),
@@ -16,6 +18,7 @@
  * Figures are medians of BENCH_REPS (≥ 3) repetitions; each phase is bounded (BENCH_SECONDS per repetition).
  */
 import http from 'node:http';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
@@ -34,6 +37,17 @@ const pct = (xs: number[], p: number) => {
 };
 const line = (name: string, value: number, unit: string) =>
   process.stdout.write(`${name}: ${value.toFixed(unit === 'ratio' ? 2 : 1)} ${unit}\n`);
+/** A goal line: the figure, the target, met or not. */
+const goal = (name: string, value: number, op: '>=' | '<=', target: number) =>
+  process.stdout.write(
+    `goal ${name}: ${value.toFixed(2)} ${op} ${target} ${(op === '>=' ? value >= target : value <= target) ? 'MET' : 'NOT MET'}\n`,
+  );
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+const progress = (msg: string) => process.stderr.write(`[task-runs bench] ${msg}\n`);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 
@@ -41,9 +55,10 @@ function post(
   baseUrl: string,
   path: string,
   body: unknown,
+  method = 'POST',
 ): Promise<{ status: number; body: any; ms: number }> {
   const url = new URL(path, baseUrl);
-  const data = JSON.stringify(body);
+  const data = method === 'GET' ? '' : JSON.stringify(body);
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -51,9 +66,12 @@ function post(
         host: url.hostname,
         port: url.port,
         path: url.pathname,
-        method: 'POST',
+        method,
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        headers:
+          method === 'GET'
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -91,6 +109,17 @@ async function load(
   return { latencies, elapsed: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
+/** Resident set size of the server process in MB (Linux /proc), or NaN. */
+async function serverRss(pid: number | undefined): Promise<number> {
+  try {
+    const status = await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const dbName = `${newRunId()}_bench_task_runs`;
@@ -101,12 +130,16 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
+    ...(process.env.BENCH_CPU_PROF
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` }
+      : {}),
   });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
   const base = app.baseUrl;
   try {
     process.stdout.write(
-      `task-runs bench: ${ROWS} seeded rows, ${REPS} reps of ${SECONDS} s, concurrency ${CONCURRENCY}\n`,
+      `task-runs bench: ${ROWS} seeded rows, ${REPS} reps of ${SECONDS} s, concurrency ${CONCURRENCY}, ` +
+        `${os.cpus().length} cpus, load average ${loadavg()}\n`,
     );
 
     // ---------------------------------------------------------------- 1. creates
@@ -115,7 +148,15 @@ async function main(): Promise<void> {
     const createP99: number[] = [];
     const baseRates: number[] = [];
     const createdIds: string[] = [];
+    const healthRates: number[] = [];
     for (let rep = 0; rep < REPS; rep++) {
+      progress(`creates: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+      const health = await load(CONCURRENCY, SECONDS, async () => {
+        const r = await post(base, '/api/health', null, 'GET');
+        if (r.status !== 200) throw new Error(`health answered ${r.status}`);
+        return r.ms;
+      });
+      healthRates.push(health.latencies.length / health.elapsed);
       const api = await load(CONCURRENCY, SECONDS, async (i) => {
         const r = await post(base, '/api/task_runs/', {
           task_key: `bench-${rep}`,
@@ -156,7 +197,12 @@ async function main(): Promise<void> {
     line('create_p50', median(createP50), 'ms');
     line('create_p99', median(createP99), 'ms');
     line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
+    line('baseline_health_per_s', median(healthRates), 'ops/s');
     line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
+    line('creates_vs_health', median(createRates) / median(healthRates), 'ratio');
+    goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0);
+    goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5);
+    goal('create_p99_ms', median(createP99), '<=', 25);
 
     // ---------------------------------------------------------------- 2. set_state transitions
     const transitionRates: number[] = [];
@@ -164,6 +210,7 @@ async function main(): Promise<void> {
     const baseTransitionRates: number[] = [];
     let cursor = 0;
     for (let rep = 0; rep < REPS; rep++) {
+      progress(`set_state: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
       const api = await load(
         CONCURRENCY,
         SECONDS,
@@ -217,6 +264,9 @@ async function main(): Promise<void> {
     line('set_state_p99', median(transitionP99), 'ms');
     line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
     line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
+    goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
+    goal('set_state_p99_ms', median(transitionP99), '<=', 30);
+    line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
     const seedStarted = Date.now();
@@ -240,8 +290,14 @@ async function main(): Promise<void> {
       );
       for (const { indexname } of indexes as { indexname: string }[])
         await seedClient.query(`DROP INDEX "${indexname}"`);
-      await seedClient.query(
-        `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name,
+      const CHUNK = 100_000;
+      for (let from = 1; from <= ROWS; from += CHUNK) {
+        const to = Math.min(ROWS, from + CHUNK - 1);
+        progress(
+          `seeding rows ${from}..${to} of ${ROWS} (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`,
+        );
+        await seedClient.query(
+          `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name,
            state_timestamp, expected_start_time, start_time, end_time, total_run_time)
          SELECT 'seed-' || md5(g::text),
                 CASE WHEN g % 4 = 0 THEN NULL ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g % 1000), 12, '0'))::uuid END,
@@ -252,13 +308,18 @@ async function main(): Promise<void> {
                 CASE WHEN g % 8 IN (0, 1, 2, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '1 second' END,
                 CASE WHEN g % 8 IN (0, 1, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '2 seconds' END,
                 interval '1 second'
-           FROM generate_series(1, $1::int) g`,
-        [ROWS],
-      );
-      for (const { indexdef } of indexes as { indexdef: string }[]) await seedClient.query(indexdef);
+           FROM generate_series($1::int, $2::int) g`,
+          [from, to],
+        );
+      }
+      for (const { indexname, indexdef } of indexes as { indexname: string; indexdef: string }[]) {
+        progress(`building index ${indexname} (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`);
+        await seedClient.query(indexdef);
+      }
     } finally {
       seedClient.release();
     }
+    progress('VACUUM ANALYZE');
     await pool.query('VACUUM ANALYZE'); // the steady state autovacuum keeps (visibility map for index-only scans)
     line('seed_seconds', (Date.now() - seedStarted) / 1000, 's');
 
@@ -319,6 +380,10 @@ async function main(): Promise<void> {
     line('baseline_raw_count_p99', rawCountP99, 'ms');
     line('filter_vs_raw_select', filterP99 / rawFilterP99, 'ratio');
     line('count_vs_raw_count', countP99 / rawCountP99, 'ratio');
+    goal('filter_p99_ms', filterP99, '<=', 50);
+    goal('count_p99_ms', countP99, '<=', 50);
+    line('server_rss_end', await serverRss(app.child.pid), 'MB');
+    process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
     agent.destroy();
     await pool.end();
