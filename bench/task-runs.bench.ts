@@ -3,6 +3,7 @@
  *
  *   node -r @swc-node/register bench/task-runs.bench.ts
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
+ *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries)
  *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
@@ -131,7 +132,10 @@ async function main(): Promise<void> {
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
     ...(process.env.BENCH_CPU_PROF
-      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` }
+      ? {
+          NODE_OPTIONS: `--require ${require.resolve('./cpu-prof-hook.cjs')}`,
+          BENCH_CPU_PROF: process.env.BENCH_CPU_PROF,
+        }
       : {}),
   });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
@@ -269,6 +273,7 @@ async function main(): Promise<void> {
     line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
+    if (process.env.BENCH_PHASES === 'writes') return;
     const seedStarted = Date.now();
     await pool.query(
       `INSERT INTO flow (id, name) VALUES ('00000000-0000-4000-8000-00000000f100', 'bench-flow')`,
@@ -385,6 +390,10 @@ async function main(): Promise<void> {
     line('server_rss_end', await serverRss(app.child.pid), 'MB');
     process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
+    if (process.env.BENCH_CPU_PROF) {
+      app.child.kill('SIGUSR2'); // the hook writes the profile
+      await new Promise((r) => setTimeout(r, 3000));
+    }
     agent.destroy();
     await pool.end();
     await app.stop();

@@ -44,10 +44,14 @@ const GROUP_MAX_QUEUED = 4096;
 
 /** Create found, after its pre-check, that another writer took the natural key first. */
 class CreateRaceLost extends Error {}
+/** An optimistic group insert (no pre-check) met an existing natural key: redo the group with the pre-check. */
+class NeedsPrecheck extends Error {}
 
 interface CreateItem {
   dto: CreateTaskRunDto;
   policy: TaskRunPolicy;
+  /** The new run's id (the client's, or a new UUID). */
+  id: string;
 }
 export interface CreateOutcome {
   taskRun: TaskRunJson;
@@ -113,7 +117,7 @@ export class TaskRunsService {
    */
   createTaskRun(dto: CreateTaskRunDto): Promise<CreateOutcome> {
     const policy = this.validateCreate(dto);
-    return this.creates.submit({ dto, policy });
+    return this.creates.submit({ dto, policy, id: dto.id ?? randomUUID() });
   }
 
   /**
@@ -122,7 +126,12 @@ export class TaskRunsService {
    */
   private async createGroup(items: CreateItem[]): Promise<Outcome<CreateOutcome>[]> {
     try {
-      return await this.repo.transaction((em) => this.createInTransaction(em, items));
+      try {
+        return await this.repo.transaction((em) => this.createInTransaction(em, items, false));
+      } catch (err) {
+        if (!(err instanceof NeedsPrecheck)) throw err;
+        return await this.repo.transaction((em) => this.createInTransaction(em, items, true));
+      }
     } catch (err) {
       if (items.length > 1)
         return Promise.all(items.map(async (item) => (await this.createGroup([item]))[0]));
@@ -143,37 +152,44 @@ export class TaskRunsService {
   }
 
   /**
-   * In one transaction: one SELECT finds the natural keys that exist (those answer 200 with the stored run, and
-   * a repeated key within the group answers 200 with the first one's run); the initial state of every new run
-   * is orchestrated in memory (Minimal, or Background when deferred; rules that own persistence use the
-   * transaction); one statement inserts the runs, states, artifacts and cache rows; deferred SCHEDULED runs are
-   * enqueued in the same transaction.
+   * In one transaction: the initial state of every new run is orchestrated in memory (Minimal, or Background
+   * when deferred; rules that own persistence use the transaction); one statement inserts the runs, states,
+   * artifacts and cache rows; deferred SCHEDULED runs are enqueued in the same transaction. A repeated key within
+   * the group answers 200 with the first one's run. Optimistic first (`precheck` false): when a natural key
+   * turns out to exist, the transaction rolls back (so no rule's write applies to someone else's run) and the
+   * group runs again with `precheck`: one SELECT finds the existing keys, which answer 200 with the stored run.
    */
   private async createInTransaction(
     em: EntityManager,
     items: CreateItem[],
+    precheck: boolean,
   ): Promise<Outcome<CreateOutcome>[]> {
     const leaders = new Map<string, number>();
     items.forEach((item, i) => {
       const k = naturalKeyOf(item.dto);
       if (!leaders.has(k)) leaders.set(k, i);
     });
-    const existingRows = await this.repo.findByNaturalKeys(
-      em,
-      [...leaders.values()].map((i) => ({
-        flow_run_id: items[i].dto.flow_run_id ?? null,
-        task_key: items[i].dto.task_key,
-        dynamic_key: items[i].dto.dynamic_key,
-      })),
-    );
+    const existingRows = precheck
+      ? await this.repo.findByNaturalKeys(
+          em,
+          [...leaders.values()].map((i) => ({
+            flow_run_id: items[i].dto.flow_run_id ?? null,
+            task_key: items[i].dto.task_key,
+            dynamic_key: items[i].dto.dynamic_key,
+          })),
+        )
+      : [];
     const existing = new Map(
       existingRows.map((r) => [JSON.stringify([r.flow_run_id, r.task_key, r.dynamic_key]), r]),
     );
+    const fresh = [...leaders].filter(([k]) => !existing.has(k)).map(([, index]) => index);
+    await this.policy.prepareGroup(
+      em,
+      fresh.map((i) => ({ id: items[i].id, tags: items[i].dto.tags ?? [] })),
+    );
     const planned: { index: number; insert: RunInsert; ctx: TaskOrchestrationContext }[] = [];
-    for (const [k, index] of leaders) {
-      if (existing.has(k)) continue;
-      planned.push(await this.planCreate(em, items[index]));
-      planned[planned.length - 1].index = index;
+    for (const index of fresh) {
+      planned.push({ ...(await this.planCreate(em, items[index])), index });
     }
     const inserted = planned.length
       ? await this.repo.insertRuns(
@@ -186,7 +202,7 @@ export class TaskRunsService {
     const created = new Map<string, TaskRunJson>();
     for (const { index, insert, ctx } of planned) {
       const row = byId.get(insert.run.id);
-      if (!row) throw new CreateRaceLost();
+      if (!row) throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
       const taskRun = toTaskRunJson(applyOrchestratedRun(row, insert.run, ctx.validatedState), nowMicros);
       created.set(naturalKeyOf(items[index].dto), taskRun);
       if (ctx.enqueue && this.taskQueue) {
@@ -208,11 +224,11 @@ export class TaskRunsService {
   /** Orchestrates the initial state of a new run in memory; the writes are buffered for `insertRuns`. */
   private async planCreate(
     em: EntityManager,
-    { dto, policy }: CreateItem,
-  ): Promise<{ index: number; insert: RunInsert; ctx: TaskOrchestrationContext }> {
+    { dto, policy, id }: CreateItem,
+  ): Promise<{ insert: RunInsert; ctx: TaskOrchestrationContext }> {
     const proposed = stateFromCreate(dto.state ?? { type: 'PENDING' }, this.clock.now());
     const run: OrchestratedRun = {
-      id: dto.id ?? randomUUID(),
+      id,
       flowRunId: dto.flow_run_id ?? null,
       taskKey: dto.task_key,
       tags: dto.tags ?? [],
@@ -243,7 +259,6 @@ export class TaskRunsService {
     });
     await orchestrate(ctx, entries, this.policy.globalTransforms());
     return {
-      index: -1,
       ctx,
       insert: {
         run,

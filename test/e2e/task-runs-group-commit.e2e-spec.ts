@@ -179,4 +179,47 @@ describe('task runs: group commit', () => {
     const stored = await api().get(`/api/task_runs/${run.id}`).expect(200);
     expect(stored.body.state.id).toBe(accepted[0].body.state.id);
   });
+
+  it('should keep tag concurrency limits exact when grouped runs with and without limited tags start together', async () => {
+    await api()
+      .post('/api/concurrency_limits/')
+      .send({ tag: 'gc-limited', concurrency_limit: 3 })
+      .expect(201);
+    const make = (tag: string, n: number) =>
+      Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          create({ task_key: `gc-${tag}`, dynamic_key: String(i), tags: [tag] }).expect(201),
+        ),
+      );
+    const limited = (await make('gc-limited', 10)).map((r) => r.body.id as string);
+    const free = (await make('gc-free', 10)).map((r) => r.body.id as string);
+    const groupsBefore = service.transitions.groups;
+    const answers = await Promise.all(
+      [...limited, ...free].map((id) =>
+        api()
+          .post(`/api/task_runs/${id}/set_state`)
+          .send({ state: { type: 'RUNNING' } }),
+      ),
+    );
+    expect(service.transitions.groups - groupsBefore).toBeLessThan(20);
+    const statuses = answers.map((a) => a.body.status);
+    expect(statuses.slice(0, 10).filter((x) => x === 'ACCEPT')).toHaveLength(3);
+    expect(statuses.slice(0, 10).filter((x) => x === 'WAIT')).toHaveLength(7);
+    expect(statuses.slice(10)).toEqual(Array(10).fill('ACCEPT'));
+    const holders = (await api().get('/api/concurrency_limits/tag/gc-limited').expect(200)).body.active_slots;
+    const running = limited.filter((_, i) => statuses[i] === 'ACCEPT');
+    expect([...holders].sort()).toEqual([...running].sort());
+    // Finishing them (grouped too) gives the slots back.
+    await Promise.all(
+      running.map((id) =>
+        api()
+          .post(`/api/task_runs/${id}/set_state`)
+          .send({ state: { type: 'COMPLETED' } })
+          .expect(201),
+      ),
+    );
+    expect((await api().get('/api/concurrency_limits/tag/gc-limited').expect(200)).body.active_slots).toEqual(
+      [],
+    );
+  });
 });
