@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     DATABASE_MIGRATE_ON_START: 'false',
     ...(process.env.BENCH_CPU_PROF
       ? {
-          NODE_OPTIONS: `--require ${require.resolve('./cpu-prof-hook.cjs')}`,
+          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
           BENCH_CPU_PROF: process.env.BENCH_CPU_PROF,
         }
       : {}),

@@ -1,9 +1,11 @@
-// Loaded with NODE_OPTIONS=--require by bench/task-runs.bench.ts when BENCH_CPU_PROF is set (--cpu-prof itself is
-// not allowed in NODE_OPTIONS): profiles the server from start-up and writes a .cpuprofile to BENCH_CPU_PROF on
-// SIGUSR2 (open it in Chrome DevTools or summarise it with bench/cpu-prof-summary.ts).
-const inspector = require('node:inspector');
-const fs = require('node:fs');
-const path = require('node:path');
+/**
+ * Preloaded with NODE_OPTIONS=--require by bench/task-runs.bench.ts when BENCH_CPU_PROF is set (`--cpu-prof`
+ * itself is not allowed in NODE_OPTIONS): profiles the server from start-up and writes a .cpuprofile into
+ * BENCH_CPU_PROF on SIGUSR2 (open it in Chrome DevTools, or summarise it with bench/cpu-prof-summary.ts).
+ */
+import fs from 'node:fs';
+import inspector from 'node:inspector';
+import path from 'node:path';
 
 const dir = process.env.BENCH_CPU_PROF;
 if (dir) {
