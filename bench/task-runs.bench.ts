@@ -342,6 +342,16 @@ async function main(): Promise<void> {
       { task_runs: { tags: { all_: ['etl'] }, flow_run_id: { is_null_: true } }, limit: 50 },
       { sort: 'NEXT_SCHEDULED_START_TIME_ASC', task_runs: { state: { type: { any_: ['SCHEDULED'] } } } },
       { flow_runs: { state: { type: { any_: ['RUNNING'] } } }, limit: 100 },
+      // Every sort, unfiltered and with a state filter.
+      ...[
+        'ID_DESC',
+        'EXPECTED_START_TIME_ASC',
+        'EXPECTED_START_TIME_DESC',
+        'NAME_ASC',
+        'NAME_DESC',
+        'NEXT_SCHEDULED_START_TIME_ASC',
+        'END_TIME_DESC',
+      ].flatMap((sort) => [{ sort }, { sort, task_runs: { state: { type: { any_: ['FAILED'] } } } }]),
     ];
     const counts: Record<string, unknown>[] = [
       {},
@@ -349,17 +359,27 @@ async function main(): Promise<void> {
       { flow_runs: { id: { any_: someFlowRuns } } },
       { task_runs: { start_time: { after_: since } } },
     ];
+    /** p99 over every body (QUERY_SAMPLES per repetition); prints the slowest bodies' own p99. */
     const measure = async (path: string, bodies: Record<string, unknown>[]) => {
       const p99s: number[] = [];
+      const perBody = bodies.map(() => [] as number[]);
       for (let rep = 0; rep < REPS; rep++) {
+        progress(`${path}: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
         const samples: number[] = [];
-        for (let i = 0; i < QUERY_SAMPLES; i++) {
+        const n = Math.max(QUERY_SAMPLES, bodies.length * 3);
+        for (let i = 0; i < n; i++) {
           const r = await post(base, path, bodies[i % bodies.length]);
           if (r.status !== 200) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
           samples.push(r.ms);
+          perBody[i % bodies.length].push(r.ms);
         }
         p99s.push(pct(samples, 99));
       }
+      perBody
+        .map((ms, i) => ({ ms: median(ms), body: JSON.stringify(bodies[i]) }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3)
+        .forEach((x) => process.stdout.write(`  slowest ${path}: median ${x.ms.toFixed(1)} ms ${x.body}\n`));
       return median(p99s);
     };
     const rawMeasure = async (sql: string) => {
