@@ -20,20 +20,6 @@ import { TaskRunsRepository } from './task-runs.repository';
 import type { TaskRunJson } from './task-runs.service';
 
 const TASK_NOT_FOUND = 'Task not found';
-const TERMINAL_SQL = `('COMPLETED','CANCELLED','FAILED','CRASHED')`;
-
-/** estimated_run_time and estimated_start_time_delta in SQL (seconds), at `now` (param). */
-function estimatesSql(now: string): { runTime: string; lateness: string } {
-  return {
-    runTime: `(extract(epoch FROM tr.total_run_time) + CASE WHEN tr.state_type = 'RUNNING' AND tr.state_timestamp IS NOT NULL
-                THEN extract(epoch FROM (${now} - tr.state_timestamp)) ELSE 0 END)`,
-    lateness: `CASE WHEN tr.start_time > tr.expected_start_time THEN extract(epoch FROM (tr.start_time - tr.expected_start_time))
-                 WHEN tr.start_time IS NULL AND tr.state_type IS NOT NULL AND tr.state_type NOT IN ${TERMINAL_SQL}
-                      AND tr.expected_start_time < ${now} THEN extract(epoch FROM (${now} - tr.expected_start_time))
-                 ELSE 0 END`,
-  };
-}
-
 /**
  * Task-run lists and aggregates: /filter, /count, /paginate, /history, task-run states and the UI routes, all
  * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow spec §0.
@@ -116,26 +102,15 @@ export class TaskRunQueriesService {
       Math.min(500, Math.ceil((toMicros(dto.history_end) - startMicros) / stepMicros)),
     );
     const p = new SqlParams();
-    const start = p.add(fromMicros(startMicros), 'timestamptz');
-    const interval = `make_interval(secs => ${p.add(dto.history_interval_seconds, 'float8')})`;
-    const count = p.add(buckets, 'int');
-    const now = p.add(this.clock.now(), 'timestamptz');
-    const where = compileTaskRunWhere(dto, p);
-    const { runTime, lateness } = estimatesSql(now);
-    const rows = await this.repo.aggregate<Record<string, any>>(
-      `WITH intervals AS (
-         SELECT ${start} + n * ${interval} AS interval_start, ${start} + (n + 1) * ${interval} AS interval_end
-           FROM generate_series(0, ${count} - 1) n
-       )
-       SELECT i.interval_start, i.interval_end, tr.state_type, tr.state_name, count(tr.id)::int AS count_runs,
-              coalesce(sum(greatest(0, ${runTime})), 0)::float8 AS sum_estimated_run_time,
-              coalesce(sum(greatest(0, ${lateness})), 0)::float8 AS sum_estimated_lateness
-         FROM intervals i
-         LEFT JOIN task_run tr
-           ON tr.expected_start_time >= i.interval_start AND tr.expected_start_time < i.interval_end AND ${where}
-        GROUP BY i.interval_start, i.interval_end, tr.state_type, tr.state_name
-        ORDER BY i.interval_start, tr.state_type, tr.state_name`,
+    const rows = await this.repo.history(
       p,
+      {
+        start: p.add(fromMicros(startMicros), 'timestamptz'),
+        intervalSeconds: p.add(dto.history_interval_seconds, 'float8'),
+        buckets: p.add(buckets, 'int'),
+        now: p.add(this.clock.now(), 'timestamptz'),
+      },
+      compileTaskRunWhere(dto, p),
     );
     const out: Record<string, unknown>[] = [];
     let current:
@@ -201,15 +176,11 @@ export class TaskRunQueriesService {
     };
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    const start = p.add(fromMicros(startMicros), 'timestamptz');
-    const width = p.add(bucketMicros / 1e6, 'float8');
-    const rows = await this.repo.aggregate<{ bucket: number; completed: number; failed: number }>(
-      `SELECT floor(extract(epoch FROM (tr.start_time - ${start})) / ${width})::int AS bucket,
-              count(*) FILTER (WHERE tr.state_type = 'COMPLETED')::int AS completed,
-              count(*) FILTER (WHERE tr.state_type IN ('FAILED','CRASHED'))::int AS failed
-         FROM task_run tr WHERE ${where} AND tr.start_time IS NOT NULL
-        GROUP BY 1`,
+    const rows = await this.repo.finishedBuckets(
       p,
+      where,
+      p.add(fromMicros(startMicros), 'timestamptz'),
+      p.add(bucketMicros / 1e6, 'float8'),
     );
     const buckets = Array.from({ length: bucketCount }, () => ({ completed: 0, failed: 0 }));
     for (const r of rows) {

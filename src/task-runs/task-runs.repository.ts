@@ -73,6 +73,18 @@ export interface ExistingRunKey {
   state_timestamp: string | null;
 }
 
+const TERMINAL_SQL = `('COMPLETED','CANCELLED','FAILED','CRASHED')`;
+
+export interface HistoryRow {
+  interval_start: string;
+  interval_end: string;
+  state_type: StateType | null;
+  state_name: string | null;
+  count_runs: number;
+  sum_estimated_run_time: number;
+  sum_estimated_lateness: number;
+}
+
 const STATE_COLUMNS = `id uuid, task_run_id uuid, type state_type, timestamp timestamptz, name text, message text,
   state_details jsonb, data jsonb, result_artifact_id uuid`;
 const ARTIFACT_COLUMNS = `id uuid, key text, type text, description text, data jsonb, task_run_id uuid, flow_run_id uuid`;
@@ -406,9 +418,55 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
   }
 
-  /** Any aggregate over `task_run tr` the query service composed (history, dashboard buckets). */
-  aggregate<T>(sql: string, p: SqlParams): Promise<T[]> {
-    return this.manager.query(sql, p.values);
+  /**
+   * `/task_runs/history`: per interval (`buckets` intervals from `start`), state type and name, the runs whose
+   * expected start falls in it, their summed estimated run time and lateness at `now` (all placeholders in `p`).
+   */
+  history(
+    p: SqlParams,
+    at: { start: string; intervalSeconds: string; buckets: string; now: string },
+    where: string,
+  ): Promise<HistoryRow[]> {
+    const interval = `make_interval(secs => ${at.intervalSeconds})`;
+    const { start, now } = at;
+    const runTime = `(extract(epoch FROM tr.total_run_time) + CASE WHEN tr.state_type = 'RUNNING' AND tr.state_timestamp IS NOT NULL
+                THEN extract(epoch FROM (${now} - tr.state_timestamp)) ELSE 0 END)`;
+    const lateness = `CASE WHEN tr.start_time > tr.expected_start_time THEN extract(epoch FROM (tr.start_time - tr.expected_start_time))
+                 WHEN tr.start_time IS NULL AND tr.state_type IS NOT NULL AND tr.state_type NOT IN ${TERMINAL_SQL}
+                      AND tr.expected_start_time < ${now} THEN extract(epoch FROM (${now} - tr.expected_start_time))
+                 ELSE 0 END`;
+    return this.manager.query(
+      `WITH intervals AS (
+         SELECT ${start} + n * ${interval} AS interval_start, ${start} + (n + 1) * ${interval} AS interval_end
+           FROM generate_series(0, ${at.buckets} - 1) n
+       )
+       SELECT i.interval_start, i.interval_end, tr.state_type, tr.state_name, count(tr.id)::int AS count_runs,
+              coalesce(sum(greatest(0, ${runTime})), 0)::float8 AS sum_estimated_run_time,
+              coalesce(sum(greatest(0, ${lateness})), 0)::float8 AS sum_estimated_lateness
+         FROM intervals i
+         LEFT JOIN task_run tr
+           ON tr.expected_start_time >= i.interval_start AND tr.expected_start_time < i.interval_end AND ${where}
+        GROUP BY i.interval_start, i.interval_end, tr.state_type, tr.state_name
+        ORDER BY i.interval_start, tr.state_type, tr.state_name`,
+      p.values,
+    );
+  }
+
+  /** Dashboard buckets: started runs matching `where`, counted per bucket of `width` seconds from `start`. */
+  finishedBuckets(
+    p: SqlParams,
+    where: string,
+    start: string,
+    width: string,
+  ): Promise<{ bucket: number; completed: number; failed: number }[]> {
+    return this.manager.query(
+      `SELECT floor(extract(epoch FROM (tr.start_time - ${start})) / ${width})::int AS bucket,
+              count(*) FILTER (WHERE tr.state_type = 'COMPLETED')::int AS completed,
+              count(*) FILTER (WHERE tr.state_type IN ('FAILED','CRASHED'))::int AS failed
+         FROM task_run tr WHERE ${where} AND tr.start_time IS NOT NULL
+        GROUP BY 1`,
+      p.values,
+    );
   }
 
   readStates(taskRunId: string): Promise<TaskRunStateRow[]> {
