@@ -146,6 +146,8 @@ async function main(): Promise<void> {
         `${os.cpus().length} cpus, load average ${loadavg()}\n`,
     );
 
+    line('server_rss_idle', await serverRss(app.child.pid), 'MB');
+
     // ---------------------------------------------------------------- 1. creates
     const createRates: number[] = [];
     const createP50: number[] = [];
