@@ -137,6 +137,9 @@ async function main(): Promise<void> {
           BENCH_CPU_PROF: process.env.BENCH_CPU_PROF,
         }
       : {}),
+  }).catch(async (err: unknown) => {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    throw err;
   });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
   const base = app.baseUrl;
