@@ -51,8 +51,18 @@ class Receipts {
   onAll?: () => void;
   expected = Infinity;
 
-  expect(id: string): Promise<number> {
-    return new Promise((resolve) => this.waiters.set(id, resolve));
+  /** Resolves at the run's receipt; rejects after `timeoutMs` (a bench never waits forever). */
+  expect(id: string, timeoutMs = 60_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new Error(`run ${id} was not received within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiters.set(id, (t) => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+    });
   }
 
   receive(id: string): void {
