@@ -3,7 +3,7 @@
  *
  *   node -r @swc-node/register bench/task-runs.bench.ts
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
- *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries)
+ *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries); =queries: the opposite
  *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
@@ -151,131 +151,135 @@ async function main(): Promise<void> {
 
     line('server_rss_idle', await serverRss(app.child.pid), 'MB');
 
-    // ---------------------------------------------------------------- 1. creates
-    const createRates: number[] = [];
-    const createP50: number[] = [];
-    const createP99: number[] = [];
-    const baseRates: number[] = [];
-    const createdIds: string[] = [];
-    const healthRates: number[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      progress(`creates: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
-      const health = await load(CONCURRENCY, SECONDS, async () => {
-        const r = await post(base, '/api/health', null, 'GET');
-        if (r.status !== 200) throw new Error(`health answered ${r.status}`);
-        return r.ms;
-      });
-      healthRates.push(health.latencies.length / health.elapsed);
-      const api = await load(CONCURRENCY, SECONDS, async (i) => {
-        const r = await post(base, '/api/task_runs/', {
-          task_key: `bench-${rep}`,
-          dynamic_key: String(i),
-          tags: ['bench'],
+    if (process.env.BENCH_PHASES !== 'queries') {
+      // ---------------------------------------------------------------- 1. creates
+      const createRates: number[] = [];
+      const createP50: number[] = [];
+      const createP99: number[] = [];
+      const baseRates: number[] = [];
+      const createdIds: string[] = [];
+      const healthRates: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        progress(`creates: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+        const health = await load(CONCURRENCY, SECONDS, async () => {
+          const r = await post(base, '/api/health', null, 'GET');
+          if (r.status !== 200) throw new Error(`health answered ${r.status}`);
+          return r.ms;
         });
-        if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-        createdIds.push(r.body.id);
-        return r.ms;
-      });
-      createRates.push(api.latencies.length / api.elapsed);
-      createP50.push(pct(api.latencies, 50));
-      createP99.push(pct(api.latencies, 99));
-      const raw = await load(CONCURRENCY, SECONDS, async (i) => {
-        const t0 = process.hrtime.bigint();
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          const id = randomUUID();
-          await client.query(
-            `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
-             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
-            [id, `raw-${rep}`, String(i)],
-          );
-          await client.query(
-            `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
-            [id],
-          );
-          await client.query('COMMIT');
-        } finally {
-          client.release();
-        }
-        return Number(process.hrtime.bigint() - t0) / 1e6;
-      });
-      baseRates.push(raw.latencies.length / raw.elapsed);
-    }
-    line('creates_per_s', median(createRates), 'ops/s');
-    line('create_p50', median(createP50), 'ms');
-    line('create_p99', median(createP99), 'ms');
-    line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
-    line('baseline_health_per_s', median(healthRates), 'ops/s');
-    line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
-    line('creates_vs_health', median(createRates) / median(healthRates), 'ratio');
-    goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0);
-    goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5);
-    goal('create_p99_ms', median(createP99), '<=', 25);
-
-    // ---------------------------------------------------------------- 2. set_state transitions
-    const transitionRates: number[] = [];
-    const transitionP99: number[] = [];
-    const baseTransitionRates: number[] = [];
-    let cursor = 0;
-    for (let rep = 0; rep < REPS; rep++) {
-      progress(`set_state: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
-      const api = await load(
-        CONCURRENCY,
-        SECONDS,
-        async () => {
-          const id = createdIds[cursor++];
-          const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
-          const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
-          if (r1.status !== 201 || r2.status !== 201)
-            throw new Error(`set_state answered ${r1.status}/${r2.status}`);
-          return (r1.ms + r2.ms) / 2;
-        },
-        Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
-      );
-      transitionRates.push((api.latencies.length * 2) / api.elapsed);
-      transitionP99.push(pct(api.latencies, 99));
-      const rawIds: string[] = (
-        await pool.query(`SELECT id FROM task_run WHERE name = 'raw' AND state_type = 'PENDING' LIMIT 20000`)
-      ).rows.map((r: { id: string }) => r.id);
-      let rawCursor = 0;
-      const raw = await load(
-        CONCURRENCY,
-        SECONDS,
-        async () => {
-          const id = rawIds[rawCursor++];
+        healthRates.push(health.latencies.length / health.elapsed);
+        const api = await load(CONCURRENCY, SECONDS, async (i) => {
+          const r = await post(base, '/api/task_runs/', {
+            task_key: `bench-${rep}`,
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+          createdIds.push(r.body.id);
+          return r.ms;
+        });
+        createRates.push(api.latencies.length / api.elapsed);
+        createP50.push(pct(api.latencies, 50));
+        createP99.push(pct(api.latencies, 99));
+        const raw = await load(CONCURRENCY, SECONDS, async (i) => {
           const t0 = process.hrtime.bigint();
-          for (const type of ['RUNNING', 'COMPLETED']) {
-            const client = await pool.connect();
-            try {
-              await client.query('BEGIN');
-              await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
-              const s = await client.query(
-                `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
-                [id, type],
-              );
-              await client.query(
-                `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
-                [id, s.rows[0].id, type],
-              );
-              await client.query('COMMIT');
-            } finally {
-              client.release();
-            }
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            const id = randomUUID();
+            await client.query(
+              `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
+             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
+              [id, `raw-${rep}`, String(i)],
+            );
+            await client.query(
+              `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
+              [id],
+            );
+            await client.query('COMMIT');
+          } finally {
+            client.release();
           }
-          return Number(process.hrtime.bigint() - t0) / 2e6;
-        },
-        rawIds.length,
-      );
-      baseTransitionRates.push((raw.latencies.length * 2) / raw.elapsed);
+          return Number(process.hrtime.bigint() - t0) / 1e6;
+        });
+        baseRates.push(raw.latencies.length / raw.elapsed);
+      }
+      line('creates_per_s', median(createRates), 'ops/s');
+      line('create_p50', median(createP50), 'ms');
+      line('create_p99', median(createP99), 'ms');
+      line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
+      line('baseline_health_per_s', median(healthRates), 'ops/s');
+      line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
+      line('creates_vs_health', median(createRates) / median(healthRates), 'ratio');
+      goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0);
+      goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5);
+      goal('create_p99_ms', median(createP99), '<=', 25);
+
+      // ---------------------------------------------------------------- 2. set_state transitions
+      const transitionRates: number[] = [];
+      const transitionP99: number[] = [];
+      const baseTransitionRates: number[] = [];
+      let cursor = 0;
+      for (let rep = 0; rep < REPS; rep++) {
+        progress(`set_state: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+        const api = await load(
+          CONCURRENCY,
+          SECONDS,
+          async () => {
+            const id = createdIds[cursor++];
+            const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
+            const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
+            if (r1.status !== 201 || r2.status !== 201)
+              throw new Error(`set_state answered ${r1.status}/${r2.status}`);
+            return (r1.ms + r2.ms) / 2;
+          },
+          Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
+        );
+        transitionRates.push((api.latencies.length * 2) / api.elapsed);
+        transitionP99.push(pct(api.latencies, 99));
+        const rawIds: string[] = (
+          await pool.query(
+            `SELECT id FROM task_run WHERE name = 'raw' AND state_type = 'PENDING' LIMIT 20000`,
+          )
+        ).rows.map((r: { id: string }) => r.id);
+        let rawCursor = 0;
+        const raw = await load(
+          CONCURRENCY,
+          SECONDS,
+          async () => {
+            const id = rawIds[rawCursor++];
+            const t0 = process.hrtime.bigint();
+            for (const type of ['RUNNING', 'COMPLETED']) {
+              const client = await pool.connect();
+              try {
+                await client.query('BEGIN');
+                await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
+                const s = await client.query(
+                  `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
+                  [id, type],
+                );
+                await client.query(
+                  `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
+                  [id, s.rows[0].id, type],
+                );
+                await client.query('COMMIT');
+              } finally {
+                client.release();
+              }
+            }
+            return Number(process.hrtime.bigint() - t0) / 2e6;
+          },
+          rawIds.length,
+        );
+        baseTransitionRates.push((raw.latencies.length * 2) / raw.elapsed);
+      }
+      line('set_state_transitions_per_s', median(transitionRates), 'ops/s');
+      line('set_state_p99', median(transitionP99), 'ms');
+      line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
+      line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
+      goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
+      goal('set_state_p99_ms', median(transitionP99), '<=', 30);
+      line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
     }
-    line('set_state_transitions_per_s', median(transitionRates), 'ops/s');
-    line('set_state_p99', median(transitionP99), 'ms');
-    line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
-    line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
-    goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
-    goal('set_state_p99_ms', median(transitionP99), '<=', 30);
-    line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
     if (process.env.BENCH_PHASES === 'writes') return;
