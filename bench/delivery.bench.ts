@@ -11,6 +11,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { Logger as GraphileLogger, makeWorkerUtils, run, Runner, WorkerUtils } from 'graphile-worker';
 import { Pool } from 'pg';
 import WebSocket from 'ws';
@@ -34,6 +35,11 @@ const percentile = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
+const loadavg = (): string =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const fmt = (x: number, digits = 2): string => x.toFixed(digits);
 
@@ -45,8 +51,18 @@ class Receipts {
   onAll?: () => void;
   expected = Infinity;
 
-  expect(id: string): Promise<number> {
-    return new Promise((resolve) => this.waiters.set(id, resolve));
+  /** Resolves at the run's receipt; rejects after `timeoutMs` (a bench never waits forever). */
+  expect(id: string, timeoutMs = 60_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new Error(`run ${id} was not received within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiters.set(id, (t) => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+    });
   }
 
   receive(id: string): void {
@@ -335,6 +351,9 @@ async function measure(ours: Ours, peer: Graphile): Promise<{ ours: Summary; pee
   };
   const g = { p50: [] as number[], p99: [] as number[], rate: [] as number[] };
   for (let rep = 0; rep < REPETITIONS; rep++) {
+    process.stderr.write(
+      `[delivery bench] repetition ${rep + 1}/${REPETITIONS} (load average ${loadavg()})\n`,
+    );
     const ol = await ours.latency();
     o.p50.push(percentile(ol.latencies, 50));
     o.p99.push(percentile(ol.latencies, 99));
@@ -396,6 +415,7 @@ async function main(): Promise<void> {
       `ratio.latency.p50 (ours/graphile, lower is better): ${fmt(ours.p50 / peer.p50)} x`,
       `ratio.latency.p99 (ours/graphile, lower is better): ${fmt(ours.p99 / peer.p99)} x`,
       `ratio.throughput (ours/graphile, higher is better): ${fmt(ours.rate / peer.rate)} x`,
+      `load average at end: ${loadavg()}`,
       `delivery.params: ${LATENCY_SAMPLES} latency samples, ${THROUGHPUT_RUNS} runs per throughput batch, ${WORKERS} workers, median of ${REPETITIONS} (${((Date.now() - began) / 1000).toFixed(1)} s)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,13 +1,16 @@
 /**
- * Task-runs API benchmark (issue 3).
+ * Task-runs API benchmark (issues 3 and 12; docs/performance.md).
  *
  *   node -r @swc-node/register bench/task-runs.bench.ts
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
+ *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries); =queries: the opposite
+ *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
  * with the real server in a child process on a free port (as in production; the load generator is this process):
- *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baseline: the same rows by raw pg INSERT
- *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32.
+ *  0. GET /api/health at concurrency 32: the HTTP ceiling of this server on this machine (same run).
+ *  1. POST /task_runs/ at concurrency 32: creates/s, p50, p99. Baselines: the same rows by raw pg INSERT
+ *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32, and the HTTP ceiling.
  *  2. set_state RUNNING → COMPLETED at concurrency 32: transitions/s. Baseline: raw pg (lock row, insert state,
  *     update run) per transition.
  *  3. /filter and /count p99 on a table seeded with BENCH_ROWS rows (one INSERT … SELECT generate_series),
@@ -16,6 +19,7 @@
  * Figures are medians of BENCH_REPS (≥ 3) repetitions; each phase is bounded (BENCH_SECONDS per repetition).
  */
 import http from 'node:http';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
@@ -34,6 +38,17 @@ const pct = (xs: number[], p: number) => {
 };
 const line = (name: string, value: number, unit: string) =>
   process.stdout.write(`${name}: ${value.toFixed(unit === 'ratio' ? 2 : 1)} ${unit}\n`);
+/** A goal line: the figure, the target, met or not. */
+const goal = (name: string, value: number, op: '>=' | '<=', target: number) =>
+  process.stdout.write(
+    `goal ${name}: ${value.toFixed(2)} ${op} ${target} ${(op === '>=' ? value >= target : value <= target) ? 'MET' : 'NOT MET'}\n`,
+  );
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+const progress = (msg: string) => process.stderr.write(`[task-runs bench] ${msg}\n`);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 
@@ -41,9 +56,10 @@ function post(
   baseUrl: string,
   path: string,
   body: unknown,
+  method = 'POST',
 ): Promise<{ status: number; body: any; ms: number }> {
   const url = new URL(path, baseUrl);
-  const data = JSON.stringify(body);
+  const data = method === 'GET' ? '' : JSON.stringify(body);
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -51,9 +67,12 @@ function post(
         host: url.hostname,
         port: url.port,
         path: url.pathname,
-        method: 'POST',
+        method,
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        headers:
+          method === 'GET'
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -91,6 +110,17 @@ async function load(
   return { latencies, elapsed: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
+/** Resident set size of the server process in MB (Linux /proc), or NaN. */
+async function serverRss(pid: number | undefined): Promise<number> {
+  try {
+    const status = await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const dbName = `${newRunId()}_bench_task_runs`;
@@ -101,124 +131,158 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
+    ...(process.env.BENCH_CPU_PROF
+      ? {
+          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
+          BENCH_CPU_PROF: process.env.BENCH_CPU_PROF,
+        }
+      : {}),
+  }).catch(async (err: unknown) => {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    throw err;
   });
   const pool = new Pool({ connectionString: databaseUrl, max: CONCURRENCY });
   const base = app.baseUrl;
   try {
     process.stdout.write(
-      `task-runs bench: ${ROWS} seeded rows, ${REPS} reps of ${SECONDS} s, concurrency ${CONCURRENCY}\n`,
+      `task-runs bench: ${ROWS} seeded rows, ${REPS} reps of ${SECONDS} s, concurrency ${CONCURRENCY}, ` +
+        `${os.cpus().length} cpus, load average ${loadavg()}\n`,
     );
 
-    // ---------------------------------------------------------------- 1. creates
-    const createRates: number[] = [];
-    const createP50: number[] = [];
-    const createP99: number[] = [];
-    const baseRates: number[] = [];
-    const createdIds: string[] = [];
-    for (let rep = 0; rep < REPS; rep++) {
-      const api = await load(CONCURRENCY, SECONDS, async (i) => {
-        const r = await post(base, '/api/task_runs/', {
-          task_key: `bench-${rep}`,
-          dynamic_key: String(i),
-          tags: ['bench'],
-        });
-        if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-        createdIds.push(r.body.id);
-        return r.ms;
-      });
-      createRates.push(api.latencies.length / api.elapsed);
-      createP50.push(pct(api.latencies, 50));
-      createP99.push(pct(api.latencies, 99));
-      const raw = await load(CONCURRENCY, SECONDS, async (i) => {
-        const t0 = process.hrtime.bigint();
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          const id = randomUUID();
-          await client.query(
-            `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
-             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
-            [id, `raw-${rep}`, String(i)],
-          );
-          await client.query(
-            `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
-            [id],
-          );
-          await client.query('COMMIT');
-        } finally {
-          client.release();
-        }
-        return Number(process.hrtime.bigint() - t0) / 1e6;
-      });
-      baseRates.push(raw.latencies.length / raw.elapsed);
-    }
-    line('creates_per_s', median(createRates), 'ops/s');
-    line('create_p50', median(createP50), 'ms');
-    line('create_p99', median(createP99), 'ms');
-    line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
-    line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
+    line('server_rss_idle', await serverRss(app.child.pid), 'MB');
 
-    // ---------------------------------------------------------------- 2. set_state transitions
-    const transitionRates: number[] = [];
-    const transitionP99: number[] = [];
-    const baseTransitionRates: number[] = [];
-    let cursor = 0;
-    for (let rep = 0; rep < REPS; rep++) {
-      const api = await load(
-        CONCURRENCY,
-        SECONDS,
-        async () => {
-          const id = createdIds[cursor++];
-          const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
-          const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
-          if (r1.status !== 201 || r2.status !== 201)
-            throw new Error(`set_state answered ${r1.status}/${r2.status}`);
-          return (r1.ms + r2.ms) / 2;
-        },
-        Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
-      );
-      transitionRates.push((api.latencies.length * 2) / api.elapsed);
-      transitionP99.push(pct(api.latencies, 99));
-      const rawIds: string[] = (
-        await pool.query(`SELECT id FROM task_run WHERE name = 'raw' AND state_type = 'PENDING' LIMIT 20000`)
-      ).rows.map((r: { id: string }) => r.id);
-      let rawCursor = 0;
-      const raw = await load(
-        CONCURRENCY,
-        SECONDS,
-        async () => {
-          const id = rawIds[rawCursor++];
+    if (process.env.BENCH_PHASES !== 'queries') {
+      // ---------------------------------------------------------------- 1. creates
+      const createRates: number[] = [];
+      const createP50: number[] = [];
+      const createP99: number[] = [];
+      const baseRates: number[] = [];
+      const createdIds: string[] = [];
+      const healthRates: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        progress(`creates: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+        const health = await load(CONCURRENCY, SECONDS, async () => {
+          const r = await post(base, '/api/health', null, 'GET');
+          if (r.status !== 200) throw new Error(`health answered ${r.status}`);
+          return r.ms;
+        });
+        healthRates.push(health.latencies.length / health.elapsed);
+        const api = await load(CONCURRENCY, SECONDS, async (i) => {
+          const r = await post(base, '/api/task_runs/', {
+            task_key: `bench-${rep}`,
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+          createdIds.push(r.body.id);
+          return r.ms;
+        });
+        createRates.push(api.latencies.length / api.elapsed);
+        createP50.push(pct(api.latencies, 50));
+        createP99.push(pct(api.latencies, 99));
+        const raw = await load(CONCURRENCY, SECONDS, async (i) => {
           const t0 = process.hrtime.bigint();
-          for (const type of ['RUNNING', 'COMPLETED']) {
-            const client = await pool.connect();
-            try {
-              await client.query('BEGIN');
-              await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
-              const s = await client.query(
-                `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
-                [id, type],
-              );
-              await client.query(
-                `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
-                [id, s.rows[0].id, type],
-              );
-              await client.query('COMMIT');
-            } finally {
-              client.release();
-            }
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            const id = randomUUID();
+            await client.query(
+              `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
+             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
+              [id, `raw-${rep}`, String(i)],
+            );
+            await client.query(
+              `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
+              [id],
+            );
+            await client.query('COMMIT');
+          } finally {
+            client.release();
           }
-          return Number(process.hrtime.bigint() - t0) / 2e6;
-        },
-        rawIds.length,
-      );
-      baseTransitionRates.push((raw.latencies.length * 2) / raw.elapsed);
+          return Number(process.hrtime.bigint() - t0) / 1e6;
+        });
+        baseRates.push(raw.latencies.length / raw.elapsed);
+      }
+      line('creates_per_s', median(createRates), 'ops/s');
+      line('create_p50', median(createP50), 'ms');
+      line('create_p99', median(createP99), 'ms');
+      line('baseline_raw_insert_per_s', median(baseRates), 'ops/s');
+      line('baseline_health_per_s', median(healthRates), 'ops/s');
+      line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
+      line('creates_vs_health', median(createRates) / median(healthRates), 'ratio');
+      goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0);
+      goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5);
+      goal('create_p99_ms', median(createP99), '<=', 25);
+
+      // ---------------------------------------------------------------- 2. set_state transitions
+      const transitionRates: number[] = [];
+      const transitionP99: number[] = [];
+      const baseTransitionRates: number[] = [];
+      let cursor = 0;
+      for (let rep = 0; rep < REPS; rep++) {
+        progress(`set_state: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+        const api = await load(
+          CONCURRENCY,
+          SECONDS,
+          async () => {
+            const id = createdIds[cursor++];
+            const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
+            const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
+            if (r1.status !== 201 || r2.status !== 201)
+              throw new Error(`set_state answered ${r1.status}/${r2.status}`);
+            return (r1.ms + r2.ms) / 2;
+          },
+          Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
+        );
+        transitionRates.push((api.latencies.length * 2) / api.elapsed);
+        transitionP99.push(pct(api.latencies, 99));
+        const rawIds: string[] = (
+          await pool.query(
+            `SELECT id FROM task_run WHERE name = 'raw' AND state_type = 'PENDING' LIMIT 20000`,
+          )
+        ).rows.map((r: { id: string }) => r.id);
+        let rawCursor = 0;
+        const raw = await load(
+          CONCURRENCY,
+          SECONDS,
+          async () => {
+            const id = rawIds[rawCursor++];
+            const t0 = process.hrtime.bigint();
+            for (const type of ['RUNNING', 'COMPLETED']) {
+              const client = await pool.connect();
+              try {
+                await client.query('BEGIN');
+                await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
+                const s = await client.query(
+                  `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
+                  [id, type],
+                );
+                await client.query(
+                  `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
+                  [id, s.rows[0].id, type],
+                );
+                await client.query('COMMIT');
+              } finally {
+                client.release();
+              }
+            }
+            return Number(process.hrtime.bigint() - t0) / 2e6;
+          },
+          rawIds.length,
+        );
+        baseTransitionRates.push((raw.latencies.length * 2) / raw.elapsed);
+      }
+      line('set_state_transitions_per_s', median(transitionRates), 'ops/s');
+      line('set_state_p99', median(transitionP99), 'ms');
+      line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
+      line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
+      goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
+      goal('set_state_p99_ms', median(transitionP99), '<=', 30);
+      line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
     }
-    line('set_state_transitions_per_s', median(transitionRates), 'ops/s');
-    line('set_state_p99', median(transitionP99), 'ms');
-    line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
-    line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
+    if (process.env.BENCH_PHASES === 'writes') return;
     const seedStarted = Date.now();
     await pool.query(
       `INSERT INTO flow (id, name) VALUES ('00000000-0000-4000-8000-00000000f100', 'bench-flow')`,
@@ -240,8 +304,14 @@ async function main(): Promise<void> {
       );
       for (const { indexname } of indexes as { indexname: string }[])
         await seedClient.query(`DROP INDEX "${indexname}"`);
-      await seedClient.query(
-        `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name,
+      const CHUNK = 100_000;
+      for (let from = 1; from <= ROWS; from += CHUNK) {
+        const to = Math.min(ROWS, from + CHUNK - 1);
+        progress(
+          `seeding rows ${from}..${to} of ${ROWS} (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`,
+        );
+        await seedClient.query(
+          `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name,
            state_timestamp, expected_start_time, start_time, end_time, total_run_time)
          SELECT 'seed-' || md5(g::text),
                 CASE WHEN g % 4 = 0 THEN NULL ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g % 1000), 12, '0'))::uuid END,
@@ -252,13 +322,18 @@ async function main(): Promise<void> {
                 CASE WHEN g % 8 IN (0, 1, 2, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '1 second' END,
                 CASE WHEN g % 8 IN (0, 1, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '2 seconds' END,
                 interval '1 second'
-           FROM generate_series(1, $1::int) g`,
-        [ROWS],
-      );
-      for (const { indexdef } of indexes as { indexdef: string }[]) await seedClient.query(indexdef);
+           FROM generate_series($1::int, $2::int) g`,
+          [from, to],
+        );
+      }
+      for (const { indexname, indexdef } of indexes as { indexname: string; indexdef: string }[]) {
+        progress(`building index ${indexname} (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`);
+        await seedClient.query(indexdef);
+      }
     } finally {
       seedClient.release();
     }
+    progress('VACUUM ANALYZE');
     await pool.query('VACUUM ANALYZE'); // the steady state autovacuum keeps (visibility map for index-only scans)
     line('seed_seconds', (Date.now() - seedStarted) / 1000, 's');
 
@@ -276,6 +351,16 @@ async function main(): Promise<void> {
       { task_runs: { tags: { all_: ['etl'] }, flow_run_id: { is_null_: true } }, limit: 50 },
       { sort: 'NEXT_SCHEDULED_START_TIME_ASC', task_runs: { state: { type: { any_: ['SCHEDULED'] } } } },
       { flow_runs: { state: { type: { any_: ['RUNNING'] } } }, limit: 100 },
+      // Every sort, unfiltered and with a state filter.
+      ...[
+        'ID_DESC',
+        'EXPECTED_START_TIME_ASC',
+        'EXPECTED_START_TIME_DESC',
+        'NAME_ASC',
+        'NAME_DESC',
+        'NEXT_SCHEDULED_START_TIME_ASC',
+        'END_TIME_DESC',
+      ].flatMap((sort) => [{ sort }, { sort, task_runs: { state: { type: { any_: ['FAILED'] } } } }]),
     ];
     const counts: Record<string, unknown>[] = [
       {},
@@ -283,17 +368,27 @@ async function main(): Promise<void> {
       { flow_runs: { id: { any_: someFlowRuns } } },
       { task_runs: { start_time: { after_: since } } },
     ];
+    /** p99 over every body (QUERY_SAMPLES per repetition); prints the slowest bodies' own p99. */
     const measure = async (path: string, bodies: Record<string, unknown>[]) => {
       const p99s: number[] = [];
+      const perBody = bodies.map(() => [] as number[]);
       for (let rep = 0; rep < REPS; rep++) {
+        progress(`${path}: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
         const samples: number[] = [];
-        for (let i = 0; i < QUERY_SAMPLES; i++) {
+        const n = Math.max(QUERY_SAMPLES, bodies.length * 3);
+        for (let i = 0; i < n; i++) {
           const r = await post(base, path, bodies[i % bodies.length]);
           if (r.status !== 200) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
           samples.push(r.ms);
+          perBody[i % bodies.length].push(r.ms);
         }
         p99s.push(pct(samples, 99));
       }
+      perBody
+        .map((ms, i) => ({ ms: median(ms), body: JSON.stringify(bodies[i]) }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3)
+        .forEach((x) => process.stdout.write(`  slowest ${path}: median ${x.ms.toFixed(1)} ms ${x.body}\n`));
       return median(p99s);
     };
     const rawMeasure = async (sql: string) => {
@@ -319,7 +414,15 @@ async function main(): Promise<void> {
     line('baseline_raw_count_p99', rawCountP99, 'ms');
     line('filter_vs_raw_select', filterP99 / rawFilterP99, 'ratio');
     line('count_vs_raw_count', countP99 / rawCountP99, 'ratio');
+    goal('filter_p99_ms', filterP99, '<=', 50);
+    goal('count_p99_ms', countP99, '<=', 50);
+    line('server_rss_end', await serverRss(app.child.pid), 'MB');
+    process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
+    if (process.env.BENCH_CPU_PROF) {
+      app.child.kill('SIGUSR2'); // the hook writes the profile
+      await new Promise((r) => setTimeout(r, 3000));
+    }
     agent.destroy();
     await pool.end();
     await app.stop();

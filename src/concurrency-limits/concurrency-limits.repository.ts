@@ -322,6 +322,25 @@ export class ConcurrencyLimitsRepository {
   }
 
   /** One probe: does the task run hold a v2 lease, and a place in the v1 limits of these tags? */
+  /** For a group commit: which of these tags have a v1 or v2 limit, and which of these runs hold any slot. */
+  async groupSlotProbe(
+    m: EntityManager,
+    tags: string[],
+    v2Names: string[],
+    taskRunIds: string[],
+  ): Promise<{ limitedTags: string[]; holders: string[] }> {
+    const [row] = await m.query<{ limited: string[]; holders: string[] }[]>(
+      `SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag = ANY($1::text[])
+                    UNION SELECT t.tag FROM unnest($1::text[], $2::text[]) AS t(tag, name)
+                                      JOIN concurrency_limit_v2 v ON v.name = t.name) AS limited,
+              ARRAY(SELECT holder_id::text FROM concurrency_lease WHERE holder_type = $3 AND holder_id = ANY($4::uuid[])
+                    UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
+                                 WHERE e = ANY($4::uuid[]::text[])) AS holders`,
+      [tags, v2Names, TASK_RUN_HOLDER, taskRunIds],
+    );
+    return { limitedTags: row?.limited ?? [], holders: row?.holders ?? [] };
+  }
+
   async heldSlots(
     m: EntityManager,
     taskRunId: string,

@@ -32,6 +32,11 @@ export class ConcurrencySlotsService implements OnModuleInit {
   /** Overridable in tests: the random source of the clamped-Poisson wait. */
   random: RandomSource = Math.random;
   private decisions?: Counter<'decision'>;
+  /**
+   * Per-transaction hints of a group commit (`prepareGroup`): which of the group's tags have a limit at all and
+   * which of its runs hold a slot, read by one probe, so runs whose tags have no limit skip their per-run queries.
+   */
+  private readonly hints = new WeakMap<EntityManager, { limitedTags: Set<string>; holders: Set<string> }>();
 
   constructor(
     private readonly repo: ConcurrencyLimitsRepository,
@@ -47,10 +52,35 @@ export class ConcurrencySlotsService implements OnModuleInit {
     );
   }
 
+  /**
+   * One probe for a group of runs about to be orchestrated in `manager`'s transaction (group commit): the tags
+   * with any limit and the runs holding any slot. Until the transaction ends, `secure` skips runs none of whose
+   * tags has a limit (as if it had locked no limit row) and `release` skips runs holding nothing.
+   */
+  async prepareGroup(
+    manager: EntityManager,
+    runs: readonly { id: string; tags: readonly string[] }[],
+  ): Promise<void> {
+    const tags = [...new Set(runs.flatMap((r) => r.tags))];
+    if (!tags.length || runs.length < 2) return;
+    const probe = await this.repo.groupSlotProbe(
+      manager,
+      tags,
+      tags.map(tagLimitName),
+      runs.map((r) => r.id),
+    );
+    this.hints.set(manager, { limitedTags: new Set(probe.limitedTags), holders: new Set(probe.holders) });
+  }
+
   /** Takes one slot on every limit of the run's tags, or answers why it cannot run now (nothing taken then). */
   async secure(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<SlotDecision> {
     const distinct = [...new Set(tags)];
     if (!distinct.length) return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
+    const hint = this.hints.get(manager);
+    if (hint && distinct.every((t) => !hint.limitedTags.has(t))) {
+      this.decisions?.inc({ decision: 'ACCEPT' });
+      return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
+    }
     const v2Limits = await this.repo.lockV2ByNames(manager, distinct.map(tagLimitName), taskRunId);
     const v1Limits = await this.repo.lockV1ByTags(manager, distinct);
     const plan = planSlotAcquisition({
@@ -70,6 +100,7 @@ export class ConcurrencySlotsService implements OnModuleInit {
       case 'ACCEPT':
         await this.repo.takeV2Slots(manager, plan.takeV2LimitIds, taskRunId);
         await this.repo.addV1Holder(manager, plan.addV1Tags, taskRunId);
+        this.hints.get(manager)?.holders.add(taskRunId);
         return { status: 'ACCEPT', acquired: { v2LimitIds: plan.takeV2LimitIds, v1Tags: plan.addV1Tags } };
     }
   }
@@ -96,6 +127,8 @@ export class ConcurrencySlotsService implements OnModuleInit {
    */
   async release(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<void> {
     if (!tags.length) return;
+    const hint = this.hints.get(manager);
+    if (hint && !hint.holders.has(taskRunId)) return;
     const distinct = [...new Set(tags)];
     const held = await this.repo.heldSlots(manager, taskRunId, distinct);
     if (held.v2) await this.repo.releaseV2Leases(manager, taskRunId, { recordOccupancy: true });

@@ -22,6 +22,10 @@ import {
 } from './task-queue.store';
 import { TaskQueuesMetrics } from './task-queues.metrics';
 import { REPLICA_ID } from './replica-id';
+import { TaskRunSnapshots } from './task-run-snapshots.port';
+
+/** Runs per page when restoring deferred SCHEDULED runs at start-up (bounded statements). */
+const RESTORE_PAGE = 500;
 
 /** SQL for the NOTIFY payload of a `task_key` column (see `notifyPayload`). */
 const PAYLOAD_SQL = `CASE WHEN octet_length(task_key) > 7000 THEN '*' ELSE task_key END`;
@@ -41,31 +45,6 @@ interface ClaimRow {
   attempts: number;
   enqueued_at: string;
 }
-
-/** Canonical µs UTC text of a timestamptz column (the wire format of spec §0 / timestamp.ts). */
-const ts = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/**
- * The TaskRun JSON of a stored run, for start-up restore of runs that have no queue row (the orchestration
- * path passes its own snapshot). Mirrors spec §1.7; the state comes from `task_run.state_id`.
- */
-const RESTORE_SNAPSHOT_SQL = `json_build_object(
-  'id', tr.id, 'created', ${ts('tr.created')}, 'updated', ${ts('tr.updated')}, 'name', tr.name,
-  'flow_run_id', tr.flow_run_id, 'task_key', tr.task_key, 'dynamic_key', tr.dynamic_key,
-  'cache_key', tr.cache_key, 'cache_expiration', ${ts('tr.cache_expiration')}, 'task_version', tr.task_version,
-  'empirical_policy', tr.empirical_policy, 'tags', tr.tags, 'labels', tr.labels, 'task_inputs', tr.task_inputs,
-  'state_id', tr.state_id, 'state_type', tr.state_type, 'state_name', tr.state_name,
-  'state', json_build_object(
-    'id', s.id, 'type', s.type, 'name', s.name, 'timestamp', ${ts('s.timestamp')}, 'message', s.message,
-    'data', s.data, 'state_details', s.state_details),
-  'run_count', tr.run_count, 'flow_run_run_count', tr.flow_run_run_count,
-  'expected_start_time', ${ts('tr.expected_start_time')},
-  'next_scheduled_start_time', ${ts('tr.next_scheduled_start_time')},
-  'start_time', ${ts('tr.start_time')}, 'end_time', ${ts('tr.end_time')},
-  'total_run_time', extract(epoch FROM tr.total_run_time)::float8,
-  'estimated_run_time', extract(epoch FROM tr.total_run_time)::float8,
-  'estimated_start_time_delta', CASE WHEN tr.expected_start_time IS NULL THEN 0
-    ELSE greatest(extract(epoch FROM clock_timestamp() - tr.expected_start_time), 0)::float8 END)`;
 
 /**
  * `TaskQueueStore` on PostgreSQL (CONTRACT.md point 1). The table `task_queue_item` is the truth:
@@ -103,6 +82,7 @@ export class PgTaskQueueStore
     private readonly config: AppConfig,
     private readonly metrics: TaskQueuesMetrics,
     @Inject(REPLICA_ID) private readonly replicaId: string,
+    private readonly taskRuns: TaskRunSnapshots,
   ) {
     super();
   }
@@ -356,21 +336,33 @@ export class PgTaskQueueStore
    * deliveries of a crashed replica come back through lease expiry (`sweep`). Safe on every replica at once.
    */
   async restoreScheduledTasksIfNecessary(): Promise<number> {
-    const rows = await this.query<{ task_key: string; n: number }>(
-      `WITH restored AS (
-         INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot)
-         SELECT tr.id, tr.task_key, 'retry', ${RESTORE_SNAPSHOT_SQL}
-         FROM task_run tr JOIN task_run_state s ON s.id = tr.state_id
-         WHERE tr.flow_run_id IS NULL AND tr.state_type = 'SCHEDULED'
-           AND coalesce(s.state_details ->> 'deferred', 'false') = 'true'
-           AND NOT EXISTS (SELECT 1 FROM task_queue_item q WHERE q.task_run_id = tr.id)
-         ORDER BY s.timestamp, tr.id
-         ON CONFLICT (task_run_id) DO NOTHING
-         RETURNING task_key)
-       SELECT task_key, n, pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL})
-       FROM (SELECT task_key, count(*)::int AS n FROM restored GROUP BY task_key) k`,
-    );
-    const count = rows.reduce((sum, r) => sum + r.n, 0);
+    let count = 0;
+    let after: { stateTimestamp: string; id: string } | null = null;
+    for (;;) {
+      const page = await this.taskRuns.deferredScheduledRuns(after, RESTORE_PAGE, Date.now() * 1000);
+      if (!page.length) break;
+      const rows = await this.query<{ task_key: string; n: number }>(
+        `WITH restored AS (
+           INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot)
+           SELECT x.task_run_id, x.task_key, 'retry', x.snapshot
+             FROM ROWS FROM (json_to_recordset($1::json) AS (task_run_id uuid, task_key text, snapshot json))
+                  WITH ORDINALITY AS x(task_run_id, task_key, snapshot, ord)
+            ORDER BY x.ord
+           ON CONFLICT (task_run_id) DO NOTHING
+           RETURNING task_key)
+         SELECT task_key, n, pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL})
+         FROM (SELECT task_key, count(*)::int AS n FROM restored GROUP BY task_key) k`,
+        [
+          JSON.stringify(
+            page.map((r) => ({ task_run_id: r.taskRunId, task_key: r.taskKey, snapshot: r.snapshot })),
+          ),
+        ],
+      );
+      count += rows.reduce((sum, r) => sum + r.n, 0);
+      const last = page[page.length - 1];
+      after = { stateTimestamp: last.stateTimestamp, id: last.taskRunId };
+      if (page.length < RESTORE_PAGE) break;
+    }
     if (count) {
       this.metrics.restored.inc(count);
       this.logger.log({ msg: 'restored scheduled task runs', count });
@@ -417,11 +409,19 @@ export class PgTaskQueueStore
 
   /** Deletes (in a bounded batch) ack tombstones whose run is no longer SCHEDULED. */
   async purgeTombstones(): Promise<void> {
-    await this.query(
-      `DELETE FROM task_queue_item WHERE task_run_id IN (
-         SELECT q.task_run_id FROM task_queue_item q JOIN task_run tr ON tr.id = q.task_run_id
-         WHERE q.status = 'acked' AND tr.state_type IS DISTINCT FROM 'SCHEDULED' LIMIT 1000)`,
+    const acked = await this.query<{ task_run_id: string }>(
+      `SELECT task_run_id FROM task_queue_item WHERE status = 'acked' LIMIT 1000`,
     );
+    if (!acked.length) return;
+    const ids = acked.map((r) => r.task_run_id);
+    const scheduled = await this.taskRuns.stillScheduled(ids);
+    const gone = ids.filter((id) => !scheduled.has(id));
+    if (gone.length) {
+      await this.query(
+        `DELETE FROM task_queue_item WHERE task_run_id = ANY($1::uuid[]) AND status = 'acked'`,
+        [gone],
+      );
+    }
   }
 
   private async renewLeases(): Promise<void> {

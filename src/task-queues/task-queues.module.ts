@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { TaskRunsPersistenceModule } from '../task-runs/task-runs-persistence.module';
 import { PgTaskQueueStore } from './pg-task-queue.store';
 import { newReplicaId, REPLICA_ID } from './replica-id';
 import { TaskQueues } from './task-queue';
@@ -16,6 +17,7 @@ import { TaskWorkersService } from './task-workers.service';
  * the seed-shaped `TaskQueues` facade.
  */
 @Module({
+  imports: [TaskRunsPersistenceModule],
   controllers: [TaskWorkersController, TaskQueuesAdminController],
   providers: [
     { provide: REPLICA_ID, useFactory: newReplicaId },

@@ -3,7 +3,7 @@ import type { Timestamp } from '../common/time/timestamp';
 import type { FlowRunsService } from '../flow-runs/flow-runs.service';
 import type { FlowRunView, OrchestrationPorts } from '../orchestration/orchestration-context';
 import type { OrchestratedRun, OrchestrationState } from '../orchestration/orchestration.types';
-import { stateRowToJson } from './task-run.mapper';
+import type { TaskRunsRepository } from './task-runs.repository';
 
 /** The run already has a state at the proposed timestamp (unique (task_run_id, timestamp)). */
 export class StateTimestampConflict extends Error {
@@ -54,24 +54,6 @@ export function placeResult(data: unknown): ResultPlacement {
   return { inline: null, artifact: { key: null, type: null, description: null, data: value }, data: value };
 }
 
-async function findCachedState(
-  em: EntityManager,
-  cacheKey: string,
-  now: Timestamp,
-): Promise<OrchestrationState | null> {
-  const [row] = await em.query(
-    `SELECT s.*, a.data AS artifact_data
-       FROM task_run_state_cache c
-       JOIN task_run_state s ON s.id = c.task_run_state_id
-       LEFT JOIN artifact a ON a.id = s.result_artifact_id
-      WHERE c.cache_key = $1 AND (c.cache_expiration IS NULL OR c.cache_expiration > $2::timestamptz)
-      ORDER BY c.created DESC
-      LIMIT 1`,
-    [cacheKey, now],
-  );
-  return row ? stateRowToJson(row) : null;
-}
-
 /**
  * The orchestration ports of one task-run write: reads (flow run, cache) go to the database through the
  * given EntityManager; writes (the validated state with its result placement, cache entries) are buffered,
@@ -89,6 +71,7 @@ export class BufferedWritePorts implements OrchestrationPorts {
   constructor(
     private readonly em: EntityManager,
     private readonly flowRuns: FlowRunsService,
+    private readonly cache: Pick<TaskRunsRepository, 'findCachedState'>,
   ) {}
 
   readFlowRun(flowRunId: string): Promise<FlowRunView | null> {
@@ -96,7 +79,7 @@ export class BufferedWritePorts implements OrchestrationPorts {
   }
 
   findCachedState(cacheKey: string, now: Timestamp): Promise<OrchestrationState | null> {
-    return findCachedState(this.em, cacheKey, now);
+    return this.cache.findCachedState(this.em, cacheKey, now);
   }
 
   insertCacheEntry(cacheKey: string, expiration: Timestamp | null, stateId: string): Promise<void> {

@@ -4,6 +4,7 @@ import {
   estimatedStartTimeDelta,
   isTruthyJson,
   stateData,
+  TaskRunRow,
   toReducedTaskRunJson,
 } from './task-run.mapper';
 import { placeResult } from './task-run-orchestration.ports';
@@ -79,7 +80,10 @@ describe('task-run mapper', () => {
   });
 
   it('should reduce a TaskRun for /paginate', () => {
-    const reduced = toReducedTaskRunJson({ id: 'x', name: 'n', tags: [], total_run_time: 0 }, T);
+    const reduced = toReducedTaskRunJson(
+      { id: 'x', name: 'n', tags: [], total_run_time: 0 } as unknown as TaskRunRow,
+      T,
+    );
     expect(Object.keys(reduced)).toHaveLength(17);
     expect(reduced).not.toHaveProperty('labels');
   });

@@ -19,8 +19,58 @@ export const TASK_RUN_FROM = `task_run tr
   LEFT JOIN task_run_state s ON s.id = tr.state_id
   LEFT JOIN artifact a ON a.id = s.result_artifact_id`;
 
-/** A task_run row as selected with TASK_RUN_SELECT (snake_case, pg-parsed). */
-export type TaskRunRow = Record<string, any>;
+/**
+ * The one row type of task runs: a `task_run` row as selected with TASK_RUN_SELECT (snake_case, pg-parsed:
+ * timestamps as canonical µs text, intervals as seconds), plus its current state (`s_*`) and the state's result
+ * artifact data. Every read of a task run produces it (TaskRunsRepository) and `toTaskRunJson` renders it.
+ */
+export interface TaskRunRow {
+  id: string;
+  created: string;
+  updated: string;
+  name: string;
+  flow_run_id: string | null;
+  task_key: string;
+  dynamic_key: string;
+  cache_key: string | null;
+  cache_expiration: string | null;
+  task_version: string | null;
+  flow_run_run_count: number;
+  run_count: number;
+  empirical_policy: TaskRunPolicy | null;
+  task_inputs: Record<string, unknown> | null;
+  tags: string[] | null;
+  labels: Record<string, unknown> | null;
+  state_id: string | null;
+  state_type: StateType | null;
+  state_name: string | null;
+  state_timestamp: string | null;
+  expected_start_time: string | null;
+  next_scheduled_start_time: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  total_run_time: number;
+  s_id?: string | null;
+  s_type?: StateType | null;
+  s_name?: string | null;
+  s_timestamp?: string | null;
+  s_message?: string | null;
+  s_state_details?: Record<string, unknown> | null;
+  s_data?: unknown;
+  s_artifact_data?: unknown;
+}
+
+/** A `task_run_state` row (its own columns) plus its result artifact's `artifact_data`. */
+export interface TaskRunStateRow {
+  id: string;
+  type: StateType;
+  name: string;
+  timestamp: string;
+  message: string | null;
+  state_details: Record<string, unknown> | null;
+  data: unknown;
+  artifact_data?: unknown;
+}
 
 /** Truthiness of a JSON value as Python sees it (`{}`, `[]`, `""`, `0`, `false`, null are falsy). */
 export function isTruthyJson(value: unknown): boolean {
@@ -36,21 +86,21 @@ export function stateData(inline: unknown, artifactData: unknown): unknown {
 }
 
 /** The State JSON from `prefix`ed columns (`s_` by default), or null when the run has no state. */
-export function toStateJson(row: TaskRunRow, prefix = 's_'): OrchestrationState | null {
-  if (!row[`${prefix}id`]) return null;
+export function toStateJson(row: TaskRunRow): OrchestrationState | null {
+  if (!row.s_id) return null;
   return {
-    id: row[`${prefix}id`],
-    type: row[`${prefix}type`],
-    name: row[`${prefix}name`],
-    timestamp: row[`${prefix}timestamp`],
-    message: row[`${prefix}message`] ?? null,
-    data: stateData(row[`${prefix}data`], row[`${prefix}artifact_data`]),
-    state_details: row[`${prefix}state_details`] ?? {},
+    id: row.s_id,
+    type: row.s_type!,
+    name: row.s_name!,
+    timestamp: row.s_timestamp!,
+    message: row.s_message ?? null,
+    data: stateData(row.s_data, row.s_artifact_data),
+    state_details: row.s_state_details ?? {},
   };
 }
 
 /** A task_run_state row (its own columns plus `artifact_data`) → State JSON. */
-export function stateRowToJson(row: TaskRunRow): OrchestrationState {
+export function stateRowToJson(row: TaskRunStateRow): OrchestrationState {
   return {
     id: row.id,
     type: row.type,
@@ -122,8 +172,8 @@ export function toTaskRunJson(row: TaskRunRow, nowMicros: number): Record<string
     start_time: row.start_time,
     end_time: row.end_time,
     total_run_time: row.total_run_time,
-    estimated_run_time: estimatedRunTime(row as Timing, nowMicros),
-    estimated_start_time_delta: estimatedStartTimeDelta(row as Timing, nowMicros),
+    estimated_run_time: estimatedRunTime(row, nowMicros),
+    estimated_start_time_delta: estimatedStartTimeDelta(row, nowMicros),
   };
 }
 

@@ -1,12 +1,8 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { FlowRunsModule } from '../flow-runs/flow-runs.module';
 import { OrchestrationModule } from '../orchestration/orchestration.module';
 import { TaskQueuesModule } from '../task-queues/task-queues.module';
-import { ArtifactEntity } from './entities/artifact.entity';
-import { TaskRunStateCacheEntity } from './entities/task-run-state-cache.entity';
-import { TaskRunStateEntity } from './entities/task-run-state.entity';
-import { TaskRunEntity } from './entities/task-run.entity';
+import { TaskRunsPersistenceModule } from './task-runs-persistence.module';
 import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunStatesController } from './task-run-states.controller';
 import { TaskRunsController } from './task-runs.controller';
@@ -14,17 +10,12 @@ import { TaskRunsService } from './task-runs.service';
 import { UiTaskRunsController } from './ui-task-runs.controller';
 
 /**
- * Task runs: `task_run`, `task_run_state`, `task_run_state_cache`, `artifact`; the task-run, task-run-state
- * and UI routes. Exports `TaskRunsService` (create, read the full TaskRun JSON, set_state). The TaskRun JSON
- * mapper is `task-run.mapper.ts` (`toTaskRunJson`, `TASK_RUN_SELECT`/`TASK_RUN_FROM`) for consistent reads.
+ * Task runs: the task-run, task-run-state and UI routes. Exports `TaskRunsService` (create, read the full TaskRun
+ * JSON, set_state). Every statement on `task_run`, `task_run_state`, `task_run_state_cache` and `artifact` is in
+ * `TaskRunsRepository` (TaskRunsPersistenceModule); the one row → wire renderer is `toTaskRunJson`.
  */
 @Module({
-  imports: [
-    TypeOrmModule.forFeature([TaskRunEntity, TaskRunStateEntity, TaskRunStateCacheEntity, ArtifactEntity]),
-    OrchestrationModule,
-    FlowRunsModule,
-    TaskQueuesModule,
-  ],
+  imports: [TaskRunsPersistenceModule, OrchestrationModule, FlowRunsModule, TaskQueuesModule],
   controllers: [TaskRunsController, TaskRunStatesController, UiTaskRunsController],
   providers: [TaskRunsService, TaskRunQueriesService],
   exports: [TaskRunsService],

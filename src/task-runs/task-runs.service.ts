@@ -8,7 +8,6 @@ import { Clock } from '../common/time/clock';
 import { fromMicros, normalizeTimestamp, toMicros } from '../common/time/timestamp';
 import { AppConfig } from '../config/app-config';
 import { FlowRunsService } from '../flow-runs/flow-runs.service';
-import { queryRows } from '../flow-runs/query-rows';
 import { generateRunName } from '../common/names/run-name';
 import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import { TaskOrchestrationContext } from '../orchestration/orchestration-context';
@@ -23,55 +22,214 @@ import { OrchestrationPolicy, type TransitionRequest } from '../orchestration/po
 import { normalizeTaskRunPolicy } from '../orchestration/state-factory';
 import { TaskQueueStore } from '../task-queues/task-queue.store';
 import type { CreateTaskRunDto, SetTaskRunStateDto, UpdateTaskRunDto } from './dto/task-runs.dto';
-import { SqlParams } from './filters/sql-params';
-import { BufferedWritePorts, json, StateTimestampConflict } from './task-run-orchestration.ports';
+import { GroupCommit, Outcome } from './group-commit';
+import { BufferedWritePorts, StateTimestampConflict } from './task-run-orchestration.ports';
 import {
   applyOrchestratedRun,
-  TASK_RUN_FROM,
-  TASK_RUN_SELECT,
   TaskRunRow,
   toOrchestratedRun,
   toStateJson,
   toTaskRunJson,
 } from './task-run.mapper';
+import { RunInsert, TaskRunsRepository, TransitionWrite } from './task-runs.repository';
 
 export type TaskRunJson = Record<string, unknown>;
 
 const TASK_NOT_FOUND = 'Task not found';
 
-/** Create found the natural key taken: roll the transaction back and answer with the existing run. */
-class ExistingTaskRun extends Error {}
+/** Groups written at once, items per group, items waiting (bounded: 429 past it). See docs/performance.md. */
+const GROUP_MAX_BATCH = 64;
+const GROUP_MAX_IN_FLIGHT = 2;
+const GROUP_MAX_QUEUED = 4096;
+
+/** Create found, after its pre-check, that another writer took the natural key first. */
+class CreateRaceLost extends Error {}
+/** An optimistic group insert (no pre-check) met an existing natural key: redo the group with the pre-check. */
+class NeedsPrecheck extends Error {}
+
+interface CreateItem {
+  dto: CreateTaskRunDto;
+  policy: TaskRunPolicy;
+  /** The new run's id (the client's, or a new UUID). */
+  id: string;
+}
+export interface CreateOutcome {
+  taskRun: TaskRunJson;
+  created: boolean;
+}
+interface TransitionItem {
+  id: string;
+  dto: SetTaskRunStateDto;
+}
+export interface TransitionOutcome {
+  result: OrchestrationResult;
+  created: boolean;
+}
+
+const naturalKeyOf = (dto: CreateTaskRunDto): string =>
+  JSON.stringify([dto.flow_run_id ?? null, dto.task_key, dto.dynamic_key]);
 
 /**
  * Task runs: idempotent create, reads, updates, deletes, and state changes through the injected orchestration
- * policy, each in one transaction with the run row locked. Lists and aggregates live in TaskRunQueriesService.
+ * policy. Creates and state changes are group-committed (GroupCommit): concurrent requests share one transaction
+ * and set-based statements, each answered from its own row; a group that fails is split and each request retried
+ * alone, so one bad request never fails its neighbours. Every statement goes through TaskRunsRepository; lists and
+ * aggregates live in TaskRunQueriesService.
  */
 @Injectable()
 export class TaskRunsService {
+  private readonly repo: TaskRunsRepository;
+  readonly creates: GroupCommit<CreateItem, CreateOutcome>;
+  readonly transitions: GroupCommit<TransitionItem, TransitionOutcome>;
+
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     private readonly clock: Clock,
     private readonly config: AppConfig,
     private readonly policy: OrchestrationPolicy,
     private readonly flowRuns: FlowRunsService,
     @Optional() private readonly taskQueue?: TaskQueueStore,
-  ) {}
+    @Optional() repository?: TaskRunsRepository,
+  ) {
+    this.repo = repository ?? new TaskRunsRepository(dataSource);
+    this.creates = new GroupCommit({
+      name: 'task-run creates',
+      maxBatch: GROUP_MAX_BATCH,
+      maxInFlight: GROUP_MAX_IN_FLIGHT,
+      maxQueued: GROUP_MAX_QUEUED,
+      run: (items) => this.createGroup(items),
+    });
+    this.transitions = new GroupCommit({
+      name: 'task-run state changes',
+      maxBatch: GROUP_MAX_BATCH,
+      maxInFlight: GROUP_MAX_IN_FLIGHT,
+      maxQueued: GROUP_MAX_QUEUED,
+      key: (item) => item.id,
+      run: (items) => this.transitionGroup(items, 0),
+    });
+  }
 
   // ---------------------------------------------------------------- create / read / update / delete
 
   /**
    * `POST /task_runs/`: 201 (`created`) for a new run, 200 with the existing run for a known natural key.
-   * The initial state is orchestrated in memory first (Minimal, or Background when deferred; a new run has
-   * no row to lock), then the run, its state, result artifact and cache rows are written by one statement
-   * that inserts nothing when the natural key exists. With an enqueue request it runs in a transaction.
+   * Validated here, then written with the other creates of its group (see `createGroup`).
    */
-  async createTaskRun(dto: CreateTaskRunDto): Promise<{ taskRun: TaskRunJson; created: boolean }> {
+  createTaskRun(dto: CreateTaskRunDto): Promise<CreateOutcome> {
     const policy = this.validateCreate(dto);
-    const flowRunId = dto.flow_run_id ?? null;
+    return this.creates.submit({ dto, policy, id: dto.id ?? randomUUID() });
+  }
+
+  /**
+   * One group of creates in one transaction; on failure each create is retried alone (isolating the bad one).
+   * A lone create that lost the natural key to a concurrent writer answers 200 with the winner's run.
+   */
+  private async createGroup(items: CreateItem[]): Promise<Outcome<CreateOutcome>[]> {
+    try {
+      try {
+        return await this.repo.transaction((em) => this.createInTransaction(em, items, false));
+      } catch (err) {
+        if (!(err instanceof NeedsPrecheck)) throw err;
+        return await this.repo.transaction((em) => this.createInTransaction(em, items, true));
+      }
+    } catch (err) {
+      if (items.length > 1)
+        return Promise.all(items.map(async (item) => (await this.createGroup([item]))[0]));
+      if (!(err instanceof CreateRaceLost)) return [{ ok: false, error: err }];
+      const { dto } = items[0];
+      const [existing] = await this.repo.findByNaturalKeys(this.repo.manager, [
+        { flow_run_id: dto.flow_run_id ?? null, task_key: dto.task_key, dynamic_key: dto.dynamic_key },
+      ]);
+      if (!existing) {
+        return [
+          { ok: false, error: new ConflictError('The task run was deleted while it was being created.') },
+        ];
+      }
+      return [
+        { ok: true, value: { taskRun: toTaskRunJson(existing, this.clock.nowMicros()), created: false } },
+      ];
+    }
+  }
+
+  /**
+   * In one transaction: the initial state of every new run is orchestrated in memory (Minimal, or Background
+   * when deferred; rules that own persistence use the transaction); one statement inserts the runs, states,
+   * artifacts and cache rows; deferred SCHEDULED runs are enqueued in the same transaction. A repeated key within
+   * the group answers 200 with the first one's run. Optimistic first (`precheck` false): when a natural key
+   * turns out to exist, the transaction rolls back (so no rule's write applies to someone else's run) and the
+   * group runs again with `precheck`: one SELECT finds the existing keys, which answer 200 with the stored run.
+   */
+  private async createInTransaction(
+    em: EntityManager,
+    items: CreateItem[],
+    precheck: boolean,
+  ): Promise<Outcome<CreateOutcome>[]> {
+    const leaders = new Map<string, number>();
+    items.forEach((item, i) => {
+      const k = naturalKeyOf(item.dto);
+      if (!leaders.has(k)) leaders.set(k, i);
+    });
+    const existingRows = precheck
+      ? await this.repo.findByNaturalKeys(
+          em,
+          [...leaders.values()].map((i) => ({
+            flow_run_id: items[i].dto.flow_run_id ?? null,
+            task_key: items[i].dto.task_key,
+            dynamic_key: items[i].dto.dynamic_key,
+          })),
+        )
+      : [];
+    const existing = new Map(
+      existingRows.map((r) => [JSON.stringify([r.flow_run_id, r.task_key, r.dynamic_key]), r]),
+    );
+    const fresh = [...leaders].filter(([k]) => !existing.has(k)).map(([, index]) => index);
+    await this.policy.prepareGroup(
+      em,
+      fresh.map((i) => ({ id: items[i].id, tags: items[i].dto.tags ?? [] })),
+    );
+    const planned: { index: number; insert: RunInsert; ctx: TaskOrchestrationContext }[] = [];
+    for (const index of fresh) {
+      planned.push({ ...(await this.planCreate(em, items[index])), index });
+    }
+    const inserted = planned.length
+      ? await this.repo.insertRuns(
+          em,
+          planned.map((p) => p.insert),
+        )
+      : [];
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    const nowMicros = this.clock.nowMicros();
+    const created = new Map<string, TaskRunJson>();
+    for (const { index, insert, ctx } of planned) {
+      const row = byId.get(insert.run.id);
+      if (!row) throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
+      const taskRun = toTaskRunJson(applyOrchestratedRun(row, insert.run, ctx.validatedState), nowMicros);
+      created.set(naturalKeyOf(items[index].dto), taskRun);
+      if (ctx.enqueue && this.taskQueue) {
+        await this.taskQueue.enqueue(
+          em,
+          { taskRunId: insert.run.id, taskKey: insert.run.taskKey, snapshot: taskRun },
+          ctx.enqueue.queue,
+        );
+      }
+    }
+    return items.map((item, i) => {
+      const k = naturalKeyOf(item.dto);
+      const mine = created.get(k);
+      if (mine) return { ok: true, value: { taskRun: mine, created: leaders.get(k) === i } };
+      return { ok: true, value: { taskRun: toTaskRunJson(existing.get(k)!, nowMicros), created: false } };
+    });
+  }
+
+  /** Orchestrates the initial state of a new run in memory; the writes are buffered for `insertRuns`. */
+  private async planCreate(
+    em: EntityManager,
+    { dto, policy, id }: CreateItem,
+  ): Promise<{ insert: RunInsert; ctx: TaskOrchestrationContext }> {
     const proposed = stateFromCreate(dto.state ?? { type: 'PENDING' }, this.clock.now());
     const run: OrchestratedRun = {
-      id: dto.id ?? randomUUID(),
-      flowRunId,
+      id,
+      flowRunId: dto.flow_run_id ?? null,
       taskKey: dto.task_key,
       tags: dto.tags ?? [],
       empiricalPolicy: policy,
@@ -89,139 +247,50 @@ export class TaskRunsService {
     };
     const request = { force: true, deferred: proposed.state_details.deferred === true };
     const entries = this.policy.entriesFor(null, proposed.type, request);
-
-    /** Orchestrates the initial state and writes everything in one statement; null when the run exists. */
-    const attempt = async (em: EntityManager, transaction?: EntityManager): Promise<TaskRunJson | null> => {
-      const ports = new BufferedWritePorts(em, this.flowRuns);
-      const ctx = new TaskOrchestrationContext({
+    const ports = new BufferedWritePorts(em, this.flowRuns, this.repo);
+    const ctx = new TaskOrchestrationContext({
+      run,
+      initialState: null,
+      proposedState: proposed,
+      ports,
+      nowMicros: this.clock.nowMicros(),
+      settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
+      transaction: em,
+    });
+    await orchestrate(ctx, entries, this.policy.globalTransforms());
+    return {
+      ctx,
+      insert: {
         run,
-        initialState: null,
-        proposedState: proposed,
-        ports,
-        nowMicros: this.clock.nowMicros(),
-        settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
-        transaction,
-      });
-      await orchestrate(ctx, entries, this.policy.globalTransforms());
-      const p = new SqlParams();
-      const v = {
-        id: p.add(run.id, 'uuid'),
-        name: p.add(dto.name || generateRunName(), 'text'),
-        flowRunId: p.add(flowRunId, 'uuid'),
-        taskKey: p.add(dto.task_key, 'text'),
-        dynamicKey: p.add(dto.dynamic_key, 'text'),
-      };
-      const labels = p.add(JSON.stringify(dto.labels ?? {}), 'jsonb');
-      const columns = `${v.id}, ${v.name}, ${v.flowRunId}, ${v.taskKey}, ${v.dynamicKey}, ${p.add(dto.cache_key ?? null, 'text')},
-        ${p.add(dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null, 'timestamptz')},
-        ${p.add(dto.task_version ?? null, 'text')}, ${p.add(JSON.stringify(policy), 'jsonb')},
-        ${p.add(JSON.stringify(dto.task_inputs ?? {}), 'jsonb')}, ${p.add(JSON.stringify(dto.tags ?? []), 'jsonb')},
-        ${flowRunId ? `COALESCE((SELECT fr.labels FROM flow_run fr WHERE fr.id = ${v.flowRunId}), '{}'::jsonb) || jsonb_build_object('prefect.flow-run.id', ${v.flowRunId}::text) || ${labels}` : labels},
-        ${p.add(run.stateId, 'uuid')}, ${p.add(run.stateType, 'state_type')}, ${p.add(run.stateName, 'text')},
-        ${p.add(run.stateTimestamp, 'timestamptz')}, ${p.add(run.runCount, 'int')}, ${p.add(run.flowRunRunCount, 'int')},
-        ${p.add(run.expectedStartTime, 'timestamptz')}, ${p.add(run.nextScheduledStartTime, 'timestamptz')},
-        ${p.add(run.startTime, 'timestamptz')}, ${p.add(run.endTime, 'timestamptz')},
-        make_interval(secs => ${p.add(run.totalRunTime, 'float8')})`;
-      const insertRun = `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration,
-          task_version, empirical_policy, task_inputs, tags, labels, state_id, state_type, state_name, state_timestamp,
-          run_count, flow_run_run_count, expected_start_time, next_scheduled_start_time, start_time, end_time, total_run_time)
-        SELECT ${columns}
-        ${flowRunId ? '' : `WHERE NOT EXISTS (SELECT 1 FROM task_run x WHERE x.flow_run_id IS NULL AND x.task_key = ${v.taskKey} AND x.dynamic_key = ${v.dynamicKey})`}
-        ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
-        RETURNING *`;
-      const ctes = [`r AS (${insertRun})`];
-      const written = ports.state;
-      if (written?.placement.artifact) {
-        const a = written.placement.artifact;
-        ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
-          SELECT ${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')}, ${p.add(json(a.data), 'jsonb')},
-                 r.id, r.flow_run_id FROM r RETURNING id)`);
-      }
-      if (written) {
-        const st = written.state;
-        ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
-          SELECT ${p.add(st.id, 'uuid')}, r.id, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
-                 ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
-                 ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'}
-            FROM r RETURNING id)`);
-      }
-      if (ports.cacheEntries.length) {
-        ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
-          SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
-            FROM r, jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
-                 AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
-      }
-      const sql = `WITH ${ctes.join(',\n')} SELECT * FROM r`;
-      const [inserted] = await em.query(sql, p.values);
-      if (!inserted) return null;
-      const taskRun = toTaskRunJson(
-        applyOrchestratedRun(inserted, run, ctx.validatedState),
-        this.clock.nowMicros(),
-      );
-      if (ctx.enqueue && this.taskQueue) {
-        await this.taskQueue.enqueue(
-          em,
-          { taskRunId: run.id, taskKey: run.taskKey, snapshot: taskRun },
-          ctx.enqueue.queue,
-        );
-      }
-      return taskRun;
+        name: dto.name || generateRunName(),
+        dynamicKey: dto.dynamic_key,
+        cacheKey: dto.cache_key ?? null,
+        cacheExpiration: dto.cache_expiration ? normalizeTimestamp(dto.cache_expiration) : null,
+        taskVersion: dto.task_version ?? null,
+        policy,
+        taskInputs: dto.task_inputs ?? {},
+        labels: dto.labels ?? {},
+        state: ports.state,
+        artifactId: ports.state?.placement.artifact ? randomUUID() : null,
+        cacheEntries: ports.cacheEntries,
+      },
     };
-
-    let taskRun: TaskRunJson | null = null;
-    if (entries.length === 0) {
-      // No rules (Minimal without tag concurrency): nothing needs a transaction, one statement does it all.
-      taskRun = await attempt(this.dataSource.manager);
-    } else {
-      // Rules may write through ctx.transaction (e.g. tag-concurrency slots): one transaction, rolled back
-      // when the run turns out to exist, so nothing a rule did applies to someone else's run.
-      taskRun = await this.dataSource
-        .transaction(async (em) => {
-          const created = await attempt(em, em);
-          if (!created) throw new ExistingTaskRun();
-          return created;
-        })
-        .catch((err: unknown) => {
-          if (err instanceof ExistingTaskRun) return null;
-          throw err;
-        });
-    }
-    if (taskRun) return { taskRun, created: true };
-    const [existing] = await this.dataSource.query(
-      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM}
-        WHERE ${flowRunId ? 'tr.flow_run_id = $1' : 'tr.flow_run_id IS NULL AND $1::uuid IS NULL'}
-          AND tr.task_key = $2 AND tr.dynamic_key = $3 LIMIT 1`,
-      [flowRunId, dto.task_key, dto.dynamic_key],
-    );
-    if (!existing) throw new ConflictError('The task run was deleted while it was being created.');
-    return { taskRun: toTaskRunJson(existing, this.clock.nowMicros()), created: false };
   }
 
-  /** The full TaskRun JSON (with its state) for an id; 404 `Task not found`. Also used by background delivery. */
-  async readTaskRun(id: string, em: EntityManager = this.dataSource.manager): Promise<TaskRunJson> {
-    const [row] = await em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1`, [id]);
+  /** The full TaskRun JSON (with its state) for an id; 404 `Task not found`. */
+  async readTaskRun(id: string, em?: EntityManager): Promise<TaskRunJson> {
+    const row = await this.repo.findById(id, em);
     if (!row) throw new NotFoundError(TASK_NOT_FOUND);
     return toTaskRunJson(row, this.clock.nowMicros());
   }
 
   async updateTaskRun(id: string, dto: UpdateTaskRunDto): Promise<void> {
-    const sets = ['updated = now()'];
-    const params: unknown[] = [id];
-    if ('name' in dto && dto.name !== undefined) {
-      params.push(dto.name || generateRunName());
-      sets.push(`name = $${params.length}`);
-    }
-    const rows = await queryRows(
-      this.dataSource,
-      `UPDATE task_run SET ${sets.join(', ')} WHERE id = $1 RETURNING id`,
-      params,
-    );
-    if (!rows.length) throw new NotFoundError('Task run not found');
+    const name = 'name' in dto && dto.name !== undefined ? dto.name || generateRunName() : undefined;
+    if (!(await this.repo.rename(id, name))) throw new NotFoundError('Task run not found');
   }
 
   async deleteTaskRun(id: string): Promise<void> {
-    const rows = await queryRows(this.dataSource, `DELETE FROM task_run WHERE id = $1 RETURNING id`, [id]);
-    if (!rows.length) throw new NotFoundError(TASK_NOT_FOUND);
+    if (!(await this.repo.delete(id))) throw new NotFoundError(TASK_NOT_FOUND);
   }
 
   // ---------------------------------------------------------------- orchestration
@@ -229,114 +298,124 @@ export class TaskRunsService {
   /**
    * `POST /task_runs/{id}/set_state`: the injected policy decides the rules (Core; force → Minimal;
    * deferred → Background). `created` is the 201/200 rule: the returned state is at least as new as the request.
+   * Written with the state changes of other runs in its group (see `transitionInTransaction`).
    */
-  async setTaskRunState(
-    id: string,
-    dto: SetTaskRunStateDto,
-  ): Promise<{ result: OrchestrationResult; created: boolean }> {
-    for (let attempt = 0; ; attempt++) {
-      const startedMicros = this.clock.nowMicros();
-      const proposed = stateFromCreate(dto.state, fromMicros(startedMicros));
-      const request: TransitionRequest = {
-        force: dto.force === true,
-        deferred: proposed.state_details.deferred === true,
-      };
-      try {
-        const result = await this.dataSource.transaction(async (em) => {
-          const [row] = await em.query(
-            `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1 FOR UPDATE OF tr`,
-            [id],
-          );
-          if (!row) throw new ObjectNotFoundError(`Task run with id ${id} not found`);
-          return this.orchestrateLocked(em, row, proposed, request);
-        });
-        const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
-        return { result, created };
-      } catch (err) {
-        // Another writer (e.g. the recorder) holds a state at this exact µs: retry once with a new timestamp.
-        if (!(err instanceof StateTimestampConflict)) throw err;
-        if (attempt > 0) throw new ConflictError(err.message);
+  setTaskRunState(id: string, dto: SetTaskRunStateDto): Promise<TransitionOutcome> {
+    return this.transitions.submit({ id, dto });
+  }
+
+  /**
+   * One group of state changes (distinct runs) in one transaction; on failure each is retried alone. Alone, a
+   * state timestamp taken by another writer (e.g. the recorder) is retried once with a new timestamp, then 409.
+   */
+  private async transitionGroup(
+    items: TransitionItem[],
+    attempt: number,
+  ): Promise<Outcome<TransitionOutcome>[]> {
+    try {
+      return await this.repo.transaction((em) => this.transitionInTransaction(em, items));
+    } catch (err) {
+      if (items.length > 1) {
+        return Promise.all(items.map(async (item) => (await this.transitionGroup([item], 0))[0]));
       }
+      if (!(err instanceof StateTimestampConflict)) return [{ ok: false, error: err }];
+      if (attempt === 0) return this.transitionGroup(items, 1);
+      return [{ ok: false, error: new ConflictError(err.message) }];
     }
   }
 
   /**
-   * Runs the policy on a locked row, then writes the validated state (with its artifact and cache rows) and
-   * the run's new fields in one statement, and enqueues when a rule asked for it.
+   * Locks the group's runs in id order (one SELECT … FOR UPDATE), runs the policy on each in memory (rules that
+   * own persistence use the transaction), writes every new state, artifact, cache row and run update set-based
+   * (TaskRunsRepository.writeTransitions), then enqueues what a rule asked for. A run whose proposal changed
+   * nothing (WAIT, ABORT, a null reject) keeps its row, and its `updated`, untouched.
    */
-  private async orchestrateLocked(
+  private async transitionInTransaction(
     em: EntityManager,
-    row: TaskRunRow,
-    proposed: OrchestrationState,
-    request: TransitionRequest,
-  ): Promise<OrchestrationResult> {
-    const run = toOrchestratedRun(row);
-    const initial = toStateJson(row);
-    const ports = new BufferedWritePorts(em, this.flowRuns);
-    const ctx = new TaskOrchestrationContext({
-      run,
-      initialState: initial,
-      proposedState: proposed,
-      ports,
-      nowMicros: this.clock.nowMicros(),
-      settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
-      transaction: em,
-    });
-    const entries = this.policy.entriesFor(initial?.type ?? null, proposed.type, request);
-    const before = JSON.stringify(run);
-    const result = await orchestrate(ctx, entries, this.policy.globalTransforms());
-    const written = ports.state;
-    if (!written && !ports.cacheEntries.length && JSON.stringify(run) === before) {
-      // Nothing changed (WAIT, ABORT, a null reject): leave the row, and its `updated`, alone.
-      return result;
-    }
-    const p = new SqlParams();
-    const runId = p.add(run.id, 'uuid');
-    const ctes: string[] = [];
-    if (written?.placement.artifact) {
-      const a = written.placement.artifact;
-      ctes.push(`a AS (INSERT INTO artifact (key, type, description, data, task_run_id, flow_run_id)
-        VALUES (${p.add(a.key, 'text')}, ${p.add(a.type, 'text')}, ${p.add(a.description, 'text')},
-                ${p.add(json(a.data), 'jsonb')}, ${runId}, ${p.add(run.flowRunId, 'uuid')}) RETURNING id)`);
-    }
-    if (written) {
-      const st = written.state;
-      ctes.push(`s AS (INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, result_artifact_id)
-        VALUES (${p.add(st.id, 'uuid')}, ${runId}, ${p.add(st.type, 'state_type')}, ${p.add(st.timestamp, 'timestamptz')},
-                ${p.add(st.name, 'text')}, ${p.add(st.message, 'text')}, ${p.add(JSON.stringify(st.state_details), 'jsonb')},
-                ${p.add(json(written.placement.inline), 'jsonb')}, ${written.placement.artifact ? '(SELECT id FROM a)' : 'NULL::uuid'})
-        ON CONFLICT DO NOTHING RETURNING id)`);
-    }
-    if (ports.cacheEntries.length) {
-      ctes.push(`c AS (INSERT INTO task_run_state_cache (cache_key, cache_expiration, task_run_state_id)
-        SELECT x.cache_key, x.cache_expiration, x.task_run_state_id
-          FROM ${written ? 's, ' : ''}jsonb_to_recordset(${p.add(JSON.stringify(ports.cacheEntries), 'jsonb')})
-               AS x(cache_key text, cache_expiration timestamptz, task_run_state_id uuid))`);
-    }
-    ctes.push(`u AS (UPDATE task_run SET state_id = ${p.add(run.stateId, 'uuid')}, state_type = ${p.add(run.stateType, 'state_type')},
-        state_name = ${p.add(run.stateName, 'text')}, state_timestamp = ${p.add(run.stateTimestamp, 'timestamptz')},
-        run_count = ${p.add(run.runCount, 'int')}, flow_run_run_count = ${p.add(run.flowRunRunCount, 'int')},
-        expected_start_time = ${p.add(run.expectedStartTime, 'timestamptz')},
-        next_scheduled_start_time = ${p.add(run.nextScheduledStartTime, 'timestamptz')},
-        start_time = ${p.add(run.startTime, 'timestamptz')}, end_time = ${p.add(run.endTime, 'timestamptz')},
-        total_run_time = make_interval(secs => ${p.add(run.totalRunTime, 'float8')}), updated = now()
-      WHERE id = ${runId}${written ? ' AND EXISTS (SELECT 1 FROM s)' : ''} RETURNING updated)`);
-    const [out] = await em.query(
-      `WITH ${ctes.join(',\n')}
-       SELECT (SELECT updated FROM u) AS updated, ${written ? 'EXISTS (SELECT 1 FROM s)' : 'true'} AS written`,
-      p.values,
+    items: TransitionItem[],
+  ): Promise<Outcome<TransitionOutcome>[]> {
+    const rows = new Map(
+      (
+        await this.repo.lockByIds(
+          em,
+          items.map((i) => i.id),
+        )
+      ).map((r) => [r.id, r]),
     );
-    if (!out.written) throw new StateTimestampConflict();
-    if (ctx.enqueue && this.taskQueue) {
-      const current = run.stateId === ctx.validatedState?.id ? ctx.validatedState : initial;
-      const next = { ...applyOrchestratedRun(row, run, current), updated: out.updated ?? row.updated };
-      await this.taskQueue.enqueue(
-        em,
-        { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, this.clock.nowMicros()) },
-        ctx.enqueue.queue,
-      );
+    const order = items
+      .map((item, index) => ({ item, index }))
+      .sort((a, b) => (a.item.id < b.item.id ? -1 : 1));
+    const outcomes: Outcome<TransitionOutcome>[] = new Array(items.length);
+    const writes: TransitionWrite[] = [];
+    const done: {
+      index: number;
+      row: TaskRunRow;
+      ctx: TaskOrchestrationContext;
+      initial: OrchestrationState | null;
+      result: OrchestrationResult;
+      startedMicros: number;
+    }[] = [];
+    for (const { item, index } of order) {
+      const row = rows.get(item.id);
+      if (!row) {
+        outcomes[index] = {
+          ok: false,
+          error: new ObjectNotFoundError(`Task run with id ${item.id} not found`),
+        };
+        continue;
+      }
+      const startedMicros = this.clock.nowMicros();
+      const proposed = stateFromCreate(item.dto.state, fromMicros(startedMicros));
+      const request: TransitionRequest = {
+        force: item.dto.force === true,
+        deferred: proposed.state_details.deferred === true,
+      };
+      const run = toOrchestratedRun(row);
+      const initial = toStateJson(row);
+      const ports = new BufferedWritePorts(em, this.flowRuns, this.repo);
+      const ctx = new TaskOrchestrationContext({
+        run,
+        initialState: initial,
+        proposedState: proposed,
+        ports,
+        nowMicros: this.clock.nowMicros(),
+        settings: { maxCacheKeyLength: this.config.tasks.maxCacheKeyLength },
+        transaction: em,
+      });
+      const entries = this.policy.entriesFor(initial?.type ?? null, proposed.type, request);
+      const before = JSON.stringify(run);
+      const result = await orchestrate(ctx, entries, this.policy.globalTransforms());
+      const written = ports.state;
+      if (written || ports.cacheEntries.length || JSON.stringify(run) !== before) {
+        writes.push({
+          run,
+          state: written,
+          artifactId: written?.placement.artifact ? randomUUID() : null,
+          cacheEntries: ports.cacheEntries,
+        });
+      }
+      done.push({ index, row, ctx, initial, result, startedMicros });
     }
-    return result;
+    const updated = writes.length ? await this.repo.writeTransitions(em, writes) : new Map<string, string>();
+    const nowMicros = this.clock.nowMicros();
+    for (const { index, row, ctx, initial, result, startedMicros } of done) {
+      if (ctx.enqueue && this.taskQueue) {
+        const run = ctx.run;
+        const current = run.stateId === ctx.validatedState?.id ? ctx.validatedState : initial;
+        const next = {
+          ...applyOrchestratedRun(row, run, current),
+          updated: updated.get(run.id) ?? row.updated,
+        };
+        await this.taskQueue.enqueue(
+          em,
+          { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, nowMicros) },
+          ctx.enqueue.queue,
+        );
+      }
+      const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
+      outcomes[index] = { ok: true, value: { result, created } };
+    }
+    return outcomes;
   }
 
   // ---------------------------------------------------------------- validation

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { Injectable } from '@nestjs/common';
 import type { PolicyEntry } from '../../orchestration/orchestration-rule';
 import { TaskConcurrencyRules } from '../../orchestration/policies/task-policies';
@@ -15,7 +16,7 @@ export class ConcurrencySlotRules extends TaskConcurrencyRules {
   private readonly secure: readonly PolicyEntry[];
   private readonly release: readonly PolicyEntry[];
 
-  constructor(slots: ConcurrencySlotsService) {
+  constructor(private readonly slots: ConcurrencySlotsService) {
     super();
     this.secure = [new SecureTaskConcurrencySlots(slots)];
     this.release = [new ReleaseTaskConcurrencySlots(slots)];
@@ -27,5 +28,12 @@ export class ConcurrencySlotRules extends TaskConcurrencyRules {
 
   releaseSlots(): readonly PolicyEntry[] {
     return this.release;
+  }
+
+  override prepareGroup(
+    transaction: EntityManager,
+    runs: readonly { id: string; tags: readonly string[] }[],
+  ): Promise<void> {
+    return this.slots.prepareGroup(transaction, runs);
   }
 }

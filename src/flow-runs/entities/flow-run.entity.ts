@@ -1,10 +1,10 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { StateType } from '../../orchestration/states';
 
 /** The minimal flow run (CONTRACT.md): its current state document lives in the `state` column. */
 @Entity({ name: 'flow_run' })
 export class FlowRunEntity {
-  @PrimaryColumn('uuid') id!: string;
+  @PrimaryGeneratedColumn('uuid') id!: string; // DEFAULT gen_random_uuid(), as migrated
   @Column('timestamptz') created!: string;
   @Column('timestamptz') updated!: string;
   @Column('text') name!: string;

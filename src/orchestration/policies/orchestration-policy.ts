@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { Injectable, Optional } from '@nestjs/common';
 import type { StateType } from '../states';
 import { OrchestrationRule, type PolicyEntry, type UniversalTransform } from '../orchestration-rule';
@@ -41,6 +42,20 @@ export abstract class OrchestrationPolicy {
   globalTransforms(): readonly UniversalTransform[] {
     return GLOBAL_TASK_TRANSFORMS;
   }
+
+  /**
+   * Called once before a group of runs is orchestrated in one transaction (group commit, docs/performance.md):
+   * rules that read storage per run may prefetch for the whole group here. Default: nothing.
+   */
+  prepareGroup(_transaction: EntityManager, _runs: readonly GroupRun[]): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A run of a group about to be orchestrated together. */
+export interface GroupRun {
+  id: string;
+  tags: readonly string[];
 }
 
 /** Keeps the rules that apply to (from, to) and every universal transform, in order. */
@@ -57,7 +72,7 @@ export function selectEntries(
 export class DefaultTaskOrchestrationPolicy extends OrchestrationPolicy {
   protected readonly policies: Record<TaskPolicyName, readonly PolicyEntry[]>;
 
-  constructor(@Optional() concurrency?: TaskConcurrencyRules) {
+  constructor(@Optional() private readonly concurrency?: TaskConcurrencyRules) {
     super();
     const slots: ConcurrencySlotEntries = {
       secureSlots: concurrency?.secureSlots() ?? [],
@@ -72,5 +87,9 @@ export class DefaultTaskOrchestrationPolicy extends OrchestrationPolicy {
 
   entriesFor(from: StateType | null, to: StateType, request: TransitionRequest): readonly PolicyEntry[] {
     return selectEntries(this.policies[choosePolicy(request)], from, to);
+  }
+
+  override prepareGroup(transaction: EntityManager, runs: readonly GroupRun[]): Promise<void> {
+    return this.concurrency?.prepareGroup?.(transaction, runs) ?? Promise.resolve();
   }
 }

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { PolicyEntry } from '../orchestration-rule';
 import { CacheInsertion } from '../rules/cache-insertion.rule';
 import { CacheRetrieval } from '../rules/cache-retrieval.rule';
@@ -27,6 +28,11 @@ import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
 export abstract class TaskConcurrencyRules {
   abstract secureSlots(): readonly PolicyEntry[];
   abstract releaseSlots(): readonly PolicyEntry[];
+  /** Optional prefetch for a group of runs orchestrated in one transaction (OrchestrationPolicy.prepareGroup). */
+  prepareGroup?(
+    transaction: EntityManager,
+    runs: readonly { id: string; tags: readonly string[] }[],
+  ): Promise<void>;
 }
 
 export interface ConcurrencySlotEntries {

@@ -4,7 +4,7 @@ import {
   RecordableTaskRun,
   TASK_RUN_COLUMNS,
   TaskRunColumn,
-  TaskRunRow,
+  TaskRunUpsertRow,
 } from './task-run-event.mapper';
 
 /**
@@ -38,7 +38,7 @@ export function idKey(id: string): string {
 
 /** The natural key `(flow_run_id, task_key, dynamic_key)`; none without a flow run (NULL never conflicts). */
 export function naturalKey(
-  row: Pick<TaskRunRow, 'flow_run_id' | 'task_key' | 'dynamic_key'>,
+  row: Pick<TaskRunUpsertRow, 'flow_run_id' | 'task_key' | 'dynamic_key'>,
 ): string | undefined {
   return row.flow_run_id == null
     ? undefined
@@ -106,19 +106,19 @@ export function coalesce(records: RecordableTaskRun[]): RunGroup[] {
  * from them (later wins, explicit nulls included). Records not newer than the existing row's state are left out,
  * so an older event never contributes fields to a newer row.
  */
-export function mergeGroup(records: RecordableTaskRun[], existingStateMicros?: number): TaskRunRow {
+export function mergeGroup(records: RecordableTaskRun[], existingStateMicros?: number): TaskRunUpsertRow {
   const latest = records[records.length - 1];
   const applicable =
     existingStateMicros === undefined ? records : records.filter((r) => r.stateMicros > existingStateMicros);
   if (applicable.length <= 1) return { ...latest.row };
-  const merged = {} as TaskRunRow;
+  const merged = {} as TaskRunUpsertRow;
   for (const r of applicable) Object.assign(merged, r.row);
   return merged;
 }
 
 export interface PlannedUpsert {
   target: ConflictTarget;
-  row: TaskRunRow;
+  row: TaskRunUpsertRow;
   /** The lock order: `["id", id]` or `["natural-key", flow_run_id, task_key, dynamic_key]`. */
   sortKey: string[];
   group: RunGroup;

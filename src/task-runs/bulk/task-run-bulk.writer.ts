@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { isIntegrityError } from '../../common/errors/db-errors';
 import { ReceivedEvent } from '../../events/event.types';
 import { generateRunName } from '../../common/names/run-name';
+import { NaturalKey, TaskRunsRepository } from '../task-runs.repository';
 import {
   coalesce,
   ExistingRun,
@@ -74,7 +75,12 @@ export class TaskRunBulkWriter {
   /** Attempts retried after a race, since start (for tests and metrics). */
   raceRetries = 0;
 
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly repository: TaskRunsRepository;
+
+  /** `repository` is the task-runs persistence seam (every statement lives there); tests may pass a DataSource only. */
+  constructor(dataSource: DataSource, @Optional() repository?: TaskRunsRepository) {
+    this.repository = repository ?? new TaskRunsRepository(dataSource);
+  }
 
   /** Records one event; delegates to the bulk path (and so retries once on a race). */
   async recordTaskRunEvent(event: ReceivedEvent): Promise<BulkRecordResult> {
@@ -90,7 +96,7 @@ export class TaskRunBulkWriter {
     if (!records.length) return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.dataSource.transaction((em) => this.attempt(em, records));
+        const result = await this.repository.transaction((em) => this.attempt(em, records));
         return { ...result, attempts: attempt };
       } catch (err) {
         if (attempt >= 2 || !isRecorderRace(err)) throw err;
@@ -124,7 +130,7 @@ export class TaskRunBulkWriter {
     if (unresolved.length) {
       const rows = await this.selectByNaturalKeys(
         em,
-        unresolved.map((u) => u.row),
+        unresolved.map((u) => u.row as NaturalKey),
       );
       const ids = new Map(rows.map((r) => [naturalKey(r)!, r.id]));
       for (const u of unresolved) {
@@ -146,44 +152,18 @@ export class TaskRunBulkWriter {
     return { events: states.length, runs: upserts.length, statesInserted };
   }
 
-  /**
-   * One SELECT for every id and natural key of the batch. Two index lookups joined by UNION ALL (an `OR` over
-   * a sub-select would force a sequential scan of the whole table).
-   */
-  private async selectExisting(em: EntityManager, records: RecordableTaskRun[]): Promise<ExistingRun[]> {
+  private selectExisting(em: EntityManager, records: RecordableTaskRun[]): Promise<ExistingRun[]> {
     const ids = [...new Set(records.map((r) => r.row.id))];
-    const withFlowRun = records.filter((r) => r.row.flow_run_id != null);
-    return em.query(
-      `SELECT id, flow_run_id, task_key, dynamic_key, state_timestamp FROM task_run WHERE id = ANY($1::uuid[])
-       UNION ALL
-       SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
-         FROM unnest($2::uuid[], $3::text[], $4::text[]) AS k(flow_run_id, task_key, dynamic_key)
-         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
-      [
-        ids,
-        withFlowRun.map((r) => r.row.flow_run_id),
-        withFlowRun.map((r) => r.row.task_key),
-        withFlowRun.map((r) => r.row.dynamic_key),
-      ],
-    );
+    const withFlowRun = records.filter((r) => r.row.flow_run_id != null).map((r) => r.row as NaturalKey);
+    return this.repository.selectExistingForEvents(em, ids, withFlowRun);
   }
 
-  private async selectByNaturalKeys(
-    em: EntityManager,
-    rows: { flow_run_id: string | null; task_key: string; dynamic_key: string }[],
-  ): Promise<ExistingRun[]> {
-    return em.query(
-      `SELECT t.id, t.flow_run_id, t.task_key, t.dynamic_key, t.state_timestamp
-         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(flow_run_id, task_key, dynamic_key)
-         JOIN task_run t USING (flow_run_id, task_key, dynamic_key)`,
-      [rows.map((r) => r.flow_run_id), rows.map((r) => r.task_key), rows.map((r) => r.dynamic_key)],
-    );
+  private selectByNaturalKeys(em: EntityManager, rows: NaturalKey[]): Promise<ExistingRun[]> {
+    return this.repository.selectKeysByNaturalKeys(em, rows);
   }
 
   /**
-   * One multi-row upsert: `INSERT … SELECT … FROM unnest(<one array per column>) WITH ORDINALITY … ORDER BY ord`,
-   * so the rows are written in their sorted (lock) order and the statement takes one parameter per column
-   * (PostgreSQL's 65535-parameter limit never binds; statements are still capped at MAX_ROWS_PER_STATEMENT rows).
+   * One multi-row upsert through the repository (one array per column, rows in their sorted lock order).
    * Returns natural key → id of the rows it inserted or updated.
    */
   private async upsert(em: EntityManager, statement: PlannedStatement): Promise<Map<string, string>> {
@@ -195,23 +175,16 @@ export class TaskRunBulkWriter {
     const params: SqlValue[][] = columns.map((c) =>
       rows.map((row) => (c in row ? row[c]! : c === 'name' ? generateRunName() : null)),
     );
-    const names = columns.map((c) => `v_${c}`);
     const updates = columns
       .filter((c) => c !== 'id' && (supplied(c) || FILLABLE_COLUMNS.has(c)))
       .map((c) => (supplied(c) ? `${c} = excluded.${c}` : `${c} = COALESCE(excluded.${c}, task_run.${c})`));
-    const conflict = statement.target === 'id' ? '(id)' : '(flow_run_id, task_key, dynamic_key)';
-    const returned: { id: string; flow_run_id: string | null; task_key: string; dynamic_key: string }[] =
-      await em.query(
-        `INSERT INTO task_run AS task_run (${columns.join(', ')}, created, updated)
-         SELECT ${names.join(', ')}, now(), now()
-           FROM unnest(${columns.map((c, i) => `$${i + 1}::${TASK_RUN_COLUMNS[c]}[]`).join(', ')})
-                WITH ORDINALITY AS v(${names.join(', ')}, ord)
-          ORDER BY ord
-         ON CONFLICT ${conflict} DO UPDATE SET ${[...updates, 'updated = now()'].join(', ')}
-         WHERE task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp
-         RETURNING id, flow_run_id, task_key, dynamic_key`,
-        params,
-      );
+    const returned = await this.repository.upsertEventRuns(
+      em,
+      columns.map((c) => ({ name: c, type: TASK_RUN_COLUMNS[c] })),
+      params,
+      updates,
+      statement.target,
+    );
     const ids = new Map<string, string>();
     for (const r of returned) {
       const nk = naturalKey(r);
@@ -221,30 +194,22 @@ export class TaskRunBulkWriter {
   }
 
   /** One state row per event, in state-id order, `ON CONFLICT (id) DO NOTHING`; returns how many were new. */
-  private async insertStates(
+  private insertStates(
     em: EntityManager,
     states: { record: RecordableTaskRun; runId: string }[],
   ): Promise<number> {
-    const inserted: unknown[] = await em.query(
-      `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created, updated)
-       SELECT id, task_run_id, type, timestamp, name, message, state_details, data, now(), now()
-         FROM unnest($1::uuid[], $2::uuid[], $3::state_type[], $4::timestamptz[], $5::text[], $6::text[],
-                     $7::jsonb[], $8::jsonb[])
-              WITH ORDINALITY AS v(id, task_run_id, type, timestamp, name, message, state_details, data, ord)
-        ORDER BY ord
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id`,
-      [
-        states.map((s) => s.record.state.id),
-        states.map((s) => s.runId),
-        states.map((s) => s.record.state.type),
-        states.map((s) => s.record.state.timestamp),
-        states.map((s) => s.record.state.name),
-        states.map((s) => s.record.state.message),
-        states.map((s) => JSON.stringify({ ...s.record.state.stateDetails, task_run_id: s.runId })),
-        states.map((s) => (s.record.state.data == null ? null : JSON.stringify(s.record.state.data))),
-      ],
+    return this.repository.insertEventStates(
+      em,
+      states.map((s) => ({
+        id: s.record.state.id,
+        task_run_id: s.runId,
+        type: s.record.state.type,
+        timestamp: s.record.state.timestamp,
+        name: s.record.state.name,
+        message: s.record.state.message,
+        state_details: { ...s.record.state.stateDetails, task_run_id: s.runId },
+        data: s.record.state.data,
+      })),
     );
-    return inserted.length;
   }
 }

@@ -111,7 +111,7 @@ export type SqlValue = string | number | null;
  * The row to upsert: exactly the columns the event supplies. `id`, `flow_run_id`, `task_key`, `dynamic_key` and
  * the `state_*` columns are always present; the rest only when the payload had the key.
  */
-export type TaskRunRow = { [K in TaskRunColumn]?: SqlValue } & {
+export type TaskRunUpsertRow = { [K in TaskRunColumn]?: SqlValue } & {
   id: string;
   flow_run_id: string | null;
   task_key: string;
@@ -133,7 +133,7 @@ export interface TaskRunFromEvent {
 export interface RecordableTaskRun {
   /** The event it came from. */
   eventId: string;
-  row: TaskRunRow;
+  row: TaskRunUpsertRow;
   state: RecordedState;
   /** `state.timestamp` in µs, for ordering. */
   stateMicros: number;
@@ -304,7 +304,7 @@ export function dbRecordableTaskRunFromEvent(event: ReceivedEvent): RecordableTa
     state_type: state.type,
     state_name: state.name,
     state_timestamp: state.timestamp,
-  } as TaskRunRow;
+  } as TaskRunUpsertRow;
   for (const [key, value] of Object.entries(fields) as [PayloadField, unknown][]) {
     (row as Record<string, SqlValue>)[key] = toSql(key, value);
   }

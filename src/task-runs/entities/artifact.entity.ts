@@ -1,11 +1,14 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `artifact`: where API-orchestrated states keep their result data (spec §1.2). */
+/** `artifact`: where API-orchestrated states keep their result data (spec §1.2); see task-run.entity.ts. */
 @Entity({ name: 'artifact' })
+@Index('ix_artifact__key', ['key'])
+@Index('ix_artifact__task_run_id', ['taskRunId'])
+@Index('ix_artifact__flow_run_id', ['flowRunId'])
 export class ArtifactEntity {
-  @PrimaryColumn('uuid') id!: string;
-  @Column('timestamptz') created!: string;
-  @Column('timestamptz') updated!: string;
+  @PrimaryGeneratedColumn('uuid') id!: string;
+  @Column('timestamptz', { default: () => 'now()' }) created!: string;
+  @Column('timestamptz', { default: () => 'now()' }) updated!: string;
   @Column('text', { nullable: true }) key!: string | null;
   @Column('text', { nullable: true }) type!: string | null;
   @Column('text', { nullable: true }) description!: string | null;

@@ -60,7 +60,10 @@ function timeFilter(
 }
 
 function anyOf(col: string, values: unknown[] | null | undefined, cast: string, p: SqlParams): string | null {
-  return values != null ? `${col} = ANY(${p.add(values, cast)})` : null;
+  if (values == null) return null;
+  // One value: a plain equality, so a (col, sort column) index also gives the order (`= ANY(array)` does not).
+  if (values.length === 1 && cast.endsWith('[]')) return `${col} = ${p.add(values[0], cast.slice(0, -2))}`;
+  return `${col} = ANY(${p.add(values, cast)})`;
 }
 
 function notAnyOf(
