@@ -4,7 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
-import { inspectRawJson, jsonBodyMiddleware } from './common/http/json-depth.middleware';
+import { jsonBodyMiddleware, rawJsonInspector } from './common/http/json-depth.middleware';
 import { applyServerTimeouts } from './common/http/server-timeouts';
 import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { MetricsService } from './common/metrics/metrics.service';
@@ -36,8 +36,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   // JSON also without a Content-Type header, as Prefect (FastAPI) accepts it; never parsed before auth passed.
   const jsonOptions = {
     limit: config.server.bodyLimit,
-    // body-parser's hook on the raw bytes: flags invalid UTF-8 for jsonBodyMiddleware.
-    verify: inspectRawJson,
+    // body-parser's hook on the raw bytes: refuses too-wide objects unparsed, flags invalid UTF-8.
+    verify: rawJsonInspector(config.server.bodyMaxObjectKeys),
     type: onlyIfAuthorized(
       auth,
       (req) =>

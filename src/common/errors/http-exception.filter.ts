@@ -67,6 +67,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 
   toResponse(error: unknown, req: Request): ErrorResponse {
+    // A validation error thrown from body-parser's `verify` hook reaches us wrapped by the express adapter.
+    if (error instanceof HttpException && error.cause instanceof RequestValidationError) error = error.cause;
     if (error instanceof RequestValidationError) {
       return { status: 422, body: validationBody(error.issues, req.body) };
     }

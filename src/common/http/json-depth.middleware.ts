@@ -70,15 +70,94 @@ type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean };
 const NEEDS_CHECKS = /\\u|__proto__|constructor|prototype/;
 
 /**
- * body-parser's `verify` hook: looks at the raw bytes once (fast scans, no parsing) and leaves two flags for
- * `jsonBodyMiddleware`: the bytes are not valid UTF-8 (body-parser would silently turn them into U+FFFD),
- * and the text has escapes or reserved names (else the validation pipe can skip its text checks).
+ * The first object of a raw JSON text with more than `maxKeys` keys, with its location, found without
+ * parsing: one pass over the bytes counting `:` per object (strings skipped). A 2.7 MB body with 150k keys
+ * blocked the process for hundreds of ms in `JSON.parse` alone; this refuses it first, in a fraction of that.
+ * Malformed text is left for `JSON.parse` to refuse.
  */
-export function inspectRawJson(req: IncomingMessage, _res: unknown, buf: Buffer, encoding: string): void {
-  const utf8 = /^utf-?8$/i.test(encoding);
-  (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
-    invalidUtf8: utf8 && !isUtf8(buf),
-    needsTextChecks: !utf8 || NEEDS_CHECKS.test(buf.toString('latin1')),
+export function findWideObject(
+  buf: Buffer,
+  maxKeys: number,
+): { loc: (string | number)[] } | undefined {
+  type Frame = { object: boolean; count: number; index: number; keyStart: number; keyEnd: number };
+  const frames: Frame[] = [];
+  let lastStringStart = -1;
+  let lastStringEnd = -1;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (c === 0x22) {
+      // a string: jump to its closing quote (one not preceded by an odd number of backslashes)
+      let end = i;
+      for (;;) {
+        end = buf.indexOf(0x22, end + 1);
+        if (end < 0) return undefined;
+        let backslashes = 0;
+        for (let j = end - 1; buf[j] === 0x5c; j--) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+      lastStringStart = i;
+      lastStringEnd = end + 1;
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      frames.push({ object: c === 0x7b, count: 0, index: 0, keyStart: -1, keyEnd: -1 });
+    } else if (c === 0x7d || c === 0x5d) {
+      frames.pop();
+    } else if (c === 0x2c) {
+      const top = frames[frames.length - 1];
+      if (top && !top.object) top.index++;
+    } else if (c === 0x3a) {
+      const top = frames[frames.length - 1];
+      if (!top?.object) continue;
+      top.keyStart = lastStringStart;
+      top.keyEnd = lastStringEnd;
+      if (++top.count > maxKeys) {
+        const loc: (string | number)[] = [];
+        for (const frame of frames.slice(0, -1)) {
+          if (!frame.object) loc.push(frame.index);
+          else {
+            try {
+              loc.push(JSON.parse(buf.toString('utf8', frame.keyStart, frame.keyEnd)) as string);
+            } catch {
+              return undefined; // not JSON after all: JSON.parse will say so
+            }
+          }
+        }
+        return { loc };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Thrown from body-parser's `verify` hook: refuses the body before it is parsed. */
+class RefusedBeforeParsing extends RequestValidationError {}
+
+/**
+ * body-parser's `verify` hook, on the raw bytes before parsing: refuses (422) a body with an object wider
+ * than `maxObjectKeys` without parsing it, and leaves two flags for `jsonBodyMiddleware`: the bytes are not
+ * valid UTF-8 (body-parser would silently turn them into U+FFFD), and the text has escapes or reserved names
+ * (else the validation pipe can skip its text checks).
+ */
+export function rawJsonInspector(
+  maxObjectKeys: number,
+): (req: IncomingMessage, res: unknown, buf: Buffer, encoding: string) => void {
+  return (req, _res, buf, encoding) => {
+    const utf8 = /^utf-?8$/i.test(encoding);
+    // An object of more than N keys takes at least 4N bytes (`"":0,`…): smaller bodies cannot have one.
+    const wide = utf8 && buf.length > 4 * maxObjectKeys ? findWideObject(buf, maxObjectKeys) : undefined;
+    if (wide) {
+      throw new RefusedBeforeParsing([
+        {
+          loc: ['body', ...wide.loc],
+          msg: `Object should have at most ${maxObjectKeys} keys (HTTP_BODY_MAX_OBJECT_KEYS)`,
+          type: 'too_many_keys',
+        },
+      ]);
+    }
+    (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
+      invalidUtf8: utf8 && !isUtf8(buf),
+      needsTextChecks: !utf8 || NEEDS_CHECKS.test(buf.toString('latin1')),
+    };
   };
 }
 
