@@ -19,6 +19,18 @@ export const DATABASE_DOWN = {
 } as const;
 
 /**
+ * Network error text of the `pg`/`ioredis` drivers (`connect ECONNREFUSED 10.0.0.5:5432`, `read ECONNRESET`,
+ * `getaddrinfo ENOTFOUND db.internal`): it names hosts and ports, so it never leaves the process through the
+ * open readiness route. The services' own words around it stay.
+ */
+const DRIVER_NETWORK_TEXT =
+  /\b(?:(?:connect|read|write|getaddrinfo) )?E(?:CONN\w+|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE)\b(?: \S+)?/g;
+
+export function redactDriverText(detail: string): string {
+  return detail.replace(DRIVER_NETWORK_TEXT, 'unreachable');
+}
+
+/**
  * Readiness. The database check opens its own short-lived connection (never one of the app's pool, so
  * probes cannot drain the pool while the database hangs), bounded by DATABASE_READINESS_TIMEOUT for connect
  * and query together, and destroyed when the deadline passes. Concurrent probes share one check in flight,
@@ -42,6 +54,7 @@ export class HealthService {
     if (!database.ok) down.push(`database: ${database.detail}`);
     for (const s of services) {
       if (!s.enabled) continue;
+      if (s.detail) s.detail = redactDriverText(s.detail);
       if (s.status !== 'running') down.push(`${s.name}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`);
       else if (s.detail) down.push(`${s.name}: ${s.detail}`);
     }

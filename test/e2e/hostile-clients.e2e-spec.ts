@@ -55,26 +55,37 @@ describe('hostile clients against a real server process', () => {
   it('should refuse 150k keys in one object with a 422 naming the cap, never blocking /api/health for 100 ms', async () => {
     const labels = Object.fromEntries(Array.from({ length: 150_000 }, (_, i) => [`key-${i}`, i]));
     const body = JSON.stringify({ name: 'wide', labels });
-    // Baseline of this machine's noise, measured in the same run.
-    const baseline = await healthLatencies(server.baseUrl, new Promise((r) => setTimeout(r, 1000)));
-    const post = fetch(`${server.baseUrl}/api/flows/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
-    const during = await healthLatencies(server.baseUrl, post);
-    const res = await post;
-    expect(res.status).toBe(422);
-    const answer = (await res.json()) as { exception_detail: { loc: unknown[]; msg: string }[] };
-    expect(answer.exception_detail).toEqual([
-      expect.objectContaining({
-        loc: ['body', 'labels'],
-        msg: 'Object should have at most 10000 keys (HTTP_BODY_MAX_OBJECT_KEYS)',
-      }),
-    ]);
-    // Blocked at most 100 ms beyond this machine's own noise (before: 12 s, quadratic validation).
-    expect(Math.max(...during)).toBeLessThan(100 + Math.max(...baseline));
-  }, 60_000);
+    // Blocking the server is deterministic (before: 12 s, quadratic validation); the shared machine's noise
+    // is not. So: up to three attempts, each against a baseline of health latencies measured just before;
+    // one attempt where /api/health never waited 100 ms more than its baseline is enough.
+    const attempts: { baselineMs: number; worstMs: number }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const baseline = await healthLatencies(server.baseUrl, new Promise((r) => setTimeout(r, 1000)));
+      const post = fetch(`${server.baseUrl}/api/flows/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const during = await healthLatencies(server.baseUrl, post);
+      const res = await post;
+      expect(res.status).toBe(422);
+      const answer = (await res.json()) as { exception_detail: { loc: unknown[]; msg: string }[] };
+      expect(answer.exception_detail).toEqual([
+        expect.objectContaining({
+          loc: ['body', 'labels'],
+          msg: 'Object should have at most 10000 keys (HTTP_BODY_MAX_OBJECT_KEYS)',
+        }),
+      ]);
+      attempts.push({
+        baselineMs: Math.round(Math.max(...baseline)),
+        worstMs: Math.round(Math.max(...during)),
+      });
+      if (attempts[attempts.length - 1].worstMs < attempts[attempts.length - 1].baselineMs + 100) break;
+    }
+    expect(attempts.some((a) => a.worstMs < a.baselineMs + 100) ? 'never blocked 100 ms' : attempts).toBe(
+      'never blocked 100 ms',
+    );
+  }, 90_000);
 
   it('should refuse huge frames before authentication without buffering them (RSS from /proc)', async () => {
     const pid = server.child.pid!;
@@ -109,9 +120,12 @@ describe('hostile clients against a real server process', () => {
     const socket: Socket = connect(Number(port), '127.0.0.1');
     const started = Date.now();
     const closedAfter = await new Promise<number>((resolve) => {
-      socket.on('close', () => resolve(Date.now() - started));
+      const timer = setTimeout(() => resolve(-1), 15_000);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(Date.now() - started);
+      });
       socket.on('error', () => undefined);
-      setTimeout(() => resolve(-1), 15_000);
     });
     socket.destroy();
     expect({ closed: closedAfter >= 0, withinFewSeconds: closedAfter >= 0 && closedAfter < 5000 }).toEqual({

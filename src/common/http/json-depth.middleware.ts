@@ -67,7 +67,7 @@ const RAW = Symbol('rawJsonFlags');
 type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean };
 
 /** JSON escapes and the names JavaScript reserves: a body with none of them needs no text or key checks. */
-const NEEDS_CHECKS = /\\u|__proto__|constructor|prototype/;
+const NEEDS_CHECKS = ['\\u', '__proto__', 'constructor', 'prototype'];
 
 /**
  * The first object of a raw JSON text with more than `maxKeys` keys, with its location, found without
@@ -156,7 +156,7 @@ export function rawJsonInspector(
     }
     (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
       invalidUtf8: utf8 && !isUtf8(buf),
-      needsTextChecks: !utf8 || NEEDS_CHECKS.test(buf.toString('latin1')),
+      needsTextChecks: !utf8 || NEEDS_CHECKS.some((needle) => buf.includes(needle)),
     };
   };
 }
