@@ -47,7 +47,11 @@ export class AppModule {
         TaskRunRecorderModule,
       ],
       providers: [
-        { provide: APP_PIPE, useFactory: createValidationPipe },
+        {
+          provide: APP_PIPE,
+          inject: [AppConfig],
+          useFactory: (c: AppConfig) => createValidationPipe({ maxObjectKeys: c.server.bodyMaxObjectKeys }),
+        },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
       ],
     };

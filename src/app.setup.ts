@@ -1,11 +1,12 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
-import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
+import { jsonBodyMiddleware, rawJsonInspector } from './common/http/json-depth.middleware';
+import { applyServerTimeouts } from './common/http/server-timeouts';
+import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
@@ -22,19 +23,35 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
   express.use(httpMetricsMiddleware(app.get(MetricsService, { strict: false })));
   express.setGlobalPrefix(API_PREFIX);
-  express.useWebSocketAdapter(new WsAdapter(app));
+  express.useWebSocketAdapter(
+    new BoundedWsAdapter(app, {
+      maxPayload: config.server.websocketMaxMessageSize,
+      closeGraceMs: Math.round(config.server.websocketCloseGrace * 1000),
+      // An event of the largest accepted size, plus room for its JSON framing.
+      maxPayloadByPath: { '/api/events/in': config.events.maximumSizeBytes + 64 * 1024 },
+    }),
+  );
+  applyServerTimeouts(express.getHttpServer(), config.server);
   const auth = app.get(ApiAuthService, { strict: false });
   // JSON also without a Content-Type header, as Prefect (FastAPI) accepts it; never parsed before auth passed.
-  express.useBodyParser('json', {
+  const jsonOptions = {
     limit: config.server.bodyLimit,
+    // body-parser's hook on the raw bytes: refuses too-wide objects unparsed, flags invalid UTF-8.
+    verify: rawJsonInspector(config.server.bodyMaxObjectKeys),
     type: onlyIfAuthorized(
       auth,
       (req) =>
         !req.headers['content-type'] ||
         /^application\/([\w.+-]*\+)?json\b/i.test(String(req.headers['content-type'])),
     ),
-  });
-  express.use(jsonDepthMiddleware(config.server.bodyMaxDepth));
+  };
+  express.useBodyParser('json', jsonOptions);
+  express.use(
+    jsonBodyMiddleware({
+      maxDepth: config.server.bodyMaxDepth,
+      maxObjectKeys: config.server.bodyMaxObjectKeys,
+    }),
+  );
   express.enableCors();
   express.disable('x-powered-by');
   const document = SwaggerModule.createDocument(

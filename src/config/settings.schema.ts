@@ -33,6 +33,39 @@ export const serverSettings = {
     min: 1,
     max: 10000,
   }),
+  bodyMaxObjectKeys: setting.int('HTTP_BODY_MAX_OBJECT_KEYS', 10_000, {
+    description:
+      'Most keys one JSON object of a request body may have (e.g. `labels`, `parameters`, `task_inputs`; more: 422).',
+    min: 1,
+  }),
+  idleConnectionTimeout: setting.duration('HTTP_IDLE_CONNECTION_TIMEOUT', 10, {
+    description:
+      'A TCP connection that has not started a request within this time is closed (seconds; also between bytes of the first request head).',
+    min: 0.05,
+  }),
+  headersTimeout: setting.duration('HTTP_HEADERS_TIMEOUT', 20, {
+    description:
+      'Longest time to receive a request head (seconds; checked every few seconds, so a little more in practice).',
+    min: 0.05,
+  }),
+  requestTimeout: setting.duration('HTTP_REQUEST_TIMEOUT', 60, {
+    description: 'Longest time to receive a whole request, body included (seconds).',
+    min: 0.05,
+  }),
+  keepAliveTimeout: setting.duration('HTTP_KEEP_ALIVE_TIMEOUT', 5, {
+    description: 'How long an idle keep-alive connection stays open after a response (seconds).',
+    min: 0.05,
+  }),
+  websocketMaxMessageSize: setting.int('WEBSOCKET_MAX_MESSAGE_SIZE', 1_048_576, {
+    description:
+      'Largest websocket message, in bytes (larger: close 1009). /api/events/in allows an event of PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES plus 64 KiB instead.',
+    min: 1024,
+  }),
+  websocketCloseGrace: setting.duration('WEBSOCKET_CLOSE_GRACE', 2, {
+    description:
+      'After the server closes a websocket, how long the client has to answer the close before the connection is dropped (seconds).',
+    min: 0.05,
+  }),
   servicesMetricsPort: setting.int('SERVICES_METRICS_PORT', 0, {
     description: '`services start` serves GET /metrics (Prometheus text) on HOST at this port; 0: off.',
     min: 0,
@@ -71,8 +104,21 @@ export const databaseSettings = {
   statementTimeout: setting.duration('DATABASE_STATEMENT_TIMEOUT', 60, {
     description: 'Server-side statement timeout for API queries (seconds; 0 disables).',
   }),
-  connectTimeout: setting.duration('DATABASE_CONNECT_TIMEOUT', 10, {
-    description: 'How long to wait for a new database connection (seconds).',
+  connectTimeout: setting.duration('DATABASE_CONNECT_TIMEOUT', 5, {
+    aliases: ['PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT'],
+    description:
+      'Longest wait for a database connection, from the pool or a new one (seconds); past it: 503.',
+    min: 0.05,
+  }),
+  queryTimeout: setting.duration('DATABASE_QUERY_TIMEOUT', 10, {
+    aliases: ['PREFECT_SERVER_DATABASE_TIMEOUT'],
+    description:
+      'Client-side deadline of every query (seconds; 0 disables): a frozen or unreachable database gives 503, never a hang.',
+    min: 0,
+  }),
+  readinessTimeout: setting.duration('DATABASE_READINESS_TIMEOUT', 2, {
+    description: 'How long /api/ready waits for the database (own connection and SELECT 1) before 503.',
+    min: 0.05,
   }),
 };
 

@@ -1,6 +1,6 @@
 import { DynamicModule, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { dataSourceOptions } from './data-source-options';
 
@@ -29,19 +29,31 @@ export class DatabaseModule {
               poolSize: config.database.poolSize,
               statementTimeoutSeconds: config.database.statementTimeout,
               connectTimeoutSeconds: config.database.connectTimeout,
+              queryTimeoutSeconds: config.database.queryTimeout,
             }),
             autoLoadEntities: true,
             retryAttempts: 3,
             retryDelay: 2000,
           }),
           dataSourceFactory: async (typeormOptions) => {
-            const dataSource = await new DataSource(typeormOptions!).initialize();
             if (options.migrateOnStart) {
-              const applied = await dataSource.runMigrations({ transaction: 'each' });
-              if (applied.length)
-                logger.log({ msg: 'migrations applied', names: applied.map((m) => m.name) });
+              // Migrations may run long (an index on a big table): their own short-lived connection, without
+              // the per-query deadline the app's pool has.
+              const base = typeormOptions as DataSourceOptions & { extra?: Record<string, unknown> };
+              const migrator = await new DataSource({
+                ...base,
+                poolSize: 1,
+                extra: { ...base.extra, query_timeout: 0 },
+              } as DataSourceOptions).initialize();
+              try {
+                const applied = await migrator.runMigrations({ transaction: 'each' });
+                if (applied.length)
+                  logger.log({ msg: 'migrations applied', names: applied.map((m) => m.name) });
+              } finally {
+                await migrator.destroy();
+              }
             }
-            return dataSource;
+            return new DataSource(typeormOptions!).initialize();
           },
         }),
       ],

@@ -22,6 +22,7 @@ import {
 } from './task-queue.store';
 import { TaskQueuesMetrics } from './task-queues.metrics';
 import { REPLICA_ID } from './replica-id';
+import { poolDeadlines } from '../database/data-source-options';
 import { TaskRunSnapshots } from './task-run-snapshots.port';
 
 /** Runs per page when restoring deferred SCHEDULED runs at start-up (bounded statements). */
@@ -97,10 +98,14 @@ export class PgTaskQueueStore
     const url = (this.dataSource.options as { url?: string }).url;
     if (url) {
       this.pool = new Pool({
+        // Deadlines for connecting and for every query, as the app's own pool (docs/operating.md).
+        ...poolDeadlines({
+          connectTimeoutSeconds: this.config.database.connectTimeout,
+          queryTimeoutSeconds: this.config.database.queryTimeout,
+        }),
         connectionString: url,
         max: Math.max(2, Math.min(this.config.database.poolSize, 8)),
         idleTimeoutMillis: 30_000,
-        keepAlive: true,
         application_name: `prefect-task-queue:${this.replicaId}`.slice(0, 63),
         options: '-c TimeZone=UTC -c synchronous_commit=off',
       });

@@ -41,8 +41,10 @@ describe('PostgreSQL outage and recovery', () => {
   it('should turn /api/ready 503 naming the database, and answer 503 to requests that need it', async () => {
     await proxy.cut();
     const ready = await request(t.baseUrl).get('/api/ready').timeout(10_000).expect(503);
-    expect(ready.body).toMatchObject({ ready: false, database: { ok: false } });
-    expect(ready.body.down[0]).toMatch(/^database: /);
+    // A stable reason in our words, never the driver's text (which named the address: ECONNREFUSED 127.0.0.1:…).
+    expect(ready.body).toMatchObject({ ready: false, database: { ok: false, detail: 'unreachable' } });
+    expect(ready.body.down[0]).toBe('database: unreachable');
+    expect(JSON.stringify(ready.body)).not.toMatch(/ECONN|127\.0\.0\.1/);
     const list = await request(t.baseUrl).get('/api/admin/dead_letters').timeout(15_000);
     expect({ status: list.status, body: list.body }).toEqual({
       status: 503,
@@ -91,7 +93,7 @@ describe('PostgreSQL unreachable without an answer (network partition)', () => {
     await proxy.blackhole();
     const started = Date.now();
     const ready = await request(t.baseUrl).get('/api/ready').timeout(10_000).expect(503);
-    expect(ready.body.down[0]).toMatch(/^database: /);
+    expect(ready.body.down[0]).toBe('database: no answer within 2000 ms');
     expect(Date.now() - started).toBeLessThan(5000);
     await request(t.baseUrl).get('/api/health').timeout(2000).expect(200);
     await request(t.baseUrl).get('/api/metrics').timeout(5000).expect(200);

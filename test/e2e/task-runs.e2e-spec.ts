@@ -254,7 +254,9 @@ describe('task runs API', () => {
         .post('/api/task_runs/')
         .send({ task_key: 'nul\u0000byte', dynamic_key: '0' })
         .expect(422);
-      expect(res.body.detail).toMatch(/^Invalid request/);
+      expect(res.body.exception_detail).toEqual([
+        expect.objectContaining({ loc: ['body', 'task_key'], type: 'string_nul' }),
+      ]);
       await api().post('/api/task_runs/').send([1, 2]).expect(422);
       await api().post('/api/task_runs/').set('content-type', 'application/json').send('null').expect(422);
     });

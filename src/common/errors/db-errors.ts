@@ -63,3 +63,25 @@ export function isProgramLimitError(err: unknown): boolean {
   const code = sqlState(err);
   return code !== undefined && code.startsWith('54');
 }
+
+/**
+ * Our own words for a value PostgreSQL refused to store (SQLSTATE class 22), never the server's text: it
+ * names internals and changes between versions. Bodies are checked before they get here (NUL characters,
+ * invalid Unicode); this covers what reaches the database by another way (query strings, path values).
+ */
+export function dataExceptionDetail(err: unknown): string {
+  switch (sqlState(err) ?? '') {
+    case '22021': // character_not_in_repertoire: a NUL byte in text
+    case '22P05': // untranslatable_character: \u0000 in jsonb
+      return 'Invalid request: text must not contain NUL characters (\\u0000).';
+    case '22001': // string_data_right_truncation
+      return 'Invalid request: a value is too long.';
+    case '22003': // numeric_value_out_of_range
+      return 'Invalid request: a number is out of range.';
+    case '22007': // invalid_datetime_format
+    case '22008': // datetime_field_overflow
+      return 'Invalid request: a date or time is out of range or malformed.';
+    default:
+      return 'Invalid request: a value cannot be stored.';
+  }
+}

@@ -1,6 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isDataException, isIntegrityError, isProgramLimitError, isRetryableDbError } from './db-errors';
+import {
+  dataExceptionDetail,
+  isDataException,
+  isIntegrityError,
+  isProgramLimitError,
+  isRetryableDbError,
+} from './db-errors';
 import { DomainError, DomainErrorCode, ObjectNotFoundError } from './domain.error';
 import { RequestValidationError, ValidationIssue } from './request-validation.error';
 
@@ -61,6 +67,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 
   toResponse(error: unknown, req: Request): ErrorResponse {
+    // A validation error thrown from body-parser's `verify` hook reaches us wrapped by the express adapter.
+    if (error instanceof HttpException && error.cause instanceof RequestValidationError) error = error.cause;
     if (error instanceof RequestValidationError) {
       return { status: 422, body: validationBody(error.issues, req.body) };
     }
@@ -96,7 +104,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     }
     if (isDataException(error)) {
       this.logger.warn({ msg: 'invalid value for the database', error: (error as Error).message });
-      return { status: 422, body: { detail: `Invalid request: ${(error as Error).message}` } };
+      return { status: 422, body: { detail: dataExceptionDetail(error) } };
     }
     if (isRetryableDbError(error)) {
       this.logger.warn({ msg: 'database unavailable', error: (error as Error).message });

@@ -1,5 +1,7 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
+import { linearTransformerPackage } from './linear-transformer';
+import { checkPlainBody, DEFAULT_MAX_OBJECT_KEYS, PlainBodyLimits } from './plain-body-checks';
 
 /** Flattens class-validator's tree into FastAPI-style issues (`loc` from the body root). */
 export function toIssues(errors: ValidationError[], root: (string | number)[] = ['body']): ValidationIssue[] {
@@ -21,17 +23,42 @@ export function toIssues(errors: ValidationError[], root: (string | number)[] = 
 }
 
 /**
+ * Nest's pipe with our checks of the plain value in place of its silent prototype-key stripping (which
+ * deleted `constructor`/`__proto__` keys, so they were never reported as unknown): see `checkPlainBody`.
+ * Transformation runs in linear time (`linearTransformerPackage`).
+ */
+export class AppValidationPipe extends ValidationPipe {
+  constructor(
+    options: ValidationPipeOptions,
+    private readonly limits: PlainBodyLimits,
+  ) {
+    super(options);
+  }
+
+  protected override stripProtoKeys(value: unknown): void {
+    const issues = checkPlainBody(value, this.limits);
+    if (issues.length) throw new RequestValidationError(issues);
+  }
+}
+
+/**
  * The global pipe: transforms bodies into DTO classes, forbids unknown keys (Prefect's action and filter
  * models do), and fails with `RequestValidationError` (→ 422).
  */
-export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
-    transform: true,
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    forbidUnknownValues: false,
-    transformOptions: { enableImplicitConversion: false },
-    validationError: { target: false, value: true },
-    exceptionFactory: (errors) => new RequestValidationError(toIssues(errors)),
-  });
+export function createValidationPipe(
+  limits: PlainBodyLimits = { maxObjectKeys: DEFAULT_MAX_OBJECT_KEYS },
+): ValidationPipe {
+  return new AppValidationPipe(
+    {
+      transform: true,
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: false,
+      transformOptions: { enableImplicitConversion: false },
+      transformerPackage: linearTransformerPackage,
+      validationError: { target: false, value: true },
+      exceptionFactory: (errors) => new RequestValidationError(toIssues(errors)),
+    },
+    limits,
+  );
 }

@@ -28,12 +28,15 @@ export class PrefectSocket {
   private readonly inbox: string[] = [];
   private waiter?: (frame: string | null) => void;
   private isClosed = false;
+  /** Frames read ahead before reading pauses: one until the handshake accepted the peer (`accept()`). */
+  private inboxLimit = 1;
 
   constructor(
     readonly ws: WebSocket,
     private readonly highWaterMark = 1000,
   ) {
     ws.on('message', (data, isBinary) => {
+      if (this.isClosed) return; // closing: nothing more is read for anyone
       const frame = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
       if (this.waiter) {
         const w = this.waiter;
@@ -42,10 +45,20 @@ export class PrefectSocket {
         return;
       }
       this.inbox.push(frame);
-      if (this.inbox.length >= this.highWaterMark) ws.pause();
+      if (this.inbox.length >= this.inboxLimit) ws.pause();
     });
     ws.on('close', () => this.markClosed());
     ws.on('error', () => this.markClosed());
+  }
+
+  /**
+   * The peer passed the handshake: read ahead up to `highWaterMark` frames from now on. Before, at most one
+   * frame (the auth message) is buffered, so an unauthenticated peer cannot make the server hold more than
+   * one message (itself bounded by the socket's `maxPayload`).
+   */
+  accept(): void {
+    this.inboxLimit = this.highWaterMark;
+    if (this.ws.isPaused && this.inbox.length < this.inboxLimit / 2) this.ws.resume();
   }
 
   /** The subprotocol the client offered and we accepted ('' when none). */
@@ -61,7 +74,7 @@ export class PrefectSocket {
   receive(timeoutMs?: number): Promise<string | null | undefined> {
     const queued = this.inbox.shift();
     if (queued !== undefined) {
-      if (this.inbox.length < this.highWaterMark / 2 && this.ws.isPaused) this.ws.resume();
+      if (this.inbox.length < this.inboxLimit / 2 && this.ws.isPaused) this.ws.resume();
       return Promise.resolve(queued);
     }
     if (this.isClosed) return Promise.resolve(null);
@@ -102,9 +115,15 @@ export class PrefectSocket {
     });
   }
 
+  /**
+   * Closes with `code`; the buffered frames are dropped and reading resumes, so the peer's close frame is
+   * seen (the adapter also terminates the socket if the peer does not answer within WEBSOCKET_CLOSE_GRACE).
+   */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING)
       this.ws.close(code, reason);
+    this.inbox.length = 0;
+    if (this.ws.isPaused) this.ws.resume();
     this.markClosed();
   }
 
@@ -133,6 +152,7 @@ export async function prefectHandshake(
       socket.close(CloseCode.PROTOCOL_ERROR, 'Auth required: use the prefect subprotocol');
       return false;
     }
+    socket.accept();
     return true; // legacy mode
   }
   const first = await socket.receiveJson();
@@ -154,5 +174,6 @@ export async function prefectHandshake(
     }
   }
   await socket.send({ type: 'auth_success' });
+  socket.accept();
   return true;
 }

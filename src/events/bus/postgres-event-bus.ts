@@ -2,6 +2,7 @@ import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client, ClientConfig, Pool } from 'pg';
 import { deferred, Deferred } from '../../common/async/deferred';
 import { ServiceUnavailableError, TooManyRequestsError } from '../../common/errors/domain.error';
+import { DeadlineClient } from '../../database/deadline-client';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 import {
@@ -136,8 +137,10 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       options: '-c TimeZone=UTC',
       keepAlive: true,
     };
+    // Pooled connections destroy themselves on a missed deadline (a frozen server), see DeadlineClient.
     this.pool = new Pool({
       ...this.clientConfig,
+      Client: DeadlineClient,
       max: this.opts.concurrentAppends + 2,
       idleTimeoutMillis: 30_000,
     });

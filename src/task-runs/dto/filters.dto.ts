@@ -9,7 +9,7 @@ import {
   IsUUID,
   ValidateNested,
 } from 'class-validator';
-import { IsWireTimestamp } from '../../orchestration/dto/wire-validators';
+import { IsFilterObject, IsWireTimestamp } from '../../orchestration/dto/wire-validators';
 import { STATE_TYPES, type StateType } from '../../orchestration/states';
 
 /* Filter objects of spec §1.8. Every class forbids unknown keys (global pipe), `null` means "not given". */
@@ -252,8 +252,20 @@ export class DeploymentFilterDto extends OperatorFilter {
 
 /** The four filters every task-run list route takes. */
 export class TaskRunFiltersDto {
-  @IsOptional() @ValidateNested() @Type(() => FlowFilterDto) flows?: FlowFilterDto | null;
-  @IsOptional() @ValidateNested() @Type(() => FlowRunFilterDto) flow_runs?: FlowRunFilterDto | null;
-  @IsOptional() @ValidateNested() @Type(() => TaskRunFilterDto) task_runs?: TaskRunFilterDto | null;
-  @IsOptional() @ValidateNested() @Type(() => DeploymentFilterDto) deployments?: DeploymentFilterDto | null;
+  @IsOptional() @IsFilterObject() @ValidateNested() @Type(() => FlowFilterDto) flows?: FlowFilterDto | null;
+  @IsOptional()
+  @IsFilterObject()
+  @ValidateNested()
+  @Type(() => FlowRunFilterDto)
+  flow_runs?: FlowRunFilterDto | null;
+  @IsOptional()
+  @IsFilterObject()
+  @ValidateNested()
+  @Type(() => TaskRunFilterDto)
+  task_runs?: TaskRunFilterDto | null;
+  @IsOptional()
+  @IsFilterObject()
+  @ValidateNested()
+  @Type(() => DeploymentFilterDto)
+  deployments?: DeploymentFilterDto | null;
 }

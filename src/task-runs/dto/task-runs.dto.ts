@@ -13,7 +13,13 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { StateCreateDto } from '../../orchestration/dto/state-create.dto';
-import { IsJsonObject, IsLabels, IsWireTimestamp } from '../../orchestration/dto/wire-validators';
+import {
+  IsFilterObject,
+  IsJsonObject,
+  IsLabels,
+  IsTaskInputs,
+  IsWireTimestamp,
+} from '../../orchestration/dto/wire-validators';
 import type { TaskRunPolicy } from '../../orchestration/orchestration.types';
 import { TaskRunFilterDto, TaskRunFiltersDto } from './filters.dto';
 
@@ -68,7 +74,7 @@ export class CreateTaskRunDto {
   labels?: Record<string, string | number | boolean> | null;
 
   @IsOptional()
-  @IsJsonObject()
+  @IsTaskInputs()
   task_inputs?: Record<string, unknown[]> | null;
 }
 
@@ -152,6 +158,7 @@ export class TaskRunHistoryDto extends TaskRunFiltersDto {
 /** `POST /ui/task_runs/dashboard/counts`: `task_runs` is required. */
 export class DashboardCountsDto extends TaskRunFiltersDto {
   @IsDefined()
+  @IsFilterObject()
   @ValidateNested()
   @Type(() => TaskRunFilterDto)
   declare task_runs: TaskRunFilterDto;

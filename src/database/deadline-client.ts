@@ -1,0 +1,88 @@
+import { Client, ClientConfig } from 'pg';
+
+/**
+ * Raised when the database gives no answer to a query within its client-side deadline. Carries the
+ * network code `ETIMEDOUT`, so every caller that classifies database errors (`isRetryableDbError`) treats
+ * it as an outage: 503 on HTTP, retry later in the services.
+ */
+export class QueryDeadlineError extends Error {
+  readonly code = 'ETIMEDOUT';
+
+  constructor(readonly deadlineMs: number) {
+    super(`Query timed out: no answer from the database within ${deadlineMs} ms`);
+    this.name = 'QueryDeadlineError';
+  }
+}
+
+export interface DeadlineClientConfig extends ClientConfig {
+  /** Client-side deadline of every query in ms (queue time included); 0 or unset: none. */
+  query_timeout?: number;
+}
+
+type Callback = (err: Error | null, result?: unknown) => void;
+
+/**
+ * A `pg` client whose queries carry a client-side deadline that also holds when the server cannot answer
+ * at all (frozen, partitioned): PostgreSQL's own `statement_timeout` needs a running server. When a query
+ * misses its deadline the caller gets a `QueryDeadlineError` and the connection is destroyed, never reused:
+ * its session still owes the answer, so anything queued behind it would wait too. The pool then opens a
+ * fresh connection (itself bounded by `connectionTimeoutMillis`). pg's own `query_timeout` is not used
+ * because it keeps that connection. Streaming queries (cursors, COPY) are not covered. See
+ * docs/operating.md ("Limits and timeouts").
+ */
+export class DeadlineClient extends Client {
+  private readonly deadlineMs: number;
+
+  constructor(config?: string | DeadlineClientConfig) {
+    const deadlineMs = typeof config === 'object' ? (config.query_timeout ?? 0) : 0;
+    super(typeof config === 'object' ? { ...config, query_timeout: undefined } : config);
+    this.deadlineMs = deadlineMs;
+    // A destroyed connection emits 'error'; the pool and TypeORM listen, but a client between owners must
+    // not crash the process over a connection we chose to drop.
+    this.on('error', () => undefined);
+  }
+
+  // pg's `query` has many overloads; this keeps them all and only adds the deadline.
+  override query(config: any, values?: any, callback?: any): any {
+    if (!(this.deadlineMs > 0) || typeof config?.submit === 'function') {
+      return super.query(config, values, callback);
+    }
+    if (typeof values === 'function') {
+      callback = values;
+      values = undefined;
+    }
+    if (typeof callback === 'function') {
+      super.query(config, values, this.withDeadline(callback as Callback));
+      return undefined;
+    }
+    return new Promise((resolve, reject) => {
+      super.query(
+        config,
+        values,
+        this.withDeadline((err, result) => (err ? reject(err) : resolve(result))),
+      );
+    });
+  }
+
+  private withDeadline(callback: Callback): Callback {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      callback(new QueryDeadlineError(this.deadlineMs));
+      this.abandon();
+    }, this.deadlineMs);
+    return (err, result) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      callback(err, result);
+    };
+  }
+
+  /** Drops the connection: pending queries fail, the pool discards this client on release. */
+  private abandon(): void {
+    const stream = (this as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    stream?.destroy();
+  }
+}
