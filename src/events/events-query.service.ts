@@ -10,7 +10,7 @@ import { EVENT_COLUMNS, EventsRepository, rowToEvent } from './events.repository
 
 export const MAX_PAGE_SIZE = 50;
 export const MAX_BUCKETS = 1000;
-/** Buckets of `count-by/time` are counted from this instant (spec §2). */
+/** Buckets of `count-by/time` are counted from this instant (docs/reference.md §2). */
 export const PIVOT_MICROS = Date.UTC(2024, 3, 1) * 1000;
 
 export type Countable = 'day' | 'time' | 'event' | 'resource';
@@ -138,7 +138,7 @@ export class EventsQueryService {
     return Number(row.n);
   }
 
-  /** `POST /events/count-by/{countable}` (spec §2). */
+  /** `POST /events/count-by/{countable}` (docs/reference.md §2). */
   async countBy(countable: string, body: unknown): Promise<EventCount[]> {
     if (!COUNTABLES.includes(countable as Countable)) {
       throw validation([
