@@ -51,7 +51,7 @@ export class ForbiddenError extends DomainError {
   }
 }
 
-/** Standard padded base64, as upstream builds page tokens (docs/reference.md, "Events"). */
+/** Standard padded base64, as upstream builds page tokens (docs/reference.md §6). */
 function b64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
