@@ -1,7 +1,9 @@
 import { INestApplication } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { ApiAuthService } from './common/auth/api-auth.service';
+import { accessLogMiddleware } from './common/logging/access-log.middleware';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
 import { jsonBodyMiddleware, rawJsonInspector } from './common/http/json-depth.middleware';
@@ -10,17 +12,33 @@ import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { createOpenApiDocument } from './openapi/openapi.document';
 
 export const API_PREFIX = 'api';
 
+/** Redirect GET/HEAD of exactly `prefix` and `prefix/` to `target`. */
+function docsRedirect(prefix: string, target: string): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      (req.path === prefix || req.path === `${prefix}/`)
+    ) {
+      res.redirect(302, target);
+      return;
+    }
+    next();
+  };
+}
+
 /**
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
- * same server. HTTP metrics first (so every answer is counted), the global prefix, the plain-websocket adapter
- * (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
+ * same server. The access log (and request id) first and HTTP metrics next (so every answer is logged and
+ * counted), the global prefix, the plain-websocket adapter (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
  * the OpenAPI document (behind the auth string when one is set, as every route but the probes).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
+  express.use(accessLogMiddleware());
   express.use(httpMetricsMiddleware(app.get(MetricsService, { strict: false })));
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(
@@ -54,18 +72,13 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   );
   express.enableCors();
   express.disable('x-powered-by');
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Prefect task runs server')
-      .setDescription('The task-run slice of the Prefect 3 server API, wire-compatible with Prefect clients.')
-      .setVersion('3')
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   express.use(
     [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],
     docsAuthMiddleware(auth),
   );
+  // `/api` and `/api/` lead to the docs page; `/` belongs to the dashboard (docs/reference.md §2).
+  express.use(docsRedirect(`/${API_PREFIX}`, `/${API_PREFIX}/docs`));
   SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, {
     jsonDocumentUrl: `${API_PREFIX}/openapi.json`,
     yamlDocumentUrl: `${API_PREFIX}/openapi.yaml`,

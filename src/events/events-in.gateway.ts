@@ -21,12 +21,12 @@ export function closeReason(text: string): string {
 }
 
 /**
- * `WS /api/events/in` (spec §3.3): after the handshake each text frame is one event, stamped and published;
+ * `WS /api/events/in` (docs/reference.md §3.3): after the handshake each text frame is one event, stamped and published;
  * no replies, so durability is defined by the close (docs/events.md): every frame received before a graceful
  * close (the client's, or the server's SIGTERM drain) is committed; a crash can lose only the frames whose
  * group commit had not completed (the last commit window plus one append, ≈ 20 ms at normal load). While the persister's buffer is full the gateway stops reading (the socket pauses and TCP
  * pushes back on the client) instead of dropping. An invalid event closes the socket with 1007 and the
- * reason (CONTRACT.md 3), never silently.
+ * reason (docs/reference.md, beyond upstream 3), never silently.
  */
 @WebSocketGateway({ path: '/api/events/in' })
 export class EventsInGateway implements OnGatewayConnection {

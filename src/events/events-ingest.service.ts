@@ -11,9 +11,9 @@ import { PrefectEvent, ReceivedEvent } from './event.types';
 import { IngestBackpressure } from './ingest-backpressure';
 
 /**
- * Ingestion (`POST /events`, `WS /events/in`): validates client events against spec §6, stamps `received`,
+ * Ingestion (`POST /events`, `WS /events/in`): validates client events against docs/reference.md §6, stamps `received`,
  * and publishes them on the bus. Invalid or oversized events are refused, never dropped silently
- * (CONTRACT.md 3). The publish resolves once the bus holds the events durably (PostgreSQL broker: committed),
+ * (docs/reference.md 3). The publish resolves once the bus holds the events durably (PostgreSQL broker: committed),
  * so the 2xx follows. While the back-pressure port says saturated it refuses with 429 + Retry-After.
  */
 @Injectable()

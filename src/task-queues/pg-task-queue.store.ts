@@ -48,7 +48,7 @@ interface ClaimRow {
 }
 
 /**
- * `TaskQueueStore` on PostgreSQL (CONTRACT.md point 1). The table `task_queue_item` is the truth:
+ * `TaskQueueStore` on PostgreSQL (docs/reference.md, beyond upstream 1). The table `task_queue_item` is the truth:
  * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
  * - a claim leases one row with `FOR UPDATE SKIP LOCKED` (keys in subscription order, retry before
  *   scheduled, FIFO by sequence), so concurrent sockets and replicas never share a run;

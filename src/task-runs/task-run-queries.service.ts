@@ -22,7 +22,7 @@ import type { TaskRunJson } from './task-runs.service';
 const TASK_NOT_FOUND = 'Task not found';
 /**
  * Task-run lists and aggregates: /filter, /count, /paginate, /history, task-run states and the UI routes, all
- * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow spec §0.
+ * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow docs/reference.md §0.
  */
 @Injectable()
 export class TaskRunQueriesService {
@@ -90,7 +90,7 @@ export class TaskRunQueriesService {
     };
   }
 
-  /** `POST /task_runs/history` (spec §2). */
+  /** `POST /task_runs/history` (docs/reference.md §2). */
   async history(dto: TaskRunHistoryDto): Promise<Record<string, unknown>[]> {
     if (dto.history_interval_seconds < 1) {
       throw new InvalidRequestError('History interval must not be less than 1 second.');

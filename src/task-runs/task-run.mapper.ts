@@ -1,3 +1,4 @@
+import type { TaskRunInputResponse, TaskRunResponse, TaskRunResponseReduced } from './dto/task-run.response';
 import { toMicros } from '../common/time/timestamp';
 import type {
   OrchestratedRun,
@@ -38,9 +39,10 @@ export interface TaskRunRow {
   flow_run_run_count: number;
   run_count: number;
   empirical_policy: TaskRunPolicy | null;
-  task_inputs: Record<string, unknown> | null;
+  /** Validated on the way in (docs/reference.md §1.1), so the jsonb holds the wire shapes. */
+  task_inputs: Record<string, TaskRunInputResponse[]> | null;
   tags: string[] | null;
-  labels: Record<string, unknown> | null;
+  labels: Record<string, string | number | boolean> | null;
   state_id: string | null;
   state_type: StateType | null;
   state_name: string | null;
@@ -80,7 +82,7 @@ export function isTruthyJson(value: unknown): boolean {
   return true;
 }
 
-/** A state's data: the inline column when truthy, else the result artifact's data (spec §1.2). */
+/** A state's data: the inline column when truthy, else the result artifact's data (docs/reference.md §1.2). */
 export function stateData(inline: unknown, artifactData: unknown): unknown {
   return isTruthyJson(inline) ? inline : (artifactData ?? inline ?? null);
 }
@@ -120,7 +122,7 @@ interface Timing {
   expected_start_time: string | null;
 }
 
-/** `estimated_run_time` (spec §1.1), in seconds. */
+/** `estimated_run_time` (docs/reference.md §1.1), in seconds. */
 export function estimatedRunTime(run: Timing, nowMicros: number): number {
   if (run.state_type === 'RUNNING' && run.state_timestamp) {
     return run.total_run_time + (nowMicros - toMicros(run.state_timestamp)) / 1e6;
@@ -128,7 +130,7 @@ export function estimatedRunTime(run: Timing, nowMicros: number): number {
   return run.total_run_time;
 }
 
-/** `estimated_start_time_delta` (spec §1.1), in seconds. */
+/** `estimated_start_time_delta` (docs/reference.md §1.1), in seconds. */
 export function estimatedStartTimeDelta(run: Timing, nowMicros: number): number {
   if (!run.expected_start_time) return 0;
   const expected = toMicros(run.expected_start_time);
@@ -144,8 +146,8 @@ export function policyJson(policy: TaskRunPolicy | null | undefined): TaskRunPol
   return normalizeTaskRunPolicy(policy);
 }
 
-/** A task_run row → TaskRun JSON (spec §1.7), with computed fields at `nowMicros`. */
-export function toTaskRunJson(row: TaskRunRow, nowMicros: number): Record<string, unknown> {
+/** A task_run row → TaskRun JSON (docs/reference.md §1.7), with computed fields at `nowMicros`. */
+export function toTaskRunJson(row: TaskRunRow, nowMicros: number): TaskRunResponse {
   return {
     id: row.id,
     created: row.created,
@@ -198,9 +200,9 @@ const REDUCED_FIELDS = [
 ] as const;
 
 /** The reduced TaskRunResponse of /paginate. */
-export function toReducedTaskRunJson(row: TaskRunRow, nowMicros: number): Record<string, unknown> {
+export function toReducedTaskRunJson(row: TaskRunRow, nowMicros: number): TaskRunResponseReduced {
   const full = toTaskRunJson(row, nowMicros);
-  return Object.fromEntries(REDUCED_FIELDS.map((k) => [k, full[k]]));
+  return Object.fromEntries(REDUCED_FIELDS.map((k) => [k, full[k]])) as unknown as TaskRunResponseReduced;
 }
 
 /** The orchestration view of a locked row. */

@@ -4,7 +4,7 @@ import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /**
- * Every sort and every filter operator of spec §1.8 against a small known data set:
+ * Every sort and every filter operator of docs/reference.md §1.8 against a small known data set:
  *   flow F1 (tags [ft]) with deployment D1; flow F2 without deployments.
  *   FR1: F1, D1, tags [a,b], work queue wq1, version v1, idempotency k1, created_by {type: USER}, RUNNING
  *   FR2: F2, no deployment, tags [], PENDING
@@ -602,7 +602,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
 
 /**
  * The history sums, exact: the app runs on a clock only the test moves, so run times and lateness are
- * known to the microsecond (spec §1.1: estimated_run_time and estimated_start_time_delta).
+ * known to the microsecond (docs/reference.md §1.1: estimated_run_time and estimated_start_time_delta).
  */
 describe('task run history sums, on a clock the test moves', () => {
   const T0 = Date.UTC(2001, 0, 1) * 1000;

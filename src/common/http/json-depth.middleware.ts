@@ -75,10 +75,7 @@ const NEEDS_CHECKS = ['\\u', '__proto__', 'constructor', 'prototype'];
  * blocked the process for hundreds of ms in `JSON.parse` alone; this refuses it first, in a fraction of that.
  * Malformed text is left for `JSON.parse` to refuse.
  */
-export function findWideObject(
-  buf: Buffer,
-  maxKeys: number,
-): { loc: (string | number)[] } | undefined {
+export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | number)[] } | undefined {
   type Frame = { object: boolean; count: number; index: number; keyStart: number; keyEnd: number };
   const frames: Frame[] = [];
   let lastStringStart = -1;

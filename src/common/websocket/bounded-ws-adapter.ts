@@ -49,7 +49,7 @@ export class BoundedWsAdapter extends WsAdapter {
     const byPath = options.path !== undefined ? this.limits.maxPayloadByPath?.[options.path] : undefined;
     return super.create(port, {
       ...options,
-      maxPayload: (options.maxPayload) ?? byPath ?? this.limits.maxPayload,
+      maxPayload: options.maxPayload ?? byPath ?? this.limits.maxPayload,
     }) as WebSocketServer;
   }
 

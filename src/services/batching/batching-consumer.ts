@@ -195,7 +195,9 @@ export class BatchingConsumer<T> {
   private launch(batch: BatchItem<T>[]): Promise<void> {
     this.active += 1;
     return this.record(batch)
-      .catch((err: unknown) => this.logger.error({ msg: 'write failed unexpectedly', error: describeError(err) }))
+      .catch((err: unknown) =>
+        this.logger.error({ msg: 'write failed unexpectedly', error: describeError(err) }),
+      )
       .finally(() => {
         this.active -= 1;
         this.slotWaiters.shift()?.();

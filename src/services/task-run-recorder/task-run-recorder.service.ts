@@ -16,7 +16,7 @@ export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';
 export const TASK_RUN_RECORDER_DEAD_LETTER_SOURCE = 'task-run-recorder';
 
 /**
- * Constructs task runs and states from client-emitted events (upstream `TaskRunRecorder`, spec §5.3).
+ * Constructs task runs and states from client-emitted events (upstream `TaskRunRecorder`, docs/reference.md §5.3).
  *
  * Subscribes to the event bus with group `task-run-recorder`; the consumer batches the client task-run events
  * and `TaskRunBulkWriter` records them. A handler settles once its event's batch is committed (the bus acks
@@ -128,11 +128,14 @@ export class TaskRunRecorder extends ManagedService {
     m.gauge('prefect_task_run_recorder_queue_depth', 'Task-run events waiting for a flush', [], (g) =>
       g.set(this.queueDepth),
     );
-    m.gauge(
-      'prefect_task_run_recorder_race_retries',
-      'Write attempts retried after a race with another recorder, since start',
+    m.counter(
+      'prefect_task_run_recorder_race_retries_total',
+      'Write attempts retried after a race with another recorder',
       [],
-      (g) => g.set(this.writer.raceRetries),
+      (c) => {
+        c.reset();
+        c.inc(this.writer.raceRetries);
+      },
     );
     return {
       write: (events) => this.writer.recordBulkTaskRunEvents(events),

@@ -23,7 +23,7 @@ import {
 import type { TaskRunPolicy } from '../../orchestration/orchestration.types';
 import { TaskRunFilterDto, TaskRunFiltersDto } from './filters.dto';
 
-/** TaskRunCreate (spec §1.7). */
+/** TaskRunCreate (docs/reference.md §1.7). */
 export class CreateTaskRunDto {
   @IsOptional()
   @IsUUID('all')

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `artifact`: where API-orchestrated states keep their result data (spec §1.2); see task-run.entity.ts. */
+/** `artifact`: where API-orchestrated states keep their result data (docs/reference.md §1.2); see task-run.entity.ts. */
 @Entity({ name: 'artifact' })
 @Index('ix_artifact__key', ['key'])
 @Index('ix_artifact__task_run_id', ['taskRunId'])

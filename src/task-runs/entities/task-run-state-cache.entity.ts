@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** `task_run_state_cache` (spec §1.3); see task-run.entity.ts. */
+/** `task_run_state_cache` (docs/reference.md §1.3); see task-run.entity.ts. */
 @Entity({ name: 'task_run_state_cache' })
 @Index('ix_task_run_state_cache__cache_key_created_desc', ['cacheKey', 'created'])
 export class TaskRunStateCacheEntity {

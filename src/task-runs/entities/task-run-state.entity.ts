@@ -3,7 +3,7 @@ import { STATE_TYPES, type StateType } from '../../orchestration/states';
 import { ArtifactEntity } from './artifact.entity';
 import { TaskRunEntity } from './task-run.entity';
 
-/** `task_run_state` (spec §1.2): unique (task_run_id, timestamp DESC); see task-run.entity.ts. */
+/** `task_run_state` (docs/reference.md §1.2): unique (task_run_id, timestamp DESC); see task-run.entity.ts. */
 @Entity({ name: 'task_run_state' })
 @Index('uq_task_run_state__task_run_id_timestamp_desc', ['taskRunId', 'timestamp'], { unique: true })
 @Index('ix_task_run_state__type', ['type'])

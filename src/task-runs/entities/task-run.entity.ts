@@ -3,7 +3,7 @@ import { FlowRunEntity } from '../../flow-runs/entities/flow-run.entity';
 import { STATE_TYPES, type StateType } from '../../orchestration/states';
 
 /**
- * `task_run` (spec §1.1), as the migrations build it: columns, defaults, indexes, the natural key and the flow-run
+ * `task_run` (docs/reference.md §1.1), as the migrations build it: columns, defaults, indexes, the natural key and the flow-run
  * foreign key (test/e2e/task-run-entities.e2e-spec.ts proves TypeORM's schema diff is empty). Persistence shape
  * only: statements live in TaskRunsRepository, the wire shape in task-run.mapper.ts. Indexes TypeORM cannot
  * express (GIN, trigram) are declared with `synchronize: false`.
