@@ -8,6 +8,7 @@ import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
 import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
+import { serveDashboard } from './dashboard/dashboard-static';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 
 export const API_PREFIX = 'api';
@@ -16,7 +17,8 @@ export const API_PREFIX = 'api';
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
  * same server. HTTP metrics first (so every answer is counted), the global prefix, the plain-websocket adapter
  * (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
- * the OpenAPI document (behind the auth string when one is set, as every route but the probes).
+ * the OpenAPI document (behind the auth string when one is set, as every route but the probes), and the
+ * dashboard's static files at `/` (src/dashboard, docs/dashboard.md).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
@@ -37,6 +39,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   express.use(jsonDepthMiddleware(config.server.bodyMaxDepth));
   express.enableCors();
   express.disable('x-powered-by');
+  serveDashboard(express);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
