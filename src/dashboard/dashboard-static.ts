@@ -36,7 +36,9 @@ export function serveDashboard(app: NestExpressApplication, directory = dashboar
       res
         .status(404)
         .type('text/plain')
-        .send('The dashboard is not built: run `npm run build` (or `npm run build:web`). The API is at /api.\n');
+        .send(
+          'The dashboard is not built: run `npm run build` (or `npm run build:web`). The API is at /api.\n',
+        );
     });
     return;
   }
@@ -53,7 +55,8 @@ export function serveDashboard(app: NestExpressApplication, directory = dashboar
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     // The API and its websockets, missing assets, and file-like paths keep their own answers (404 JSON).
-    if (isApiPath(req.path) || req.path.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(req.path)) return next();
+    if (isApiPath(req.path) || req.path.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(req.path))
+      return next();
     readFile(indexFile).then(
       (html) => {
         res.setHeader('Cache-Control', 'no-cache');

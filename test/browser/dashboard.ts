@@ -33,7 +33,10 @@ export interface Dashboard {
   stop(): Promise<void>;
 }
 
-export async function startDashboard(env: Record<string, string> = {}, databaseUrl?: string): Promise<Dashboard> {
+export async function startDashboard(
+  env: Record<string, string> = {},
+  databaseUrl?: string,
+): Promise<Dashboard> {
   const url = databaseUrl ?? (await createTestDatabase());
   const server = await startServer({ DATABASE_URL: url, ...env });
   const auth = env.PREFECT_SERVER_API_AUTH_STRING;
@@ -100,7 +103,13 @@ export function unique(prefix: string): string {
 /** Creates a task run through the API. */
 export async function createTaskRun(
   d: Dashboard,
-  fields: { name?: string; task_key?: string; tags?: string[]; flow_run_id?: string; state?: Record<string, unknown> } = {},
+  fields: {
+    name?: string;
+    task_key?: string;
+    tags?: string[];
+    flow_run_id?: string;
+    state?: Record<string, unknown>;
+  } = {},
 ): Promise<{ id: string; name: string }> {
   return d.api('POST', '/task_runs/', {
     task_key: fields.task_key ?? 'browser-test-task',

@@ -17,11 +17,22 @@ const ROOT = resolve(__dirname, '..', '..');
 export default async function globalSetup(): Promise<void> {
   if (!existsSync(resolve(ROOT, 'dist', 'web', 'index.html'))) {
     process.stdout.write('\n[browser] dist/web is missing: building the dashboard (npm run build:web)\n');
-    execFileSync(process.execPath, [resolve(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.mts', '--logLevel', 'warn'], {
-      cwd: ROOT,
-      stdio: 'inherit',
-      timeout: 300_000,
-    });
+    execFileSync(
+      process.execPath,
+      [
+        resolve(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'),
+        'build',
+        '--config',
+        'web/vite.config.mts',
+        '--logLevel',
+        'warn',
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+        timeout: 300_000,
+      },
+    );
   }
   // The e2e project's setup may have created this run's databases already (both projects in one jest run).
   if (!process.env.PTR_TEST_RUN_ID) {

@@ -36,10 +36,16 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
       }
       const row = page.locator(`[data-test=queues] tr[data-task-key="${key}"]`);
       await row.locator('[data-col=scheduled]', { hasText: '3' }).waitFor({ timeout: 15_000 });
-      await page.locator('[data-test=activity]', { hasText: `${key}: 3 queued` }).waitFor({ timeout: 15_000 });
+      await page
+        .locator('[data-test=activity]', { hasText: `${key}: 3 queued` })
+        .waitFor({ timeout: 15_000 });
 
       // A worker connects and takes one run (it does not ack, so the delivery stays in flight).
-      const worker = await TaskWorkerClient.subscribe(d.baseUrl.replace('http', 'ws'), [key], unique('worker'));
+      const worker = await TaskWorkerClient.subscribe(
+        d.baseUrl.replace('http', 'ws'),
+        [key],
+        unique('worker'),
+      );
       workers.push(worker);
       await worker.nextRun(15_000);
       await page.locator('[data-test=workers] td', { hasText: key }).waitFor({ timeout: 15_000 });
@@ -60,19 +66,26 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
   it('should stream events live with event-name and resource filters in the URL, and chart their counts', async () => {
     const tag = unique('ev');
     const post = (event: string, resourceId: string) =>
-      d.api('POST', '/events', [
-        {
-          id: randomUUID(),
-          occurred: new Date().toISOString(),
-          event,
-          resource: { 'prefect.resource.id': resourceId, 'prefect.resource.name': `${resourceId}-name` },
-          related: [],
-          payload: { tag },
-        },
-      ], [204]);
+      d.api(
+        'POST',
+        '/events',
+        [
+          {
+            id: randomUUID(),
+            occurred: new Date().toISOString(),
+            event,
+            resource: { 'prefect.resource.id': resourceId, 'prefect.resource.name': `${resourceId}-name` },
+            related: [],
+            payload: { tag },
+          },
+        ],
+        [204],
+      );
     const stored = (name: string) =>
       expectEventually(async () => {
-        const found = await d.api<{ events: unknown[] }>('POST', '/events/filter', { filter: { event: { name: [name] } } });
+        const found = await d.api<{ events: unknown[] }>('POST', '/events/filter', {
+          filter: { event: { name: [name] } },
+        });
         expect(found.events).toHaveLength(1);
       });
     await post(`test.browser.${tag}.before`, `test.resource.${tag}.a`);
@@ -84,10 +97,14 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
       await page.goto(`${d.baseUrl}/events`);
       await page.locator('[data-socket=open]').waitFor();
       // Backfill: the event posted before the page opened.
-      await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.before"]`).waitFor({ timeout: 15_000 });
+      await page
+        .locator(`[data-test=stream] tr[data-event="test.browser.${tag}.before"]`)
+        .waitFor({ timeout: 15_000 });
       // Live: posted while the page is open.
       await post(`test.browser.${tag}.live`, `test.resource.${tag}.b`);
-      await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.live"]`).waitFor({ timeout: 15_000 });
+      await page
+        .locator(`[data-test=stream] tr[data-event="test.browser.${tag}.live"]`)
+        .waitFor({ timeout: 15_000 });
       // A new filter opens a new stream whose backfill reads stored events: wait for the persister's flush.
       await stored(`test.browser.${tag}.live`);
 
@@ -101,15 +118,23 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
         expect(u.searchParams.get('resource')).toBe(`test.resource.${tag}.b`);
       });
       await page.locator('[data-socket=open]').waitFor();
-      await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.live"]`).waitFor({ timeout: 15_000 });
+      await page
+        .locator(`[data-test=stream] tr[data-event="test.browser.${tag}.live"]`)
+        .waitFor({ timeout: 15_000 });
       await post(`other.${tag}`, `test.resource.${tag}.b`);
       await post(`test.browser.${tag}.after`, `test.resource.${tag}.b`);
-      await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.after"]`).waitFor({ timeout: 15_000 });
+      await page
+        .locator(`[data-test=stream] tr[data-event="test.browser.${tag}.after"]`)
+        .waitFor({ timeout: 15_000 });
       expect(await page.locator(`[data-test=stream] tr[data-event="other.${tag}"]`).count()).toBe(0);
-      expect(await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.before"]`).count()).toBe(0);
+      expect(
+        await page.locator(`[data-test=stream] tr[data-event="test.browser.${tag}.before"]`).count(),
+      ).toBe(0);
       // The counts come from the stored events (the persister flushes within a second or two).
       await page.reload();
-      await page.locator('[data-test=count-by-event]', { hasText: `test.browser.${tag}.after` }).waitFor({ timeout: 20_000 });
+      await page
+        .locator('[data-test=count-by-event]', { hasText: `test.browser.${tag}.after` })
+        .waitFor({ timeout: 20_000 });
       await page.locator('[data-test=count-chart] canvas').waitFor();
       await screenshot(page, 'events', { docs: true });
       expect(t.errors()).toEqual([]);
@@ -207,7 +232,9 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
       await page.click('[data-test=confirm]');
       await page.locator('[data-test=replay-note]', { hasText: 'Replayed.' }).waitFor();
       // Replayed letters leave the default list; the event is stored.
-      await page.locator(`[data-test=letters] tr[data-id="${id}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+      await page
+        .locator(`[data-test=letters] tr[data-id="${id}"]`)
+        .waitFor({ state: 'detached', timeout: 15_000 });
       await expectEventually(async () => {
         const found = await d.api<{ events: { id: string }[] }>('POST', '/events/filter', {
           filter: { event: { name: [eventName] } },

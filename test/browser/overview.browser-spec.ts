@@ -3,7 +3,15 @@ import type { Browser } from 'playwright-core';
 import { expectEventually } from '../utils/expect-eventually';
 import { TcpProxy } from '../utils/tcp-proxy';
 import { createTestDatabase } from '../utils/test-database';
-import { createTaskRun, launchBrowser, openPage, screenshot, startDashboard, unique, type Dashboard } from './dashboard';
+import {
+  createTaskRun,
+  launchBrowser,
+  openPage,
+  screenshot,
+  startDashboard,
+  unique,
+  type Dashboard,
+} from './dashboard';
 
 /** Budgets of issue 14: first view interactive within 1 s on localhost, its JavaScript ≤ 300 kB gzipped. */
 const INTERACTIVE_BUDGET_MS = 1000;
@@ -47,7 +55,10 @@ describe('Dashboard: overview, budgets and database outage', () => {
 
   it('should show counts by state, failures in the window, queues and readiness, and refresh live', async () => {
     const failedName = unique('failed');
-    await createTaskRun(d, { name: failedName, state: { type: 'FAILED', message: 'boom in the browser test' } });
+    await createTaskRun(d, {
+      name: failedName,
+      state: { type: 'FAILED', message: 'boom in the browser test' },
+    });
     await createTaskRun(d, { state: { type: 'COMPLETED' } });
     await createTaskRun(d, { state: { type: 'RUNNING' } });
     const t = await openPage(browser);
@@ -64,7 +75,10 @@ describe('Dashboard: overview, budgets and database outage', () => {
       await page.locator('[data-test=history] [data-test=chart] canvas').waitFor();
       // Live: a run created now shows up without a reload (the overview polls every 5 s).
       await createTaskRun(d, { state: { type: 'FAILED' } });
-      await page.locator('[data-test=counts] [data-state=FAILED] .n').filter({ hasText: '2' }).waitFor({ timeout: 15_000 });
+      await page
+        .locator('[data-test=counts] [data-state=FAILED] .n')
+        .filter({ hasText: '2' })
+        .waitFor({ timeout: 15_000 });
       // The window is in the URL.
       await page.selectOption('[data-test=window]', '1h');
       await expectEventually(() => expect(new URL(page.url()).searchParams.get('window')).toBe('1h'));
@@ -121,12 +135,17 @@ describe('Dashboard: overview, budgets and database outage', () => {
       await page.locator('[data-test=runs]').waitFor();
       await proxy.cut();
       await page.goto(`${d.baseUrl}/`);
-      await page.locator('[data-error-kind=unavailable]', { hasText: 'Database unavailable (503)' }).first().waitFor({ timeout: 30_000 });
+      await page
+        .locator('[data-error-kind=unavailable]', { hasText: 'Database unavailable (503)' })
+        .first()
+        .waitFor({ timeout: 30_000 });
       await page.locator('[data-test=database]', { hasText: 'down' }).waitFor({ timeout: 30_000 });
       await screenshot(page, 'database-down', { docs: true });
       await proxy.restore();
       await page.locator('[data-test=database]', { hasText: 'up' }).waitFor({ timeout: 60_000 });
-      await expectEventually(async () => expect(await page.locator('[data-error-kind]').count()).toBe(0), { timeoutMs: 30_000 });
+      await expectEventually(async () => expect(await page.locator('[data-error-kind]').count()).toBe(0), {
+        timeoutMs: 30_000,
+      });
       // The only console errors are the browser's own notes on the 503 answers.
       expect(t.errors().filter((e) => !/status of 503/.test(e))).toEqual([]);
     } finally {

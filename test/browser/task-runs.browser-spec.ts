@@ -1,6 +1,14 @@
 import type { Browser } from 'playwright-core';
 import { expectEventually } from '../utils/expect-eventually';
-import { createTaskRun, launchBrowser, openPage, screenshot, startDashboard, unique, type Dashboard } from './dashboard';
+import {
+  createTaskRun,
+  launchBrowser,
+  openPage,
+  screenshot,
+  startDashboard,
+  unique,
+  type Dashboard,
+} from './dashboard';
 
 describe('Dashboard: task runs and a task run', () => {
   let browser: Browser;
@@ -12,7 +20,8 @@ describe('Dashboard: task runs and a task run', () => {
   beforeAll(async () => {
     [browser, d] = await Promise.all([launchBrowser(), startDashboard()]);
     const flow = await d.api<{ id: string }>('POST', '/flows/', { name: unique('flow') });
-    flowRunId = (await d.api<{ id: string }>('POST', '/flow_runs/', { flow_id: flow.id, name: unique('fr') })).id;
+    flowRunId = (await d.api<{ id: string }>('POST', '/flow_runs/', { flow_id: flow.id, name: unique('fr') }))
+      .id;
     // 30 runs: the first 12 named `<prefix>-…` and tagged etl; 5 of those FAILED; 4 in the flow run.
     for (let i = 0; i < 30; i++) {
       const run = await createTaskRun(d, {
@@ -77,7 +86,9 @@ describe('Dashboard: task runs and a task run', () => {
       await page.click('[data-test=filters] button[type=submit]');
       await expectEventually(() => expect(new URL(page.url()).searchParams.get('state')).toBe('FAILED'));
       await page.locator('[data-test=total]', { hasText: '5 task runs' }).waitFor();
-      await expectEventually(async () => expect(await rows(page).locator('[data-state=FAILED]').count()).toBe(5));
+      await expectEventually(async () =>
+        expect(await rows(page).locator('[data-state=FAILED]').count()).toBe(5),
+      );
 
       await page.uncheck('input[name=state-FAILED]');
       await page.fill('input[name=name]', prefix);
@@ -131,7 +142,12 @@ describe('Dashboard: task runs and a task run', () => {
       expect(await result.textContent()).toMatch(/WAIT.*retry in/s);
 
       // Made elsewhere (through the API), seen here without a reload.
-      await d.api('POST', `/task_runs/${run.id}/set_state`, { state: { type: 'RUNNING' }, force: true }, [200, 201]);
+      await d.api(
+        'POST',
+        `/task_runs/${run.id}/set_state`,
+        { state: { type: 'RUNNING' }, force: true },
+        [200, 201],
+      );
       await page.locator('[data-test=current-state][data-state=RUNNING]').waitFor({ timeout: 10_000 });
       await page.locator('[data-test=timeline] [data-state=RUNNING]').waitFor();
 
@@ -142,7 +158,10 @@ describe('Dashboard: task runs and a task run', () => {
       await page.click('[data-test=confirm]');
       await page.locator('[data-test=orchestration-result][data-status=ACCEPT]').waitFor();
       await page.locator('[data-test=current-state][data-state=COMPLETED]').waitFor();
-      const states = await d.api<{ type: string; message: string | null }[]>('GET', `/task_run_states/?task_run_id=${run.id}`);
+      const states = await d.api<{ type: string; message: string | null }[]>(
+        'GET',
+        `/task_run_states/?task_run_id=${run.id}`,
+      );
       expect(states.map((s) => s.type)).toEqual(['SCHEDULED', 'RUNNING', 'COMPLETED']);
       expect(states[2].message).toBe('done by hand');
       await screenshot(page, 'task-run', { docs: true });

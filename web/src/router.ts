@@ -7,8 +7,17 @@ export const router = createRouter({
   routes: [
     { path: '/', name: 'overview', component: OverviewView },
     { path: '/task-runs', name: 'task-runs', component: () => import('./views/TaskRunsView.vue') },
-    { path: '/task-runs/:id', name: 'task-run', component: () => import('./views/TaskRunView.vue'), props: true },
-    { path: '/background-tasks', name: 'background-tasks', component: () => import('./views/BackgroundTasksView.vue') },
+    {
+      path: '/task-runs/:id',
+      name: 'task-run',
+      component: () => import('./views/TaskRunView.vue'),
+      props: true,
+    },
+    {
+      path: '/background-tasks',
+      name: 'background-tasks',
+      component: () => import('./views/BackgroundTasksView.vue'),
+    },
     { path: '/events', name: 'events', component: () => import('./views/EventsView.vue') },
     {
       path: '/concurrency-limits',

@@ -55,9 +55,14 @@ export interface ApiResponse<T> {
 }
 
 /** One HTTP call to `/api<path>` with the credentials, a deadline, and errors as `ApiError`. */
-export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+export async function request<T>(
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<ApiResponse<T>> {
   const url = new URL(`/api${path}`, window.location.origin);
-  for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(options.query ?? {}))
+    if (v !== undefined) url.searchParams.set(k, String(v));
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   if (auth.token !== null) headers.Authorization = authorizationHeader(auth.token);
@@ -76,7 +81,9 @@ export async function request<T>(method: string, path: string, options: RequestO
     throw new ApiError(
       'network',
       0,
-      timedOut ? `No answer within ${REQUEST_TIMEOUT_MS / 1000} s` : `Cannot reach the server (${String(err)})`,
+      timedOut
+        ? `No answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+        : `Cannot reach the server (${String(err)})`,
     );
   } finally {
     window.clearTimeout(timer);
@@ -99,7 +106,9 @@ export async function request<T>(method: string, path: string, options: RequestO
 export const api = {
   get: async <T>(path: string, query?: RequestOptions['query']): Promise<T> =>
     (await request<T>('GET', path, { query })).data,
-  post: async <T>(path: string, body: unknown = {}): Promise<T> => (await request<T>('POST', path, { body })).data,
-  patch: async <T>(path: string, body: unknown): Promise<T> => (await request<T>('PATCH', path, { body })).data,
+  post: async <T>(path: string, body: unknown = {}): Promise<T> =>
+    (await request<T>('POST', path, { body })).data,
+  patch: async <T>(path: string, body: unknown): Promise<T> =>
+    (await request<T>('PATCH', path, { body })).data,
   delete: async <T>(path: string): Promise<T> => (await request<T>('DELETE', path)).data,
 };

@@ -11,7 +11,9 @@ export interface Loader<T> {
 }
 
 function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('server', 0, err instanceof Error ? err.message : String(err));
+  return err instanceof ApiError
+    ? err
+    : new ApiError('server', 0, err instanceof Error ? err.message : String(err));
 }
 
 /**
