@@ -41,11 +41,7 @@ module.exports = {
   // Jest reads testTimeout from the global config only (a project's own is ignored): 60 s, for the e2e tests.
   testTimeout: 60000,
   projects: [
-    {
-      ...common,
-      displayName: 'unit',
-      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
-    },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'] },
     {
       ...common,
       displayName: 'e2e',
