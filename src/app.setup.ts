@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
@@ -10,6 +10,7 @@ import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
 import { serveDashboard } from './dashboard/dashboard-static';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { createOpenApiDocument } from './openapi/openapi.document';
 
 export const API_PREFIX = 'api';
 
@@ -40,14 +41,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   express.enableCors();
   express.disable('x-powered-by');
   serveDashboard(express);
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Prefect task runs server')
-      .setDescription('The task-run slice of the Prefect 3 server API, wire-compatible with Prefect clients.')
-      .setVersion('3')
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   express.use(
     [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],
     docsAuthMiddleware(auth),

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ConcurrencyLimitV2Model } from './dto/concurrency-limit.response';
 import {
   ConcurrencyLimitV2Response,
   fromV2Create,
@@ -17,29 +18,34 @@ import { LimitOffsetDto } from './dto/limit-offset.dto';
 export class ConcurrencyLimitsV2Controller {
   constructor(private readonly limits: ConcurrencyLimitsV2Service) {}
 
+  @ApiCreatedResponse({ type: ConcurrencyLimitV2Model })
   @Post()
   @HttpCode(201)
   async create(@Body() dto: ConcurrencyLimitV2CreateDto): Promise<ConcurrencyLimitV2Response> {
     return toConcurrencyLimitV2Response(await this.limits.create(fromV2Create(dto)));
   }
 
+  @ApiOkResponse({ type: [ConcurrencyLimitV2Model] })
   @Post('filter')
   @HttpCode(200)
   async filter(@Body() dto: LimitOffsetDto): Promise<ConcurrencyLimitV2Response[]> {
     return (await this.limits.list(dto)).map(toConcurrencyLimitV2Response);
   }
 
+  @ApiOkResponse({ type: ConcurrencyLimitV2Model })
   @Get(':idOrName')
   async read(@Param('idOrName') idOrName: string): Promise<ConcurrencyLimitV2Response> {
     return toConcurrencyLimitV2Response(await this.limits.read(idOrName));
   }
 
+  @ApiNoContentResponse({ description: 'Updated' })
   @Patch(':idOrName')
   @HttpCode(204)
   async update(@Param('idOrName') idOrName: string, @Body() dto: ConcurrencyLimitV2UpdateDto): Promise<void> {
     await this.limits.update(idOrName, fromV2Update(dto));
   }
 
+  @ApiNoContentResponse({ description: 'Deleted' })
   @Delete(':idOrName')
   @HttpCode(204)
   async delete(@Param('idOrName') idOrName: string): Promise<void> {

@@ -1,5 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorDetailResponse } from '../openapi/error.responses';
+import { ConcurrencyLimitModel, MinimalConcurrencyLimitModel } from './dto/concurrency-limit.response';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
 import { ConcurrencyLimitResponse, toConcurrencyLimitResponse } from './concurrency-limits.mapper';
@@ -16,6 +18,8 @@ import { LimitOffsetDto } from './dto/limit-offset.dto';
 export class ConcurrencyLimitsController {
   constructor(private readonly limits: ConcurrencyLimitsService) {}
 
+  @ApiCreatedResponse({ type: ConcurrencyLimitModel })
+  @ApiOkResponse({ type: ConcurrencyLimitModel, description: 'The tag had a limit; it was updated' })
   @Post()
   async create(
     @Body() dto: ConcurrencyLimitCreateDto,
@@ -26,6 +30,7 @@ export class ConcurrencyLimitsController {
     return toConcurrencyLimitResponse(limit);
   }
 
+  @ApiOkResponse({ type: [ConcurrencyLimitModel] })
   @Post('filter')
   @HttpCode(200)
   async filter(@Body() dto: LimitOffsetDto): Promise<ConcurrencyLimitResponse[]> {
@@ -33,6 +38,12 @@ export class ConcurrencyLimitsController {
   }
 
   /** 200 with the limits concerned, or 423 `{detail}` (with Retry-After when a limit is full). */
+  @ApiOkResponse({ type: [MinimalConcurrencyLimitModel] })
+  @ApiResponse({
+    status: 423,
+    type: ErrorDetailResponse,
+    description: 'A limit is full (Retry-After) or zero',
+  })
   @Post('increment')
   async increment(@Body() dto: ConcurrencyLimitSlotsDto, @Res() res: Response): Promise<void> {
     const result = await this.limits.increment(dto.names, dto.task_run_id);
@@ -45,17 +56,20 @@ export class ConcurrencyLimitsController {
     res.status(423).json({ detail: result.detail });
   }
 
+  @ApiOkResponse({ type: [MinimalConcurrencyLimitModel] })
   @Post('decrement')
   @HttpCode(200)
   async decrement(@Body() dto: ConcurrencyLimitSlotsDto): Promise<MinimalLimit[]> {
     return this.limits.decrement(dto.names, dto.task_run_id);
   }
 
+  @ApiOkResponse({ type: ConcurrencyLimitModel })
   @Get('tag/:tag')
   async readByTag(@Param('tag') tag: string): Promise<ConcurrencyLimitResponse> {
     return toConcurrencyLimitResponse(await this.limits.readByTag(tag));
   }
 
+  @ApiOkResponse({ schema: { type: 'object', nullable: true, enum: [null] }, description: '`null`' })
   @Post('tag/:tag/reset')
   async reset(
     @Param('tag') tag: string,
@@ -66,17 +80,20 @@ export class ConcurrencyLimitsController {
     res.status(200).json(null);
   }
 
+  @ApiOkResponse({ schema: { type: 'object', nullable: true, enum: [null] }, description: '`null`' })
   @Delete('tag/:tag')
   async deleteByTag(@Param('tag') tag: string, @Res() res: Response): Promise<void> {
     await this.limits.deleteByTag(tag);
     res.status(200).json(null);
   }
 
+  @ApiOkResponse({ type: ConcurrencyLimitModel })
   @Get(':id')
   async read(@Param('id', uuidParam) id: string): Promise<ConcurrencyLimitResponse> {
     return toConcurrencyLimitResponse(await this.limits.readById(id));
   }
 
+  @ApiOkResponse({ schema: { type: 'object', nullable: true, enum: [null] }, description: '`null`' })
   @Delete(':id')
   async delete(@Param('id', uuidParam) id: string, @Res() res: Response): Promise<void> {
     await this.limits.deleteById(id);

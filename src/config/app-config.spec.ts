@@ -74,6 +74,53 @@ describe(AppConfig.name, () => {
     }
   });
 
+  describe("Prefect's database and API names", () => {
+    it.each([
+      ['postgresql+asyncpg://u:p@db:5432/prefect', 'postgresql://u:p@db:5432/prefect'],
+      ['postgresql+psycopg://u@db/prefect', 'postgresql://u@db/prefect'],
+      ['postgres+asyncpg://u@db/prefect', 'postgresql://u@db/prefect'],
+      ['postgresql+asyncpg://u@db/prefect?ssl=require', 'postgresql://u@db/prefect?sslmode=require'],
+      ['postgresql://u@db/prefect', 'postgresql://u@db/prefect'],
+      ['postgres://u@db/prefect', 'postgres://u@db/prefect'],
+    ])('should read PREFECT_SERVER_DATABASE_CONNECTION_URL=%s as %s', (raw, url) => {
+      expect(AppConfig.fromEnv({ PREFECT_SERVER_DATABASE_CONNECTION_URL: raw }).database.url).toBe(url);
+      expect(AppConfig.fromEnv({ DATABASE_URL: raw }).database.url).toBe(url);
+    });
+
+    it('should read the older PREFECT_API_DATABASE_CONNECTION_URL too, and let DATABASE_URL win', () => {
+      const old = AppConfig.fromEnv({ PREFECT_API_DATABASE_CONNECTION_URL: 'postgresql+asyncpg://a@h/d' });
+      expect(old.database.url).toBe('postgresql://a@h/d');
+      const both = AppConfig.fromEnv({
+        DATABASE_URL: 'postgres://mine@h/d',
+        PREFECT_SERVER_DATABASE_CONNECTION_URL: 'postgresql+asyncpg://theirs@h/d',
+      });
+      expect(both.database.url).toBe('postgres://mine@h/d');
+    });
+
+    it("should refuse Prefect's SQLite default with one line naming the variable", () => {
+      expect(() =>
+        AppConfig.fromEnv({ PREFECT_SERVER_DATABASE_CONNECTION_URL: 'sqlite+aiosqlite:///prefect.db' }),
+      ).toThrow(
+        'Invalid configuration: PREFECT_SERVER_DATABASE_CONNECTION_URL: SQLite is not supported; use a PostgreSQL URL (postgresql://…)',
+      );
+    });
+
+    it('should read PREFECT_SERVER_API_HOST and PREFECT_SERVER_API_PORT, HOST and PORT winning', () => {
+      const sut = AppConfig.fromEnv({ PREFECT_SERVER_API_HOST: '0.0.0.0', PREFECT_SERVER_API_PORT: '4300' });
+      expect(sut.server).toMatchObject({ host: '0.0.0.0', port: 4300 });
+      const both = AppConfig.fromEnv({
+        HOST: '::1',
+        PORT: '1',
+        PREFECT_SERVER_API_HOST: 'x',
+        PREFECT_SERVER_API_PORT: '2',
+      });
+      expect(both.server).toMatchObject({ host: '::1', port: 1 });
+      expect(() => AppConfig.fromEnv({ PREFECT_SERVER_API_PORT: 'abc' })).toThrow(
+        'Invalid configuration: PREFECT_SERVER_API_PORT: expected an integer, got "abc"',
+      );
+    });
+  });
+
   it('should tell whether a service is enabled by its _ENABLED variable', () => {
     const sut = AppConfig.fromEnv({
       PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',

@@ -94,6 +94,35 @@ export const setting = {
       return raw;
     });
   },
+  /**
+   * A PostgreSQL URL. SQLAlchemy's driver forms Prefect users have (`postgresql+asyncpg://`,
+   * `postgresql+psycopg://`, `postgres+…`) are normalised to `postgresql://`, with asyncpg's `ssl=<mode>`
+   * query parameter read as libpq's `sslmode`. SQLite URLs are refused with the reason.
+   */
+  postgresUrl(env: string, opts: Common): Setting<string | undefined> {
+    return make<string | undefined>(env, undefined, opts, (raw) => {
+      if (raw.trim() === '') return undefined;
+      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw.trim())?.[1]?.toLowerCase();
+      const [base, driver] = (scheme ?? '').split('+', 2);
+      if (base === 'sqlite') fail('SQLite is not supported; use a PostgreSQL URL (postgresql://…)');
+      if (base !== 'postgres' && base !== 'postgresql') fail('expected a postgres: or postgresql: URL');
+      let url = raw.trim();
+      if (driver !== undefined) url = `postgresql:${url.slice(scheme!.length + 1)}`;
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        fail('not a valid URL');
+      }
+      if (driver !== undefined && parsed.searchParams.has('ssl') && !parsed.searchParams.has('sslmode')) {
+        const mode = parsed.searchParams.get('ssl')!;
+        parsed.searchParams.delete('ssl');
+        parsed.searchParams.set('sslmode', mode === 'true' ? 'require' : mode);
+        url = parsed.toString();
+      }
+      return url;
+    });
+  },
   json<T>(env: string, def: T, opts: Common & { check: (value: unknown) => T }): Setting<T> {
     return make(env, def, opts, (raw) => {
       let value: unknown;

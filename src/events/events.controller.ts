@@ -1,6 +1,21 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Request } from 'express';
+import {
+  CountEventsBody,
+  EventCountModel,
+  EventModel,
+  EventPageModel,
+  ReadEventsBody,
+} from './dto/event.schemas';
 import { EventsIngestService } from './events-ingest.service';
 import { EventCount, EventPage, EventsQueryService } from './events-query.service';
 
@@ -18,23 +33,34 @@ export class EventsController {
   ) {}
 
   /** Accepts a list of events: 204; `received` is stamped by the server. */
+  @ApiBody({ type: [EventModel] })
+  @ApiNoContentResponse({ description: 'Accepted and durable' })
+  @ApiResponse({ status: 429, description: 'The buffer is full; retry after Retry-After seconds' })
   @Post()
   @HttpCode(204)
   async create(@Body() body: unknown): Promise<void> {
     await this.ingest.ingest(body);
   }
 
+  @ApiBody({ type: ReadEventsBody, required: false })
+  @ApiOkResponse({ type: EventPageModel })
   @Post('filter')
   @HttpCode(200)
   async filter(@Body() body: unknown, @Req() req: Request): Promise<EventPage> {
     return this.query.filter(body, baseUrl(req));
   }
 
+  @ApiQuery({ name: 'page-token', required: true, type: 'string' })
+  @ApiOkResponse({ type: EventPageModel })
+  @ApiResponse({ status: 403, description: 'The page token is missing or invalid' })
   @Get('filter/next')
   async next(@Query('page-token') token: string | undefined, @Req() req: Request): Promise<EventPage> {
     return this.query.followPage(token, baseUrl(req));
   }
 
+  @ApiParam({ name: 'countable', enum: ['day', 'time', 'event', 'resource'] })
+  @ApiBody({ type: CountEventsBody })
+  @ApiOkResponse({ type: [EventCountModel] })
   @Post('count-by/:countable')
   @HttpCode(200)
   async countBy(@Param('countable') countable: string, @Body() body: unknown): Promise<EventCount[]> {

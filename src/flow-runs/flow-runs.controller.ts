@@ -1,14 +1,20 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
 import { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/flow-runs.dto';
+import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
+import { FlowResponse, FlowRunResponse } from './dto/flow-run.response';
 import { FlowRunsService } from './flow-runs.service';
 
+@ApiTags('Flows')
 @Controller('flows')
 export class FlowsController {
   constructor(private readonly flowRuns: FlowRunsService) {}
 
+  @ApiCreatedResponse({ type: FlowResponse })
+  @ApiOkResponse({ type: FlowResponse, description: 'A flow of that name existed' })
   @Post()
   async create(@Body() dto: CreateFlowDto, @Res({ passthrough: true }) res: Response): Promise<unknown> {
     const { flow, created } = await this.flowRuns.createFlow(dto);
@@ -17,10 +23,13 @@ export class FlowsController {
   }
 }
 
+@ApiTags('Flow Runs')
 @Controller('flow_runs')
 export class FlowRunsController {
   constructor(private readonly flowRuns: FlowRunsService) {}
 
+  @ApiCreatedResponse({ type: FlowRunResponse })
+  @ApiOkResponse({ type: FlowRunResponse, description: 'The flow run already existed' })
   @Post()
   async create(@Body() dto: CreateFlowRunDto, @Res({ passthrough: true }) res: Response): Promise<unknown> {
     const { flowRun, created } = await this.flowRuns.createFlowRun(dto);
@@ -28,11 +37,13 @@ export class FlowRunsController {
     return flowRun;
   }
 
+  @ApiOkResponse({ type: FlowRunResponse })
   @Get(':id')
   read(@Param('id', uuidParam) id: string): Promise<unknown> {
     return this.flowRuns.readFlowRun(id);
   }
 
+  @ApiCreatedResponse({ type: OrchestrationResultResponse })
   @Post(':id/set_state')
   @HttpCode(201)
   setState(
@@ -42,6 +53,7 @@ export class FlowRunsController {
     return this.flowRuns.setFlowRunState(id, dto);
   }
 
+  @ApiNoContentResponse({ description: 'Deleted, with its task runs' })
   @Delete(':id')
   @HttpCode(204)
   async delete(@Param('id', uuidParam) id: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ReadinessModel } from './dto/readiness.response';
 import { Public } from '../common/auth/public.decorator';
 import type { Response } from 'express';
 import { HealthService, Readiness } from './health.service';
@@ -11,6 +12,7 @@ export class HealthController {
 
   /** Liveness: 200 `true` while the process runs. */
   @Public()
+  @ApiOkResponse({ schema: { type: 'boolean', enum: [true] }, description: '`true` while the process runs' })
   @Get('health')
   live(@Res() res: Response): void {
     res.json(true);
@@ -18,6 +20,8 @@ export class HealthController {
 
   /** Readiness: 200 when the database answers and every enabled service runs, else 503 with what is down. */
   @Public()
+  @ApiOkResponse({ type: ReadinessModel, description: 'Ready' })
+  @ApiServiceUnavailableResponse({ type: ReadinessModel, description: 'Not ready: `down` says what' })
   @Get('ready')
   async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
     const readiness = await this.health.readiness();

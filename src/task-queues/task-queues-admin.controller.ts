@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import type { TaskQueueStatsResponseDto } from './dto/task-worker-response.dto';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { TaskQueueStatsResponseDto } from './dto/task-worker-response.dto';
 import { TaskQueueStore } from './task-queue.store';
 import { toTaskQueueStatsResponse } from './task-queues.mapper';
 
@@ -10,6 +10,7 @@ export class TaskQueuesAdminController {
   constructor(private readonly store: TaskQueueStore) {}
 
   /** Per task key (database-wide): scheduled and retry depth, in-flight deliveries, oldest age, bounds. */
+  @ApiOkResponse({ type: [TaskQueueStatsResponseDto] })
   @Get()
   async list(): Promise<TaskQueueStatsResponseDto[]> {
     const stats = await this.store.stats();

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ReadTaskWorkersDto } from './dto/task-worker-filter.dto';
-import type { TaskWorkerResponseDto } from './dto/task-worker-response.dto';
+import { TaskWorkerResponseDto } from './dto/task-worker-response.dto';
 import { toTaskWorkerResponse } from './task-queues.mapper';
 import { TaskWorkersService } from './task-workers.service';
 
@@ -11,6 +11,8 @@ export class TaskWorkersController {
   constructor(private readonly workers: TaskWorkersService) {}
 
   /** Workers connected to any replica; with `task_worker_filter.task_keys`, those serving any of them. */
+  @ApiBody({ type: ReadTaskWorkersDto, required: false })
+  @ApiOkResponse({ type: [TaskWorkerResponseDto] })
   @Post('filter')
   @HttpCode(200)
   async filter(@Body() body: ReadTaskWorkersDto): Promise<TaskWorkerResponseDto[]> {

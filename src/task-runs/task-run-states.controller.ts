@@ -1,7 +1,9 @@
 import { Controller, Get, Param, PipeTransform, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { isUUID } from 'class-validator';
 import { RequestValidationError } from '../common/errors/request-validation.error';
 import { uuidParam } from '../common/http/uuid-param';
+import { StateResponse } from '../orchestration/dto/state.response';
 import type { OrchestrationState } from '../orchestration/orchestration.types';
 import { TaskRunQueriesService } from './task-run-queries.service';
 
@@ -28,15 +30,19 @@ const taskRunIdQuery: PipeTransform<unknown, string> = {
 };
 
 /** `/api/task_run_states`. */
+@ApiTags('Task Run States')
 @Controller('task_run_states')
 export class TaskRunStatesController {
   constructor(private readonly queries: TaskRunQueriesService) {}
 
+  @ApiQuery({ name: 'task_run_id', required: true, schema: { type: 'string', format: 'uuid' } })
+  @ApiOkResponse({ type: [StateResponse], description: 'Oldest first' })
   @Get()
   list(@Query('task_run_id', taskRunIdQuery) taskRunId: string): Promise<OrchestrationState[]> {
     return this.queries.readStates(taskRunId);
   }
 
+  @ApiOkResponse({ type: StateResponse })
   @Get(':id')
   read(@Param('id', uuidParam) id: string): Promise<OrchestrationState> {
     return this.queries.readState(id);

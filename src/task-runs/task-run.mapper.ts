@@ -1,3 +1,4 @@
+import type { TaskRunResponse, TaskRunResponseReduced } from './dto/task-run.response';
 import { toMicros } from '../common/time/timestamp';
 import type {
   OrchestratedRun,
@@ -95,7 +96,7 @@ export function policyJson(policy: TaskRunPolicy | null | undefined): TaskRunPol
 }
 
 /** A task_run row → TaskRun JSON (spec §1.7), with computed fields at `nowMicros`. */
-export function toTaskRunJson(row: TaskRunRow, nowMicros: number): Record<string, unknown> {
+export function toTaskRunJson(row: TaskRunRow, nowMicros: number): TaskRunResponse {
   return {
     id: row.id,
     created: row.created,
@@ -148,9 +149,9 @@ const REDUCED_FIELDS = [
 ] as const;
 
 /** The reduced TaskRunResponse of /paginate. */
-export function toReducedTaskRunJson(row: TaskRunRow, nowMicros: number): Record<string, unknown> {
+export function toReducedTaskRunJson(row: TaskRunRow, nowMicros: number): TaskRunResponseReduced {
   const full = toTaskRunJson(row, nowMicros);
-  return Object.fromEntries(REDUCED_FIELDS.map((k) => [k, full[k]]));
+  return Object.fromEntries(REDUCED_FIELDS.map((k) => [k, full[k]])) as unknown as TaskRunResponseReduced;
 }
 
 /** The orchestration view of a locked row. */

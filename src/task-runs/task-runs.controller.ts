@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
@@ -11,10 +12,13 @@ import {
   TaskRunHistoryDto,
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
+import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
+import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './dto/task-run.response';
 import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
 /** `/api/task_runs` (spec §2). */
+@ApiTags('Task Runs')
 @Controller('task_runs')
 export class TaskRunsController {
   constructor(
@@ -22,6 +26,8 @@ export class TaskRunsController {
     private readonly queries: TaskRunQueriesService,
   ) {}
 
+  @ApiCreatedResponse({ type: TaskRunResponse, description: 'Created' })
+  @ApiOkResponse({ type: TaskRunResponse, description: 'The run already existed (same id or natural key)' })
   @Post()
   async create(
     @Body() dto: CreateTaskRunDto,
@@ -32,12 +38,14 @@ export class TaskRunsController {
     return taskRun;
   }
 
+  @ApiOkResponse({ type: [TaskRunResponse] })
   @Post('filter')
   @HttpCode(200)
   filter(@Body() dto: FilterTaskRunsDto): Promise<TaskRunJson[]> {
     return this.queries.filterTaskRuns(dto);
   }
 
+  @ApiOkResponse({ schema: { type: 'integer' }, description: 'A bare integer' })
   @Post('count')
   @HttpCode(200)
   @Header('Content-Type', 'application/json') // a bare integer is still JSON
@@ -45,35 +53,45 @@ export class TaskRunsController {
     return this.queries.countTaskRuns(dto);
   }
 
+  @ApiOkResponse({ type: TaskRunPaginationResponse })
   @Post('paginate')
   @HttpCode(200)
   paginate(@Body() dto: PaginateTaskRunsDto): Promise<Record<string, unknown>> {
     return this.queries.paginateTaskRuns(dto);
   }
 
+  @ApiOkResponse({ type: [HistoryResponse] })
   @Post('history')
   @HttpCode(200)
   history(@Body() dto: TaskRunHistoryDto): Promise<Record<string, unknown>[]> {
     return this.queries.history(dto);
   }
 
+  @ApiOkResponse({ type: TaskRunResponse })
   @Get(':id')
   read(@Param('id', uuidParam) id: string): Promise<TaskRunJson> {
     return this.taskRuns.readTaskRun(id);
   }
 
+  @ApiNoContentResponse({ description: 'Updated' })
   @Patch(':id')
   @HttpCode(204)
   async update(@Param('id', uuidParam) id: string, @Body() dto: UpdateTaskRunDto): Promise<void> {
     await this.taskRuns.updateTaskRun(id, dto);
   }
 
+  @ApiNoContentResponse({ description: 'Deleted, with its states' })
   @Delete(':id')
   @HttpCode(204)
   async delete(@Param('id', uuidParam) id: string): Promise<void> {
     await this.taskRuns.deleteTaskRun(id);
   }
 
+  @ApiCreatedResponse({ type: OrchestrationResultResponse, description: 'A new state was written' })
+  @ApiOkResponse({
+    type: OrchestrationResultResponse,
+    description: 'WAIT, ABORT or a reject to the current state',
+  })
   @Post(':id/set_state')
   async setState(
     @Param('id', uuidParam) id: string,

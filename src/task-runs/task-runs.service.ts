@@ -1,3 +1,4 @@
+import type { TaskRunResponse } from './dto/task-run.response';
 import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +36,7 @@ import {
   toTaskRunJson,
 } from './task-run.mapper';
 
-export type TaskRunJson = Record<string, unknown>;
+export type TaskRunJson = TaskRunResponse;
 
 const TASK_NOT_FOUND = 'Task not found';
 

@@ -70,7 +70,7 @@ describe('TaskRunsService with a TaskQueueStore', () => {
     });
     expect(item.snapshot).toEqual(
       await sut
-        .readTaskRun(taskRun.id as string)
+        .readTaskRun(taskRun.id)
         .then((r) => ({ ...r, estimated_start_time_delta: item.snapshot.estimated_start_time_delta })),
     );
   });
@@ -82,8 +82,8 @@ describe('TaskRunsService with a TaskQueueStore', () => {
       state: { type: 'SCHEDULED' },
     });
     const before = queue.items.length;
-    await sut.setTaskRunState(taskRun.id as string, { state: { type: 'RUNNING' } });
-    await sut.setTaskRunState(taskRun.id as string, {
+    await sut.setTaskRunState(taskRun.id, { state: { type: 'RUNNING' } });
+    await sut.setTaskRunState(taskRun.id, {
       state: { type: 'SCHEDULED', name: 'AwaitingRetry', state_details: { deferred: true } },
     });
     expect(queue.items.length).toBe(before + 1);

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { DeadLetterResponse } from './dto/dead-letter.response';
 import type { Response } from 'express';
 import { uuidParam } from '../../common/http/uuid-param';
 import { DeadLetterEntity } from './dead-letter.entity';
@@ -25,6 +26,7 @@ function toResponse(letter: DeadLetterEntity): Record<string, unknown> {
 export class DeadLettersController {
   constructor(private readonly deadLetters: DeadLettersService) {}
 
+  @ApiOkResponse({ type: [DeadLetterResponse] })
   @Get()
   async list(@Query() query: DeadLetterQueryDto): Promise<Record<string, unknown>[]> {
     const letters = await this.deadLetters.list({
@@ -36,12 +38,18 @@ export class DeadLettersController {
     return letters.map(toResponse);
   }
 
+  @ApiOkResponse({ type: DeadLetterResponse })
   @Get(':id')
   async get(@Param('id', uuidParam) id: string): Promise<Record<string, unknown>> {
     return toResponse(await this.deadLetters.get(id));
   }
 
   /** 200 once replayed here; 202 when the replay was handed to the process that runs the letter's service. */
+  @ApiOkResponse({ type: DeadLetterResponse, description: 'Replayed here' })
+  @ApiAcceptedResponse({
+    type: DeadLetterResponse,
+    description: 'Handed to the process that runs its service',
+  })
   @Post(':id/replay')
   async replay(
     @Param('id', uuidParam) id: string,

@@ -1,18 +1,22 @@
-/** `TaskWorkerResponse` (spec §1.7). */
-export interface TaskWorkerResponseDto {
-  identifier: string;
-  task_keys: string[];
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+
+/** `TaskWorkerResponse` (docs/reference.md, "Task workers"). */
+@ApiSchema({ name: 'TaskWorkerResponse' })
+export class TaskWorkerResponseDto {
+  @ApiProperty({ type: 'string' }) identifier!: string;
+  @ApiProperty({ type: 'array', items: { type: 'string' } }) task_keys!: string[];
   /** Last seen. */
-  timestamp: string;
+  @ApiProperty({ type: 'string', format: 'date-time', description: 'Last seen.' }) timestamp!: string;
 }
 
 /** One entry of `GET /admin/task_queues`. */
-export interface TaskQueueStatsResponseDto {
-  task_key: string;
-  scheduled: number;
-  retry: number;
-  in_flight: number;
-  oldest_age_seconds: number | null;
-  max_scheduled_queue_size: number;
-  max_retry_queue_size: number;
+@ApiSchema({ name: 'TaskQueueStats' })
+export class TaskQueueStatsResponseDto {
+  @ApiProperty({ type: 'string' }) task_key!: string;
+  @ApiProperty({ type: 'integer' }) scheduled!: number;
+  @ApiProperty({ type: 'integer' }) retry!: number;
+  @ApiProperty({ type: 'integer' }) in_flight!: number;
+  @ApiProperty({ type: 'number', nullable: true }) oldest_age_seconds!: number | null;
+  @ApiProperty({ type: 'integer' }) max_scheduled_queue_size!: number;
+  @ApiProperty({ type: 'integer' }) max_retry_queue_size!: number;
 }

@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AppConfig } from '../config/app-config';
+import { EmbeddedDatabase } from './embedded-postgres';
+
+/** Where the migrations CLI connects, and what to stop afterwards. */
+export interface CliDatabase {
+  url: string;
+  /** Set when the CLI started the embedded database itself (stop it when done). */
+  embedded?: EmbeddedDatabase;
+  /** The embedded database's data directory, when the CLI started it. */
+  dataDir?: string;
+  /** One line for the operator: which database the command works on. */
+  description: string;
+}
+
+/** The pid of a PostgreSQL running on `dataDir`, when alive. */
+function runningPostmaster(dataDir: string): { pid: number; port: number } | undefined {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  return { pid, port };
+}
+
+/** Ask a PostgreSQL on `dataDir` for a fast shutdown (synchronous: usable in a process `exit` hook). */
+export function signalPostmasterStop(dataDir: string): void {
+  const running = runningPostmaster(dataDir);
+  if (running) process.kill(running.pid, 'SIGINT');
+}
+
+/** The port of a PostgreSQL running on `dataDir` (its `postmaster.pid`), when the process is alive. */
+export function runningPostmasterPort(dataDir: string): number | undefined {
+  return runningPostmaster(dataDir)?.port;
+}
+
+/**
+ * The database `npm start` would use: DATABASE_URL (or its Prefect alias) when set, else the embedded
+ * PostgreSQL under DATABASE_EMBEDDED_DIR: the running one when a server has it up (the CLI must not stop
+ * it), otherwise started here for the command and stopped after it (docs/operating.md, "Migrations").
+ */
+export async function resolveCliDatabase(config: AppConfig): Promise<CliDatabase> {
+  if (config.database.url) {
+    const url = new URL(config.database.url);
+    return { url: config.database.url, description: `DATABASE_URL (${url.host}${url.pathname})` };
+  }
+  const dataDir = resolve(config.database.embeddedDir);
+  const port = runningPostmasterPort(dataDir);
+  if (port) {
+    return {
+      url: `postgres://postgres:postgres@127.0.0.1:${port}/prefect`,
+      description: `the embedded database under ${dataDir} (already running on port ${port})`,
+    };
+  }
+  const embedded = new EmbeddedDatabase({
+    dataDir,
+    port: config.database.embeddedPort,
+    database: 'prefect',
+  });
+  const url = await embedded.start();
+  return { url, embedded, dataDir, description: `the embedded database under ${dataDir}` };
+}
