@@ -11,7 +11,6 @@ type Schemas = components['schemas'];
 export type StateType = Schemas['StateType'];
 export type State = Schemas['State'];
 export type TaskRun = Schemas['TaskRun'];
-export type TaskRunPage = Schemas['TaskRunPaginationResponse'];
 export type TaskRunFilter = Schemas['TaskRunFilter'];
 export type HistoryInterval = Schemas['HistoryResponse'];
 export type CountByState = Schemas['CountByState'];
