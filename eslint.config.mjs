@@ -6,7 +6,9 @@ import prettier from 'eslint-config-prettier';
 import vue from 'eslint-plugin-vue';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'jest.config.js', 'eslint.config.mjs'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'jest.config.js', 'eslint.config.mjs', 'test/fixtures/*.cjs'],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   ...vue.configs['flat/recommended'],
   prettier,

@@ -1,8 +1,10 @@
 import { INestApplication } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { SwaggerModule } from '@nestjs/swagger';
 import { ApiAuthService } from './common/auth/api-auth.service';
+import { accessLogMiddleware } from './common/logging/access-log.middleware';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
 import { jsonDepthMiddleware } from './common/http/json-depth.middleware';
@@ -14,15 +16,30 @@ import { createOpenApiDocument } from './openapi/openapi.document';
 
 export const API_PREFIX = 'api';
 
+/** Redirect GET/HEAD of exactly `prefix` and `prefix/` to `target`. */
+function docsRedirect(prefix: string, target: string): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      (req.path === prefix || req.path === `${prefix}/`)
+    ) {
+      res.redirect(302, target);
+      return;
+    }
+    next();
+  };
+}
+
 /**
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
- * same server. HTTP metrics first (so every answer is counted), the global prefix, the plain-websocket adapter
+ * same server. The access log (and request id) first, HTTP metrics next (so every answer is counted), the global prefix, the plain-websocket adapter
  * (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
  * the OpenAPI document (behind the auth string when one is set, as every route but the probes), and the
  * dashboard's static files at `/` (src/dashboard, docs/dashboard.md).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
+  express.use(accessLogMiddleware());
   express.use(httpMetricsMiddleware(app.get(MetricsService, { strict: false })));
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(new WsAdapter(app));
@@ -46,6 +63,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],
     docsAuthMiddleware(auth),
   );
+  // `/api` and `/api/` lead to the docs page; `/` belongs to the dashboard (docs/reference.md, "Entry points").
+  express.use(docsRedirect(`/${API_PREFIX}`, `/${API_PREFIX}/docs`));
   SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, {
     jsonDocumentUrl: `${API_PREFIX}/openapi.json`,
     yamlDocumentUrl: `${API_PREFIX}/openapi.yaml`,

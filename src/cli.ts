@@ -8,6 +8,7 @@ import { ConfigError } from './config/setting';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { createLogger } from './common/logging/json-logger';
 import { MetricsService } from './common/metrics/metrics.service';
+import { HealthService } from './health/health.service';
 import { serveMetrics } from './metrics/metrics-server';
 import { SERVICE_CATALOG } from './services/managed-service';
 
@@ -38,7 +39,25 @@ function listServices(config: AppConfig): string {
   );
 }
 
+/**
+ * Why `services start` cannot do its job with this configuration, if it cannot: the in-memory broker keeps
+ * events inside one process, so a separate services process would never receive the API's events.
+ */
+function servicesStartRefusal(config: AppConfig): string | undefined {
+  if (config.events.messagingBroker !== 'memory') return undefined;
+  return (
+    'services start: PREFECT_SERVER_EVENTS_MESSAGING_BROKER=memory keeps events inside one process, so a ' +
+    "separate services process would never receive the API's events; use a shared broker (redis), or run the " +
+    'services inside the API process (SERVER_RUN_SERVICES=true)'
+  );
+}
+
 async function startServices(config: AppConfig): Promise<void> {
+  const refusal = servicesStartRefusal(config);
+  if (refusal) {
+    process.stderr.write(`${refusal}\n`);
+    process.exit(2);
+  }
   const logger = createLogger(config.server.logLevel, config.server.logFormat);
   Logger.overrideLogger(logger);
   const database = await resolveDatabase(config);
@@ -47,11 +66,18 @@ async function startServices(config: AppConfig): Promise<void> {
     installShutdown(app, database, config.server.shutdownTimeout);
     await app.init();
     if (config.server.servicesMetricsPort) {
-      const { port } = await serveMetrics(app.get(MetricsService), app.get(ApiAuthService), {
-        host: config.server.host,
-        port: config.server.servicesMetricsPort,
+      const health = app.get(HealthService);
+      const { port } = await serveMetrics(
+        app.get(MetricsService),
+        app.get(ApiAuthService),
+        { host: config.server.host, port: config.server.servicesMetricsPort },
+        () => health.readiness(),
+      );
+      new Logger('Services').log({
+        msg: 'metrics served',
+        url: `http://${config.server.host}:${port}/metrics`,
+        ready: `http://${config.server.host}:${port}/ready`,
       });
-      new Logger('Services').log({ msg: 'metrics served', url: `http://${config.server.host}:${port}/metrics` });
     }
     new Logger('Services').log({ msg: 'services running without the HTTP API' });
   } catch (err) {

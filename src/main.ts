@@ -25,10 +25,12 @@ async function main(): Promise<void> {
     const app = await createHttpApp(config, database.url, logger);
     installShutdown(app, database, config.server.shutdownTimeout);
     await app.listen(config.server.port, config.server.host);
-    const url = await app.getUrl();
+    const url = (await app.getUrl()).replace('[::1]', 'localhost');
     new Logger('Main').log({
       msg: 'listening',
-      url: `${url.replace('[::1]', 'localhost')}/api`,
+      url: `${url}/api`,
+      dashboard: `${url}/`,
+      docs: `${url}/api/docs`,
       embeddedDatabase: !!database.embedded,
     });
   } catch (err) {

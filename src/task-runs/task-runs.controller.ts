@@ -1,7 +1,20 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Res,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
+import { TaskRunMetricsInterceptor } from '../metrics/task-run.metrics';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
 import {
   CountTaskRunsDto,
@@ -19,6 +32,7 @@ import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
 /** `/api/task_runs` (spec §2). */
 @ApiTags('Task Runs')
+@UseInterceptors(TaskRunMetricsInterceptor)
 @Controller('task_runs')
 export class TaskRunsController {
   constructor(

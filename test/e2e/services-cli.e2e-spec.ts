@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { freePort } from '../utils/processes';
 import { runEntry, waitForExit } from '../utils/server-process';
 import { createTestDatabase } from '../utils/test-database';
 
@@ -43,14 +45,31 @@ describe('the services CLI', () => {
     );
   });
 
-  it('should run only the enabled services, without the HTTP API, until SIGTERM', async () => {
+  it('should refuse to start with the in-memory broker, in one line', async () => {
+    const child = runEntry('cli', { PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'memory' }, [
+      'services',
+      'start',
+    ]);
+    const output = collect(child);
+    expect(await waitForExit(child)).toBe(2);
+    expect(output()).toMatch(
+      /^services start: PREFECT_SERVER_EVENTS_MESSAGING_BROKER=memory keeps events inside one process[^\n]*\n$/,
+    );
+  });
+
+  it('should run only the enabled services, without the HTTP API, until SIGTERM, with /ready on its metrics port', async () => {
     const databaseUrl = await createTestDatabase();
+    const metricsPort = await freePort();
     const child = runEntry(
       'cli',
       {
         DATABASE_URL: databaseUrl,
         PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
         SERVER_RUN_SERVICES: 'false',
+        // A broker a separate process can share (memory is refused, see below), on a stream of its own.
+        PREFECT_SERVER_EVENTS_MESSAGING_BROKER: 'redis',
+        PREFECT_SERVER_EVENTS_REDIS_STREAM: `ptr-test:${randomUUID()}`,
+        SERVICES_METRICS_PORT: String(metricsPort),
       },
       ['services', 'start'],
     );
@@ -66,6 +85,9 @@ describe('the services CLI', () => {
     expect(started).toMatch(/"context":"TaskRunRecorder".*"msg":"started"/);
     expect(started).not.toMatch(/"context":"EventRetention".*"msg":"started"/);
     expect(started).not.toContain('"msg":"listening"');
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, database: { ok: true }, down: [] });
     child.kill('SIGTERM');
     expect(await waitForExit(child)).toBe(0);
     expect(output()).toMatch(/"context":"EventPersister".*"msg":"stopped"/);

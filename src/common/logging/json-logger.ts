@@ -1,4 +1,7 @@
-import { ConsoleLogger, LoggerService, LogLevel } from '@nestjs/common';
+import { LoggerService, LogLevel } from '@nestjs/common';
+import pino, { DestinationStream, Logger as Pino, LevelWithSilent } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { currentRequestId } from './request-context';
 
 /** Nest's start-up chatter (one line per module and route) is debug, not info: quiet by default. */
 const CHATTY_CONTEXTS = new Set([
@@ -6,6 +9,7 @@ const CHATTY_CONTEXTS = new Set([
   'RoutesResolver',
   'RouterExplorer',
   'NestFactory',
+  'NestApplication',
   'WebSocketsController',
 ]);
 
@@ -18,14 +22,73 @@ export function levelsFrom(level: string): LogLevel[] {
   return ORDER.slice(index);
 }
 
-/**
- * Structured logs: one JSON object per line on stdout (errors on stderr), with `time`, `level`, `context`
- * and either `msg` or the fields of an object message. Quiet by default: `info` logs lifecycle only.
- */
-export class JsonLogger implements LoggerService {
-  private readonly enabled: Set<LogLevel>;
+/** Nest level → pino level. */
+const PINO_LEVEL: Record<LogLevel, LevelWithSilent> = {
+  verbose: 'trace',
+  debug: 'debug',
+  log: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+};
 
-  constructor(level: string) {
+/** `LOG_LEVEL` → pino's level name. */
+function pinoLevel(level: string): LevelWithSilent {
+  return PINO_LEVEL[(level === 'info' ? 'log' : level) as LogLevel] ?? 'info';
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The process's pino instance: JSON lines (`time`, `level`, `context`, `request_id` inside a request, `msg`
+ * or the fields of an object message) with errors on stderr and the rest on stdout; or, for `pretty`, one
+ * human line per message, coloured only when stdout is a terminal (docs/operating.md, "Logs").
+ */
+export function createPino(level: string, format: LogFormat, destination?: DestinationStream): Pino {
+  const options: pino.LoggerOptions = {
+    level: pinoLevel(level),
+    base: undefined,
+    messageKey: 'msg',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId ? { request_id: requestId } : {};
+    },
+  };
+  if (destination) return pino(options, destination);
+  if (format === 'pretty') {
+    const pretty = pinoPretty({
+      colorize: !!process.stdout.isTTY,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'context',
+      messageFormat: '{if context}[{context}] {end}{msg}',
+      destination: process.stdout,
+      sync: true,
+    });
+    return pino(options, pretty);
+  }
+  return pino(
+    options,
+    pino.multistream(
+      [
+        { level: 'trace', stream: process.stdout },
+        { level: 'error', stream: process.stderr },
+      ],
+      { dedupe: true },
+    ),
+  );
+}
+
+/** Nest's `LoggerService` on pino: `new Logger(Foo.name)` everywhere writes through it. */
+export class PinoLogger implements LoggerService {
+  private enabled: Set<LogLevel>;
+
+  constructor(
+    readonly pino: Pino,
+    level: string,
+  ) {
     this.enabled = new Set(levelsFrom(level));
   }
 
@@ -48,19 +111,14 @@ export class JsonLogger implements LoggerService {
     this.write('fatal', message, rest);
   }
   setLogLevels(levels: LogLevel[]): void {
-    this.enabled.clear();
-    for (const l of levels) this.enabled.add(l);
+    this.enabled = new Set(levels);
   }
 
   private write(level: LogLevel, message: unknown, rest: unknown[]): void {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     if (level === 'log' && context && CHATTY_CONTEXTS.has(context)) level = 'debug';
     if (!this.enabled.has(level)) return;
-    const entry: Record<string, unknown> = {
-      time: new Date().toISOString(),
-      level: level === 'log' ? 'info' : level,
-      ...(context ? { context } : {}),
-    };
+    const entry: Record<string, unknown> = context ? { context } : {};
     if (message && typeof message === 'object' && !(message instanceof Error)) Object.assign(entry, message);
     else entry.msg = message instanceof Error ? message.message : String(message);
     if (message instanceof Error && message.stack) entry.stack = message.stack;
@@ -68,13 +126,12 @@ export class JsonLogger implements LoggerService {
       if (typeof extra === 'string' && extra.includes('\n')) entry.stack = extra;
       else if (extra !== undefined) entry.detail = extra instanceof Error ? extra.stack : extra;
     }
-    const line = JSON.stringify(entry) + '\n';
-    if (level === 'error' || level === 'fatal') process.stderr.write(line);
-    else process.stdout.write(line);
+    const pinoLevelName = PINO_LEVEL[level] as Exclude<LevelWithSilent, 'silent'>;
+    this.pino[pinoLevelName](entry);
   }
 }
 
-export function createLogger(level: string, format: 'json' | 'pretty'): LoggerService {
-  if (format === 'pretty') return new ConsoleLogger({ logLevels: levelsFrom(level) });
-  return new JsonLogger(level);
+/** The Nest logger of a process (`main.ts`, `cli.ts`, tests): pino in the given format. */
+export function createLogger(level: string, format: LogFormat, destination?: DestinationStream): PinoLogger {
+  return new PinoLogger(createPino(level, format, destination), level);
 }

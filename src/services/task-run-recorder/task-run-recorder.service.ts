@@ -119,11 +119,14 @@ export class TaskRunRecorder extends ManagedService {
     m.gauge('prefect_task_run_recorder_queue_depth', 'Task-run events waiting for a flush', [], (g) =>
       g.set(this.queueDepth),
     );
-    m.gauge(
-      'prefect_task_run_recorder_race_retries',
-      'Write attempts retried after a race with another recorder, since start',
+    m.counter(
+      'prefect_task_run_recorder_race_retries_total',
+      'Write attempts retried after a race with another recorder',
       [],
-      (g) => g.set(this.writer.raceRetries),
+      (c) => {
+        c.reset();
+        c.inc(this.writer.raceRetries);
+      },
     );
     return {
       write: (events) => this.writer.recordBulkTaskRunEvents(events),
