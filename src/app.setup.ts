@@ -32,8 +32,8 @@ function docsRedirect(prefix: string, target: string): RequestHandler {
 
 /**
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
- * same server. The access log (and request id) first, HTTP metrics next (so every answer is counted), the global prefix, the plain-websocket adapter
- * (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
+ * same server. The access log (and request id) first and HTTP metrics next (so every answer is logged and
+ * counted), the global prefix, the plain-websocket adapter (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
  * the OpenAPI document (behind the auth string when one is set, as every route but the probes), and the
  * dashboard's static files at `/` (src/dashboard, docs/dashboard.md).
  */
@@ -63,7 +63,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],
     docsAuthMiddleware(auth),
   );
-  // `/api` and `/api/` lead to the docs page; `/` belongs to the dashboard (docs/reference.md, "Entry points").
+  // `/api` and `/api/` lead to the docs page; `/` belongs to the dashboard (docs/reference.md §2).
   express.use(docsRedirect(`/${API_PREFIX}`, `/${API_PREFIX}/docs`));
   SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, {
     jsonDocumentUrl: `${API_PREFIX}/openapi.json`,

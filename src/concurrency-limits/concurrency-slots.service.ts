@@ -20,7 +20,7 @@ export type SlotDecision =
   | { status: 'WAIT'; delaySeconds: number; reason: string };
 
 /**
- * Tag concurrency slots for task runs (spec §4.4), race-free under concurrent `set_state` calls: every method
+ * Tag concurrency slots for task runs (docs/reference.md §4.4), race-free under concurrent `set_state` calls: every method
  * runs in the caller's transaction (the orchestration one, with the run row locked) and locks the limit rows
  * it decides on, v2 limits in name order then v1 limits in tag order. Two transactions competing for the last
  * slot therefore serialise on the limit row, and the second one sees the first one's slot; the fixed lock

@@ -34,7 +34,7 @@ export function v1FullReason(tag: string): string {
 }
 
 /**
- * The decision of SecureTaskConcurrencySlots (spec §4.4), made on limits the caller has locked:
+ * The decision of SecureTaskConcurrencySlots (docs/reference.md §4.4), made on limits the caller has locked:
  * 1. v2 limits first: an active limit of 0 aborts; otherwise the run needs one slot on every active limit it does
  *    not hold yet, and if any of them is full it waits (delay from the most occupied limit, a clamped-Poisson
  *    interval around its average slot occupancy);

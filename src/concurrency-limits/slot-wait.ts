@@ -1,5 +1,5 @@
 /**
- * The wait a task run is told to take when a tag limit is full (spec §4.4, upstream #21156): a Poisson
+ * The wait a task run is told to take when a tag limit is full (docs/reference.md §4.4, upstream #21156): a Poisson
  * inter-arrival time around the mean, clamped to [≈0.75·mean, 1.3·mean] so clients spread out their retries
  * without waiting far longer than the mean.
  */

@@ -1,6 +1,6 @@
 /**
  * Every setting of the server, grouped in blocks. Prefect's own names and defaults where Prefect has the
- * setting (spec §5.2); our own names otherwise. `.env.example` is checked against this file by a unit test.
+ * setting (docs/reference.md §5.2); our own names otherwise. `.env.example` is checked against this file by a unit test.
  */
 import { setting } from './setting';
 

@@ -15,7 +15,7 @@ import {
   specificationMatches,
 } from './resource-specification';
 
-/** EventFilter of spec §2, parsed: defaults resolved (`occurred`), lists normalised. */
+/** EventFilter of docs/reference.md §2, parsed: defaults resolved (`occurred`), lists normalised. */
 export interface EventFilter {
   occurred: { since: Timestamp; until: Timestamp };
   event?: { prefix?: string[]; excludePrefix?: string[]; name?: string[]; excludeName?: string[] };
@@ -173,7 +173,7 @@ export function defaultSince(nowMicros: number): Timestamp {
 }
 
 /**
- * Parses an EventFilter (spec §2; extra keys forbidden). `null`/`undefined` is the empty filter. Throws
+ * Parses an EventFilter (docs/reference.md §2; extra keys forbidden). `null`/`undefined` is the empty filter. Throws
  * `FilterParseError` with FastAPI-shaped issues located under `loc`.
  */
 export function parseEventFilter(
@@ -334,7 +334,7 @@ export function filterToWire(f: EventFilter): Obj {
   return JSON.parse(JSON.stringify(out)) as Obj; // drops undefined
 }
 
-/** Text search terms (spec §2): plain terms are ORed, `+term` required, `-term` excluded, `"a phrase"` one term. */
+/** Text search terms (docs/reference.md §2): plain terms are ORed, `+term` required, `-term` excluded, `"a phrase"` one term. */
 export interface TextTerms {
   include: string[];
   required: string[];

@@ -28,7 +28,7 @@ describe('parseEvent', () => {
     });
   });
 
-  it('should enforce every limit and rule of spec §6, locating each issue', () => {
+  it('should enforce every limit and rule of docs/reference.md §6, locating each issue', () => {
     const { issues } = parseEvent(
       {
         ...base,

@@ -2,7 +2,7 @@ import { ValidationIssue } from '../common/errors/request-validation.error';
 import { InvalidTimestampError, normalizeTimestamp, Timestamp } from '../common/time/timestamp';
 import { PrefectEvent, ReceivedEvent, RelatedResource, Resource } from './event.types';
 
-/** The limits of spec §6, from `config.events.*`. */
+/** The limits of docs/reference.md §6, from `config.events.*`. */
 export interface EventLimits {
   maximumLabelsPerResource: number;
   maximumRelatedResources: number;
@@ -103,7 +103,7 @@ function parseLabels(
 }
 
 /**
- * Validates one client event against spec §6 (required fields, label and related limits, name length,
+ * Validates one client event against docs/reference.md §6 (required fields, label and related limits, name length,
  * size). Extra keys are ignored, timestamps normalised to µs UTC, ids lower-cased. `loc` prefixes the issue
  * locations (e.g. `['body', 3]`).
  */
@@ -221,7 +221,7 @@ export function parseReceivedEvent(
   return { event: { ...parsed.event, received: received! } };
 }
 
-/** The wire form of a received event (spec §1.7 / §6), with µs timestamps. */
+/** The wire form of a received event (docs/reference.md §1.7 / §6), with µs timestamps. */
 export function toWire(event: ReceivedEvent): Record<string, unknown> {
   return {
     occurred: event.occurred,

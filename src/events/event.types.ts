@@ -1,11 +1,11 @@
 import { Timestamp } from '../common/time/timestamp';
 
-/** A resource's labels: `prefect.resource.id` (required) and any other string labels (spec §6). */
+/** A resource's labels: `prefect.resource.id` (required) and any other string labels (docs/reference.md §6). */
 export type Resource = Record<string, string>;
 /** A related resource also carries `prefect.resource.role`. */
 export type RelatedResource = Record<string, string>;
 
-/** An event as clients send it (spec §6). Timestamps are canonical µs strings (common/time/timestamp.ts). */
+/** An event as clients send it (docs/reference.md §6). Timestamps are canonical µs strings (common/time/timestamp.ts). */
 export interface PrefectEvent {
   id: string;
   occurred: Timestamp;

@@ -19,10 +19,10 @@ export function closeReason(text: string): string {
 }
 
 /**
- * `WS /api/events/in` (spec §3.3): after the handshake each text frame is one event, stamped and published;
+ * `WS /api/events/in` (docs/reference.md §3.3): after the handshake each text frame is one event, stamped and published;
  * no replies. While the persister's buffer is full the gateway stops reading (the socket pauses and TCP
  * pushes back on the client) instead of dropping. An invalid event closes the socket with 1007 and the
- * reason (CONTRACT.md 3), never silently.
+ * reason (docs/reference.md, beyond upstream 3), never silently.
  */
 @WebSocketGateway({ path: '/api/events/in' })
 export class EventsInGateway implements OnGatewayConnection {

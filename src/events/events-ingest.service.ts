@@ -16,9 +16,9 @@ import { RedisEventBus } from './bus/redis-event-bus';
 import { EVENT_PERSISTER_GROUP, EventPersister } from './services/event-persister.service';
 
 /**
- * Ingestion (`POST /events`, `WS /events/in`): validates client events against spec §6, stamps `received`,
+ * Ingestion (`POST /events`, `WS /events/in`): validates client events against docs/reference.md §6, stamps `received`,
  * and publishes them on the bus. Invalid or oversized events are refused, never dropped silently
- * (CONTRACT.md 3); while the local persister's buffer is full it refuses with 429 + Retry-After.
+ * (docs/reference.md, beyond upstream 3); while the local persister's buffer is full it refuses with 429 + Retry-After.
  */
 @Injectable()
 export class EventsIngestService {

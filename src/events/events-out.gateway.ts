@@ -21,7 +21,7 @@ const PROBE_EVERY_MS = 20_000;
 const FAR_FUTURE = '9999-12-31T23:59:59.999999Z';
 
 /**
- * `WS /api/events/out` (spec §3.4): after the handshake, a `{"type":"filter"}` message; the live stream is
+ * `WS /api/events/out` (docs/reference.md §3.4): after the handshake, a `{"type":"filter"}` message; the live stream is
  * subscribed first, then stored matches are backfilled (`occurred.since` clamped to the backfill window,
  * ascending, in pages), then live matches follow, skipping ids already sent.
  */

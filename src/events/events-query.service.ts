@@ -10,7 +10,7 @@ import { EVENT_COLUMNS, EventsRepository, rowToEvent } from './events.repository
 
 export const MAX_PAGE_SIZE = 50;
 export const MAX_BUCKETS = 1000;
-/** Buckets of `count-by/time` are counted from this instant (spec §2). */
+/** Buckets of `count-by/time` are counted from this instant (docs/reference.md §2). */
 export const PIVOT_MICROS = Date.UTC(2024, 3, 1) * 1000;
 
 export type Countable = 'day' | 'time' | 'event' | 'resource';
@@ -51,8 +51,16 @@ export class ForbiddenError extends DomainError {
   }
 }
 
+/** Standard padded base64, as upstream builds page tokens (docs/reference.md §6). */
 function b64(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
+  return Buffer.from(text, 'utf8').toString('base64');
+}
+
+/** A bucket start as Python's `isoformat()` writes it: `+00:00`, microseconds only when not zero. */
+export function pythonIso(micros: number): string {
+  const iso = new Date(Math.floor(micros / 1000)).toISOString().slice(0, 19);
+  const fraction = ((micros % 1_000_000) + 1_000_000) % 1_000_000;
+  return `${iso}${fraction ? `.${String(fraction).padStart(6, '0')}` : ''}+00:00`;
 }
 
 function validation(issues: ValidationIssue[]): RequestValidationError {
@@ -130,7 +138,7 @@ export class EventsQueryService {
     return Number(row.n);
   }
 
-  /** `POST /events/count-by/{countable}` (spec §2). */
+  /** `POST /events/count-by/{countable}` (docs/reference.md §2). */
   async countBy(countable: string, body: unknown): Promise<EventCount[]> {
     if (!COUNTABLES.includes(countable as Countable)) {
       throw validation([
@@ -234,17 +242,18 @@ export class EventsQueryService {
     const byBucket = new Map(counts.map((c) => [c.bucket, Number(c.n)]));
     const first = Math.floor((since - PIVOT_MICROS) / delta);
     const out: EventCount[] = [];
+    // Buckets sit on a grid from the pivot; `value` is the position in the answer. A bucket starts before
+    // `until` (so an `until` on a boundary opens none) and never after now.
     for (
       let i = first, start = PIVOT_MICROS + first * delta;
-      start <= until && out.length <= MAX_BUCKETS;
+      start < until && out.length < MAX_BUCKETS;
       i++, start += delta
     ) {
-      const startTime = fromMicros(start);
       out.push({
-        value: String(i),
-        label: startTime,
+        value: String(out.length),
+        label: pythonIso(start),
         count: byBucket.get(String(i)) ?? 0,
-        start_time: startTime,
+        start_time: fromMicros(start),
         end_time: fromMicros(start + delta - 1),
       });
     }
@@ -307,7 +316,8 @@ export class EventsQueryService {
     const invalid = () => new ForbiddenError('Invalid page token');
     if (!token) throw invalid();
     try {
-      const inner = Buffer.from(token, 'base64').toString('utf8');
+      // A `+` of the token may arrive as a space when the client did not percent-encode the query.
+      const inner = Buffer.from(token.replace(/ /g, '+'), 'base64').toString('utf8');
       if (!inner) throw invalid();
       const parsed = JSON.parse(Buffer.from(inner, 'base64').toString('utf8')) as PageToken;
       const { count, page_size, offset } = parsed;

@@ -23,7 +23,7 @@ function baseUrl(req: Request): string {
   return `${req.protocol}://${req.get('host')}/`;
 }
 
-/** Event routes of spec §2. Bodies are validated by the services' hand parsers (spec §6 / EventFilter). */
+/** Event routes of docs/reference.md §2. Bodies are validated by the services' hand parsers (docs/reference.md §6 / EventFilter). */
 @ApiTags('Events')
 @Controller('events')
 export class EventsController {

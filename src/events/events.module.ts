@@ -12,7 +12,7 @@ import { EventPersister } from './services/event-persister.service';
 import { EventRetentionService } from './services/event-retention.service';
 
 /**
- * Events (spec §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
+ * Events (docs/reference.md §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
  * sockets, the persister and the retention service. Other modules import it for the `EventBus` (e.g. the
  * task-run recorder subscribes with its own group).
  */

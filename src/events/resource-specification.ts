@@ -1,5 +1,5 @@
 /**
- * Resource specifications (spec §2): `{label: glob | [glob]}`. Every listed label must be present and match
+ * Resource specifications (docs/reference.md §2): `{label: glob | [glob]}`. Every listed label must be present and match
  * at least one of its values; a value is a glob (`*` any run, `?` one character) and a leading `!` negates
  * it. An empty specification matches everything.
  */

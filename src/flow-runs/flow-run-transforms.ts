@@ -14,7 +14,7 @@ export interface FlowRunTimes {
 }
 
 /**
- * CONTRACT.md: flow-run set_state applies the global transforms only: state fields (done by the caller),
+ * docs/reference.md §2: flow-run set_state applies the global transforms only: state fields (done by the caller),
  * run_count +1 on entering RUNNING, start/end times, run time, expected / next scheduled start.
  */
 export function applyFlowRunTransforms(

@@ -6,7 +6,7 @@ import { FlowEntity } from './entities/flow.entity';
 import { FlowRunsController, FlowsController } from './flow-runs.controller';
 import { FlowRunsService } from './flow-runs.service';
 
-/** Minimal flows and flow runs (CONTRACT.md): `flow`, `flow_run`, `deployment`. */
+/** Minimal flows and flow runs (docs/reference.md §2): `flow`, `flow_run`, `deployment`. */
 @Module({
   imports: [TypeOrmModule.forFeature([FlowEntity, FlowRunEntity, DeploymentEntity])],
   controllers: [FlowsController, FlowRunsController],

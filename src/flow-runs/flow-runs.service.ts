@@ -28,7 +28,7 @@ export interface FlowRunSnapshot {
 
 const FLOW_RUN_NOT_FOUND = 'Flow run not found';
 
-/** Minimal flows and flow runs (CONTRACT.md), just enough for task runs to belong to a flow run. */
+/** Minimal flows and flow runs (docs/reference.md §2), just enough for task runs to belong to a flow run. */
 @Injectable()
 export class FlowRunsService {
   constructor(

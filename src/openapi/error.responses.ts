@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 
-/* Error bodies as Prefect (FastAPI) shapes them (docs/reference.md, "Errors"). */
+/* Error bodies as Prefect (FastAPI) shapes them (docs/reference.md §0, "Errors"). */
 
 @ApiSchema({ name: 'ValidationErrorDetail' })
 export class ValidationErrorDetail {

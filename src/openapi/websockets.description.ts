@@ -1,4 +1,4 @@
-/** The document's description: what OpenAPI cannot express, the websockets (docs/reference.md, "Websockets"). */
+/** The document's description: what OpenAPI cannot express, the websockets (docs/reference.md §3). */
 export const WEBSOCKETS_DESCRIPTION = `The task-run slice of the Prefect 3 server API, wire-compatible with Prefect clients.
 Snake-case JSON, ISO-8601 timestamps with microseconds, durations as float seconds.
 See docs/reference.md in the repository for status codes and deliberate differences from upstream.

@@ -57,7 +57,7 @@ export interface TaskOrchestrationContextInit {
 }
 
 /**
- * Spec §4.1 context: the live run, initial / proposed / validated states, the response status and details,
+ * docs/reference.md §4.1 context: the live run, initial / proposed / validated states, the response status and details,
  * the first error raised by a rule, and a parameters bag shared between rules.
  */
 export class TaskOrchestrationContext {

@@ -19,7 +19,7 @@ export function states(...types: (StateType | null)[]): StateTypeSet {
 }
 
 /**
- * What a rule's hooks see: the context plus the mutators of spec §4.1. Each mutator raises once a state has
+ * What a rule's hooks see: the context plus the mutators of docs/reference.md §4.1. Each mutator raises once a state has
  * been validated, and moves the rule's own pair along so the rule does not fizzle itself.
  */
 export interface RuleScope {
@@ -34,7 +34,7 @@ export interface RuleScope {
 }
 
 /**
- * An orchestration rule (spec §4.1): small, pure, one per file. It applies to transitions whose initial type
+ * An orchestration rule (docs/reference.md §4.1): small, pure, one per file. It applies to transitions whose initial type
  * is in `fromStates` and proposed type in `toStates`. Hooks may be sync or async.
  */
 export abstract class OrchestrationRule {
@@ -55,7 +55,7 @@ export abstract class OrchestrationRule {
 }
 
 /**
- * A universal transform (spec §4.1): applies to every transition. `before` always runs (it checks for a
+ * A universal transform (docs/reference.md §4.1): applies to every transition. `before` always runs (it checks for a
  * nullified transition itself); `after` runs unless an orchestration error was recorded.
  */
 export abstract class UniversalTransform {

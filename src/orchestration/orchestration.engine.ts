@@ -125,7 +125,7 @@ class TransformExecution {
 }
 
 /**
- * Spec §4.1. Enters the policy's entries in order (rules filtered for the transition; universal transforms
+ * docs/reference.md §4.1. Enters the policy's entries in order (rules filtered for the transition; universal transforms
  * always), then the global transforms, nested; validates the proposed state; exits in reverse order; and
  * finally raises a recorded orchestration error. Returns the OrchestrationResult.
  */
@@ -156,7 +156,7 @@ export async function orchestrate(
   return ctx.result();
 }
 
-/** `validate_proposed_state` (spec §4.1). */
+/** `validate_proposed_state` (docs/reference.md §4.1). */
 export async function validateProposedState(ctx: TaskOrchestrationContext): Promise<void> {
   if (ctx.proposedState == null) {
     ctx.validatedState = ctx.initialState;

@@ -1,7 +1,7 @@
 import type { Timestamp } from '../common/time/timestamp';
 import type { StateType } from './states';
 
-/** StateDetails as on the wire (spec §1.7); unknown keys are kept. */
+/** StateDetails as on the wire (docs/reference.md §1.7); unknown keys are kept. */
 export interface StateDetails {
   flow_run_id?: string | null;
   task_run_id?: string | null;
@@ -76,7 +76,7 @@ export type OrchestrationDetails =
   | { type: 'abort_details'; reason: string | null }
   | { type: 'wait_details'; delay_seconds: number; reason: string | null };
 
-/** The response of set_state (spec §1.7 OrchestrationResult). */
+/** The response of set_state (docs/reference.md §1.7 OrchestrationResult). */
 export interface OrchestrationResult {
   state: OrchestrationState | null;
   status: OrchestrationStatus;

@@ -2,7 +2,7 @@ import { defaultStateName, type StateType } from './states';
 import type { OrchestrationState, StateDetails, TaskRunPolicy } from './orchestration.types';
 import { uuid7 } from './state-ids';
 
-/** StateDetails defaults (spec §1.7): every field is present on the wire, as Prefect serialises it. */
+/** StateDetails defaults (docs/reference.md §1.7): every field is present on the wire, as Prefect serialises it. */
 export const STATE_DETAILS_DEFAULTS: Readonly<StateDetails> = Object.freeze({
   flow_run_id: null,
   task_run_id: null,
@@ -49,7 +49,7 @@ export function makeState(
   };
 }
 
-/** TaskRunPolicy defaults and deprecated-field migration (spec §1.7). */
+/** TaskRunPolicy defaults and deprecated-field migration (docs/reference.md §1.7). */
 export function normalizeTaskRunPolicy(
   policy: TaskRunPolicy | null | undefined,
 ): Required<

@@ -1,4 +1,4 @@
-/** Prefect's state types (spec §0), shared by task runs, flow runs, orchestration and the recorder. */
+/** Prefect's state types (docs/reference.md §0), shared by task runs, flow runs, orchestration and the recorder. */
 export const STATE_TYPES = [
   'SCHEDULED',
   'PENDING',

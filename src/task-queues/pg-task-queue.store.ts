@@ -42,12 +42,12 @@ interface ClaimRow {
   enqueued_at: string;
 }
 
-/** Canonical µs UTC text of a timestamptz column (the wire format of spec §0 / timestamp.ts). */
+/** Canonical µs UTC text of a timestamptz column (the wire format of docs/reference.md §0 / timestamp.ts). */
 const ts = (col: string): string => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
  * The TaskRun JSON of a stored run, for start-up restore of runs that have no queue row (the orchestration
- * path passes its own snapshot). Mirrors spec §1.7; the state comes from `task_run.state_id`.
+ * path passes its own snapshot). Mirrors docs/reference.md §1.7; the state comes from `task_run.state_id`.
  */
 const RESTORE_SNAPSHOT_SQL = `json_build_object(
   'id', tr.id, 'created', ${ts('tr.created')}, 'updated', ${ts('tr.updated')}, 'name', tr.name,
@@ -68,7 +68,7 @@ const RESTORE_SNAPSHOT_SQL = `json_build_object(
     ELSE greatest(extract(epoch FROM clock_timestamp() - tr.expected_start_time), 0)::float8 END)`;
 
 /**
- * `TaskQueueStore` on PostgreSQL (CONTRACT.md point 1). The table `task_queue_item` is the truth:
+ * `TaskQueueStore` on PostgreSQL (docs/reference.md, beyond upstream 1). The table `task_queue_item` is the truth:
  * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
  * - a claim leases one row with `FOR UPDATE SKIP LOCKED` (keys in subscription order, retry before
  *   scheduled, FIFO by sequence), so concurrent sockets and replicas never share a run;

@@ -1,4 +1,4 @@
-/** Close reasons of the scheduled-task-run subscription (spec §3.2), all with close code 4001. */
+/** Close reasons of the scheduled-task-run subscription (docs/reference.md §3.2), all with close code 4001. */
 export const SubscribeViolation = {
   TYPE: "Protocol violation: expected 'subscribe' message",
   KEYS: "Protocol violation: expected 'keys' in subscribe message",

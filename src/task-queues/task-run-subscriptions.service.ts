@@ -8,7 +8,7 @@ import { Delivery, ReturnReason, TaskQueueStore } from './task-queue.store';
 import { TaskQueuesMetrics } from './task-queues.metrics';
 import { TaskWorkersService } from './task-workers.service';
 
-/** How long a subscriber waits for a run before probing liveness (spec §3.2). */
+/** How long a subscriber waits for a run before probing liveness (docs/reference.md §3.2). */
 export const SUBSCRIBER_WAIT_MS = 1000;
 /** A socket that has not answered a ping for this long is dead (pings go out every idle second). */
 export const LIVENESS_TIMEOUT_MS = 10_000;
@@ -16,7 +16,7 @@ export const LIVENESS_TIMEOUT_MS = 10_000;
 export const GOING_AWAY = { code: 1001, reason: 'Server shutting down' } as const;
 
 /**
- * The `/api/task_runs/subscriptions/scheduled` protocol (spec §3.1–3.2) over the `TaskQueueStore` port:
+ * The `/api/task_runs/subscriptions/scheduled` protocol (docs/reference.md §3.1–3.2) over the `TaskQueueStore` port:
  * handshake, subscribe, then deliver one run at a time and wait for its `ack` / `quit`. A run is leased to
  * exactly one socket; a close, send error or bad reply returns it to its key's retry queue.
  */

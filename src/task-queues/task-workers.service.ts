@@ -27,7 +27,7 @@ interface LocalWorker {
 }
 
 /**
- * The task-worker tracker (spec §1.6), shared by every replica through the `task_worker` table: one row per
+ * The task-worker tracker (docs/reference.md §1.6), shared by every replica through the `task_worker` table: one row per
  * (replica, worker id) with the worker's keys, written when a worker appears or gains keys, refreshed by a
  * heartbeat while its socket is open, deleted when its last socket on this replica closes. Unlike upstream
  * (which forgets a worker on every loop iteration) a connected worker is always listed.

@@ -15,7 +15,7 @@ export class StateTimestampConflict extends Error {
 
 export const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 
-/** Where a state's result goes (spec §1.2): inline, or an artifact row the state points to. */
+/** Where a state's result goes (docs/reference.md §1.2): inline, or an artifact row the state points to. */
 export interface ResultPlacement {
   /** The state row's inline `data`. */
   inline: unknown;

@@ -44,7 +44,7 @@ function estimatesSql(now: string): { runTime: string; lateness: string } {
 
 /**
  * Task-run lists and aggregates: /filter, /count, /paginate, /history, task-run states and the UI routes, all
- * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow spec §0.
+ * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow docs/reference.md §0.
  */
 @Injectable()
 export class TaskRunQueriesService {
@@ -123,7 +123,7 @@ export class TaskRunQueriesService {
     };
   }
 
-  /** `POST /task_runs/history` (spec §2). */
+  /** `POST /task_runs/history` (docs/reference.md §2). */
   async history(dto: TaskRunHistoryDto): Promise<Record<string, unknown>[]> {
     if (dto.history_interval_seconds < 1) {
       throw new InvalidRequestError('History interval must not be less than 1 second.');

@@ -31,7 +31,7 @@ export function isTruthyJson(value: unknown): boolean {
   return true;
 }
 
-/** A state's data: the inline column when truthy, else the result artifact's data (spec §1.2). */
+/** A state's data: the inline column when truthy, else the result artifact's data (docs/reference.md §1.2). */
 export function stateData(inline: unknown, artifactData: unknown): unknown {
   return isTruthyJson(inline) ? inline : (artifactData ?? inline ?? null);
 }
@@ -71,7 +71,7 @@ interface Timing {
   expected_start_time: string | null;
 }
 
-/** `estimated_run_time` (spec §1.1), in seconds. */
+/** `estimated_run_time` (docs/reference.md §1.1), in seconds. */
 export function estimatedRunTime(run: Timing, nowMicros: number): number {
   if (run.state_type === 'RUNNING' && run.state_timestamp) {
     return run.total_run_time + (nowMicros - toMicros(run.state_timestamp)) / 1e6;
@@ -79,7 +79,7 @@ export function estimatedRunTime(run: Timing, nowMicros: number): number {
   return run.total_run_time;
 }
 
-/** `estimated_start_time_delta` (spec §1.1), in seconds. */
+/** `estimated_start_time_delta` (docs/reference.md §1.1), in seconds. */
 export function estimatedStartTimeDelta(run: Timing, nowMicros: number): number {
   if (!run.expected_start_time) return 0;
   const expected = toMicros(run.expected_start_time);
@@ -95,7 +95,7 @@ export function policyJson(policy: TaskRunPolicy | null | undefined): TaskRunPol
   return normalizeTaskRunPolicy(policy);
 }
 
-/** A task_run row → TaskRun JSON (spec §1.7), with computed fields at `nowMicros`. */
+/** A task_run row → TaskRun JSON (docs/reference.md §1.7), with computed fields at `nowMicros`. */
 export function toTaskRunJson(row: TaskRunRow, nowMicros: number): TaskRunResponse {
   return {
     id: row.id,

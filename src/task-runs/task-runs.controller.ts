@@ -30,7 +30,7 @@ import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './d
 import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
-/** `/api/task_runs` (spec §2). */
+/** `/api/task_runs` (docs/reference.md §2). */
 @ApiTags('Task Runs')
 @UseInterceptors(TaskRunMetricsInterceptor)
 @Controller('task_runs')

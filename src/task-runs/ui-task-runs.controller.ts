@@ -6,7 +6,7 @@ import { CountByState, TaskRunCount, UiTaskRunResponse } from './dto/task-run.re
 import { TaskRunQueriesService } from './task-run-queries.service';
 import type { TaskRunJson } from './task-runs.service';
 
-/** `/api/ui/task_runs` (spec §2 UI routes). */
+/** `/api/ui/task_runs` (docs/reference.md §2 UI routes). */
 @ApiTags('Task Runs', 'UI')
 @Controller('ui/task_runs')
 export class UiTaskRunsController {

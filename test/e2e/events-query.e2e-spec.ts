@@ -256,10 +256,9 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .send({ filter: { occurred: { since: at(0), until: at(179) } }, time_unit: 'hour', time_interval: 1 })
       .expect(200);
     expect(res.body.map((c: { count: number }) => c.count)).toEqual([2, 1, 1]);
-    const pivot = Date.UTC(2024, 3, 1) * 1000;
     expect(res.body[0]).toEqual({
-      value: String((base - pivot) / HOUR_US),
-      label: at(0),
+      value: '0', // the position in the answer, as upstream
+      label: `${at(0).slice(0, 19)}+00:00`, // Python's isoformat()
       count: 2,
       start_time: at(0),
       end_time: fromMicros(base + HOUR_US - 1),

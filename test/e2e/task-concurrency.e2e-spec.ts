@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
-/** Tag concurrency enforced by the task policies through `POST /api/task_runs/{id}/set_state` (spec §4.2–§4.4). */
+/** Tag concurrency enforced by the task policies through `POST /api/task_runs/{id}/set_state` (docs/reference.md §4.2–§4.4). */
 describe('tag concurrency in the task policy', () => {
   let t: TestApp;
   const api = () => request(t.baseUrl);

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 /**
- * Every sort and every filter operator of spec §1.8 against a small known data set:
+ * Every sort and every filter operator of docs/reference.md §1.8 against a small known data set:
  *   flow F1 (tags [ft]) with deployment D1; flow F2 without deployments.
  *   FR1: F1, D1, tags [a,b], work queue wq1, version v1, idempotency k1, created_by {type: USER}, RUNNING
  *   FR2: F2, no deployment, tags [], PENDING

@@ -44,7 +44,7 @@ export function fullTaskRunPayload(overrides: Record<string, unknown> = {}): Rec
   };
 }
 
-/** A client-side task-run state event, as `emit_task_run_state_change_event` sends it (spec §6). */
+/** A client-side task-run state event, as `emit_task_run_state_change_event` sends it (docs/reference.md §6). */
 export function taskRunEvent(o: TaskRunEventOptions): ReceivedEvent {
   const name = o.name ?? defaultStateName(o.type);
   const related = o.flowRunId

@@ -1,5 +1,5 @@
 /**
- * Websocket checks for any gateway path: Prefect's auth handshake (spec §3.1) and hostile frames. A clean
+ * Websocket checks for any gateway path: Prefect's auth handshake (docs/reference.md §3.1) and hostile frames. A clean
  * answer to garbage is a close with a meaningful code (or the socket simply carrying on), never an abnormal
  * close (1006: the server dropped the connection) or 1011 (an internal error).
  */

@@ -25,7 +25,7 @@ export function decodeBasicCredentials(header: string | undefined): string | und
 }
 
 /**
- * HTTP authentication with `PREFECT_SERVER_API_AUTH_STRING` (CONTRACT.md point 5). Prefect clients send
+ * HTTP authentication with `PREFECT_SERVER_API_AUTH_STRING` (docs/reference.md, beyond upstream 5). Prefect clients send
  * `Authorization: Basic base64(auth_string)` (so an auth string `user:pass` is ordinary basic auth, which
  * browsers and Prometheus can send too). The comparison is constant-time.
  */

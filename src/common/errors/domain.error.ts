@@ -49,7 +49,7 @@ export class ServiceUnavailableError extends DomainError {
 }
 
 /**
- * Prefect's `ObjectNotFoundError`: 404 with `{"exception_message": …}` (spec §0), unlike an HTTPException's
+ * Prefect's `ObjectNotFoundError`: 404 with `{"exception_message": …}` (docs/reference.md §0), unlike an HTTPException's
  * `{"detail": …}`. Used e.g. by set_state on a missing run.
  */
 export class ObjectNotFoundError extends DomainError {

@@ -42,7 +42,7 @@ export function validationBody(issues: ValidationIssue[], requestBody: unknown):
 }
 
 /**
- * Maps every error to Prefect's error bodies (spec §0): validation → 422, domain errors by code, database
+ * Maps every error to Prefect's error bodies (docs/reference.md §0): validation → 422, domain errors by code, database
  * integrity errors → 409, database outages → 503, anything else → 500 without internals (logged once).
  */
 @Catch()

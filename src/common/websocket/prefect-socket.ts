@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 
 export const PREFECT_SUBPROTOCOL = 'prefect';
 
-/** Close codes used by Prefect's websocket protocols (spec §3). */
+/** Close codes used by Prefect's websocket protocols (docs/reference.md §3). */
 export const CloseCode = {
   NORMAL: 1000,
   PROTOCOL_ERROR: 1002,
@@ -119,7 +119,7 @@ export class PrefectSocket {
 }
 
 /**
- * Prefect's websocket handshake (spec §3.1). With the `prefect` subprotocol the first frame must be
+ * Prefect's websocket handshake (docs/reference.md §3.1). With the `prefect` subprotocol the first frame must be
  * `{"type":"auth","token":…}`, answered `{"type":"auth_success"}` or closed 1008; without it the socket is
  * in legacy mode (no auth frame) unless an auth string is configured, which closes it 1002.
  * Resolves true when the socket may proceed; on false it has been closed.

@@ -8,7 +8,7 @@ import { SecureTaskConcurrencySlots } from './secure-task-concurrency-slots.rule
 /**
  * The tag-concurrency rules, provided as `TaskConcurrencyRules`: the task policies splice Secure into Core
  * (after PreventRunningTasksFromStoppedFlows) and Release last into Core and Background and as Minimal's only
- * entry (spec §4.2).
+ * entry (docs/reference.md §4.2).
  */
 @Injectable()
 export class ConcurrencySlotRules extends TaskConcurrencyRules {

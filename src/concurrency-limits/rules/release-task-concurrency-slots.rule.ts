@@ -3,7 +3,7 @@ import { isNullified, UniversalTransform } from '../../orchestration/orchestrati
 import { orchestrationTransaction, TaskConcurrencySlots } from './task-concurrency-slots.port';
 
 /**
- * ReleaseTaskConcurrencySlots (universal, spec §4.3): after a transition that was not nullified (no WAIT, no
+ * ReleaseTaskConcurrencySlots (universal, docs/reference.md §4.3): after a transition that was not nullified (no WAIT, no
  * ABORT, no reject to "no state") into anything but RUNNING or CANCELLING, the run gives back its slots: its
  * leases on v2 limits and its place in the v1 limits of its tags. A rejection to another state (e.g.
  * RUNNING → FAILED rejected to AwaitingRetry) therefore releases too; CANCELLING keeps them.

@@ -6,7 +6,7 @@ import { orchestrationTransaction, TaskConcurrencySlots } from './task-concurren
 export const ACQUIRED_SLOTS = 'SecureTaskConcurrencySlots.acquired';
 
 /**
- * SecureTaskConcurrencySlots (ALL → RUNNING, spec §4.4): takes a slot on every tag limit of the run (v2
+ * SecureTaskConcurrencySlots (ALL → RUNNING, docs/reference.md §4.4): takes a slot on every tag limit of the run (v2
  * `tag:<tag>` limits first, then v1 limits of tags without an active v2 one), in the orchestration transaction
  * with the limit rows locked. A zero limit aborts, a full one makes the client wait; on fizzle (a later rule
  * changed the transition) the slots it took are given back.

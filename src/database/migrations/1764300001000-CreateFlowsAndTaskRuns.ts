@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The run tables of spec §1.1–1.3 (task_run, task_run_state, task_run_state_cache), the minimal flow,
- * flow_run and deployment tables that task runs need (CONTRACT.md), and artifacts for API state results.
+ * The run tables of docs/reference.md §1.1–1.3 (task_run, task_run_state, task_run_state_cache), the minimal flow,
+ * flow_run and deployment tables that task runs need (docs/reference.md §2), and artifacts for API state results.
  * Composite indexes beyond upstream's serve the filter + sort combinations of /task_runs/filter, /count and
  * /history at 1M+ rows.
  */

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * `events` and `event_resources` (spec §1.4–1.5). Indexes are upstream's, except that `(occurred)` and
+ * `events` and `event_resources` (docs/reference.md §1.4–1.5). Indexes are upstream's, except that `(occurred)` and
  * `(event, occurred)` are left out because `(occurred, id)` and `(event, occurred, id)` serve the same
  * lookups as their prefixes (two fewer b-trees to maintain on every insert); `event_resources(event_id)` serves
  * the persister's and the retention service's joins and the related/any-resource filters. Not partitioned:

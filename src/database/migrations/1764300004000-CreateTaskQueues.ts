@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Durable background-task delivery (CONTRACT.md point 1). `task_queue_item` holds one row per background
+ * Durable background-task delivery (docs/reference.md, beyond upstream 1). `task_queue_item` holds one row per background
  * task run that is queued, in flight (leased to a replica's websocket) or acked (a tombstone, so start-up
  * restore does not deliver an acked run again while its state is still SCHEDULED). `task_worker` is the
  * task-worker tracker shared by every replica (one row per replica and worker id, refreshed by heartbeat).

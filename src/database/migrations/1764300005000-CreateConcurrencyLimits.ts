@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Tag concurrency limits (spec §4.4): v1 `concurrency_limit` (one row per tag, the holders' task-run ids in
+ * Tag concurrency limits (docs/reference.md §4.4): v1 `concurrency_limit` (one row per tag, the holders' task-run ids in
  * `active_slots`), v2 `concurrency_limit_v2` (named limits, `tag:<tag>` for tags, a slot counter), and
  * `concurrency_lease`: one row per slot a holder (a task run) has on a v2 limit. The unique
  * (limit, holder) makes a lease a set member, so a restarted RUNNING never takes a second slot.

@@ -30,7 +30,7 @@ interface Failure {
 }
 
 /**
- * Moves events from the bus (group `event-persister`) into `events` + `event_resources` (spec §5.4).
+ * Moves events from the bus (group `event-persister`) into `events` + `event_resources` (docs/reference.md §5.4).
  *
  * Each delivered event waits in a buffer of at most `QUEUE_MAX_SIZE` (the bus never hands out more: that is
  * the subscription's `maxInFlight`), and its handler promise resolves only once the batch holding it is

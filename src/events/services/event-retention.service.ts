@@ -39,7 +39,7 @@ WITH doomed AS (
 SELECT (SELECT count(*)::int FROM e) AS events, (SELECT count(*)::int FROM r) AS resources`;
 
 /**
- * Event retention (spec §5.4 "Retention", upstream's db_vacuum for events): deletes `event_resources` and
+ * Event retention (docs/reference.md §5.4 "Retention", upstream's db_vacuum for events): deletes `event_resources` and
  * `events` older than `PREFECT_SERVER_EVENTS_RETENTION_PERIOD`, and, per event type in
  * `…_DB_VACUUM_EVENT_RETENTION_OVERRIDES`, older than `min(override, retention)`. Deletes go in bounded
  * batches (`DELETE … WHERE id IN (SELECT id … LIMIT n)`, `…_DB_VACUUM_BATCH_SIZE` rows, each its own short

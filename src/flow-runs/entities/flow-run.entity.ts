@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { StateType } from '../../orchestration/states';
 
-/** The minimal flow run (CONTRACT.md): its current state document lives in the `state` column. */
+/** The minimal flow run (docs/reference.md §2): its current state document lives in the `state` column. */
 @Entity({ name: 'flow_run' })
 export class FlowRunEntity {
   @PrimaryColumn('uuid') id!: string;

@@ -3,7 +3,7 @@ import { STATE_TYPES, type StateType } from '../states';
 import type { StateDetails } from '../orchestration.types';
 import { IsJsonObject } from './wire-validators';
 
-/** StateCreate (spec §1.7): `id` and `timestamp` are refused like any unknown key. */
+/** StateCreate (docs/reference.md §1.7): `id` and `timestamp` are refused like any unknown key. */
 export class StateCreateDto {
   @IsIn(STATE_TYPES, { message: `Input should be ${STATE_TYPES.map((t) => `'${t}'`).join(', ')}` })
   type!: StateType;

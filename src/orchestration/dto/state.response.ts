@@ -16,7 +16,7 @@ import type {
 
 /*
  * Response models of states and orchestration, named as Prefect names them in its OpenAPI document. They are
- * what the controllers declare and what the document describes (docs/reference.md, "States").
+ * what the controllers declare and what the document describes (docs/reference.md §1.7).
  */
 
 const TIMESTAMP: ApiPropertyOptions = { type: 'string', format: 'date-time' };

@@ -12,7 +12,7 @@ import {
 
 export type TaskPolicyName = 'core' | 'minimal' | 'background';
 
-/** Why a transition is being orchestrated: decides the policy (CONTRACT.md point 2). */
+/** Why a transition is being orchestrated: decides the policy (docs/reference.md, beyond upstream 2). */
 export interface TransitionRequest {
   /** `force=true` on set_state, or a run's initial state at create. */
   force: boolean;
@@ -52,7 +52,7 @@ export function selectEntries(
   return entries.filter((e) => !(e instanceof OrchestrationRule) || e.appliesTo(from, to));
 }
 
-/** Upstream's task policies (spec §4.2), with the tag-concurrency rules spliced in when provided. */
+/** Upstream's task policies (docs/reference.md §4.2), with the tag-concurrency rules spliced in when provided. */
 @Injectable()
 export class DefaultTaskOrchestrationPolicy extends OrchestrationPolicy {
   protected readonly policies: Record<TaskPolicyName, readonly PolicyEntry[]>;

@@ -13,7 +13,7 @@ import { UpdateFlowRunTrackerOnTasks } from '../rules/update-flow-run-tracker-on
 import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
 
 /**
- * EXTENSION POINT for tag concurrency (spec §4.4, its own issue). The two rules are not part of this
+ * EXTENSION POINT for tag concurrency (docs/reference.md §4.4, its own issue). The two rules are not part of this
  * module; whoever implements them provides `TaskConcurrencyRules` and the policies splice them in at the
  * positions upstream uses:
  *  - `secureSlots` (SecureTaskConcurrencySlots): Core, after PreventRunningTasksFromStoppedFlows;
@@ -36,7 +36,7 @@ export interface ConcurrencySlotEntries {
 
 export const NO_CONCURRENCY_RULES: ConcurrencySlotEntries = { secureSlots: [], releaseSlots: [] };
 
-/** CoreTaskPolicy (spec §4.2): API `set_state`, not forced, not deferred. */
+/** CoreTaskPolicy (docs/reference.md §4.2): API `set_state`, not forced, not deferred. */
 export function coreTaskPolicy(c: ConcurrencySlotEntries = NO_CONCURRENCY_RULES): PolicyEntry[] {
   return [
     new CacheRetrieval(),

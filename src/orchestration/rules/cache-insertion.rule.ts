@@ -9,7 +9,7 @@ export class CacheInsertion extends OrchestrationRule {
     const cacheKey = state?.state_details.cache_key;
     const max = ctx.settings.maxCacheKeyLength;
     if (state && cacheKey && cacheKey.length > max) {
-      // Upstream quirk (spec §8.10): "rejected" to the same state, which is still written.
+      // Upstream quirk (docs/reference.md §8 point 10): "rejected" to the same state, which is still written.
       rejectTransition(state, `Cache key exceeded maximum allowed length of ${max} characters.`);
     }
   }

@@ -4,7 +4,7 @@ import { UniversalTransform } from '../orchestration-rule';
 import { isTerminal } from '../states';
 
 /**
- * GlobalTaskPolicy (spec §4.5): universal transforms that keep the run row's denormalised fields in step
+ * GlobalTaskPolicy (docs/reference.md §4.5): universal transforms that keep the run row's denormalised fields in step
  * with its state. All are no-ops on a nullified transition (no proposed state).
  */
 export class SetRunStateType extends UniversalTransform {

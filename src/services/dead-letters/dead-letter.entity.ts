@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-/** What a service could not store after its retries, with the reason (CONTRACT.md point 3). */
+/** What a service could not store after its retries, with the reason (docs/reference.md, beyond upstream 3). */
 @Entity({ name: 'dead_letter' })
 export class DeadLetterEntity {
   @PrimaryGeneratedColumn('uuid')

@@ -3,7 +3,7 @@ import { EventsModule } from '../../events/events.module';
 import { TaskRunsBulkModule } from '../../task-runs/bulk/task-runs-bulk.module';
 import { TaskRunRecorder } from './task-run-recorder.service';
 
-/** The TaskRunRecorder service: client task-run events from the bus → task runs and states (spec §5.3). */
+/** The TaskRunRecorder service: client task-run events from the bus → task runs and states (docs/reference.md §5.3). */
 @Module({
   imports: [EventsModule, TaskRunsBulkModule],
   providers: [TaskRunRecorder],

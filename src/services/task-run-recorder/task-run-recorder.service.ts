@@ -15,7 +15,7 @@ export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';
 export const TASK_RUN_RECORDER_DEAD_LETTER_SOURCE = 'task-run-recorder';
 
 /**
- * Constructs task runs and states from client-emitted events (upstream `TaskRunRecorder`, spec §5.3).
+ * Constructs task runs and states from client-emitted events (upstream `TaskRunRecorder`, docs/reference.md §5.3).
  *
  * Subscribes to the event bus with group `task-run-recorder`; the consumer batches the client task-run events
  * and `TaskRunBulkWriter` records them. A handler settles once its event's batch is committed (the bus acks

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 
-/** `TaskWorkerResponse` (docs/reference.md, "Task workers"). */
+/** `TaskWorkerResponse` (docs/reference.md §1.7). */
 @ApiSchema({ name: 'TaskWorkerResponse' })
 export class TaskWorkerResponseDto {
   @ApiProperty({ type: 'string' }) identifier!: string;

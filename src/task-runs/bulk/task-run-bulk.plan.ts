@@ -8,7 +8,7 @@ import {
 } from './task-run-event.mapper';
 
 /**
- * The pure part of `recordBulkTaskRunEvents` (spec §5.3 steps 2, 4, 5): coalescing a batch, choosing each
+ * The pure part of `recordBulkTaskRunEvents` (docs/reference.md §5.3 steps 2, 4, 5): coalescing a batch, choosing each
  * group's conflict target against the rows that exist, and cutting the sorted upserts into multi-row statements.
  * The writer (task-run-bulk.writer.ts) adds the database round trips.
  */
@@ -146,7 +146,7 @@ function lookup(index: ExistingIndex, key: string): ExistingRun | undefined {
   return key.startsWith('id:') ? index.byId.get(key) : index.byNaturalKey.get(key);
 }
 
-/** Step 4: the conflict target of each group, first match wins (spec §5.3). */
+/** Step 4: the conflict target of each group, first match wins (docs/reference.md §5.3). */
 export function planUpsert(group: RunGroup, index: ExistingIndex): PlannedUpsert {
   const latest = group.records[group.records.length - 1].row;
   const nk = naturalKey(latest);

@@ -42,7 +42,7 @@ function sqlState(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** A lost race with a concurrent recorder: worth one fresh attempt (spec §5.3, "retry once"). */
+/** A lost race with a concurrent recorder: worth one fresh attempt (docs/reference.md §5.3, "retry once"). */
 export function isRecorderRace(err: unknown): boolean {
   const code = sqlState(err);
   return isIntegrityError(err) || code === '40P01' || code === '40001';
@@ -50,7 +50,7 @@ export function isRecorderRace(err: unknown): boolean {
 
 /**
  * Writes client-emitted task-run events as `task_run` upserts and `task_run_state` rows
- * (upstream `record_bulk_task_run_events`, spec §5.3), in one transaction per attempt:
+ * (upstream `record_bulk_task_run_events`, docs/reference.md §5.3), in one transaction per attempt:
  *
  * 1. map each event (task-run-event.mapper.ts) and coalesce the batch by id and natural key (union-find);
  * 2. one SELECT for every id and natural key of the batch;
@@ -65,7 +65,7 @@ export function isRecorderRace(err: unknown): boolean {
  * A second failure propagates to the caller (the recorder's consumer retries, then dead-letters).
  *
  * Beyond upstream: a row whose `state_timestamp` is NULL (a run without a state) takes the event's state
- * instead of blocking every update forever (spec §8 point 6); the fields of older events of the same batch fill
+ * instead of blocking every update forever (docs/reference.md §8 point 6); the fields of older events of the same batch fill
  * what the latest one omits (see `mergeGroup`).
  */
 @Injectable()

@@ -21,7 +21,7 @@ describe('task-run event mapper', () => {
       const { ['prefect.orchestration']: _, ...withoutLabel } = e.resource;
       expect(isRecordableTaskRunEvent({ ...e, resource: withoutLabel })).toBe(false);
       expect(isRecordableTaskRunEvent({ ...e, event: 'prefect.flow-run.Running' })).toBe(false);
-      // upstream's prefix is bare (no trailing dot): spec §8 point 7
+      // upstream's prefix is bare (no trailing dot): docs/reference.md §8 point 7
       expect(isRecordableTaskRunEvent({ ...e, event: 'prefect.task-runner.Something' })).toBe(true);
     });
   });

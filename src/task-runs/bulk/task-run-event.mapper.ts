@@ -3,7 +3,7 @@ import { normalizeTimestamp, Timestamp, toMicros } from '../../common/time/times
 import { defaultStateName, isStateType, StateType } from '../../orchestration/states';
 
 /**
- * Client-emitted task-run events → task_run rows and task_run_state rows (spec §5.3 step 1, §6).
+ * Client-emitted task-run events → task_run rows and task_run_state rows (docs/reference.md §5.3 step 1, §6).
  *
  * Prefect clients orchestrate most tasks themselves and only report each state change as a
  * `prefect.task-run.<State>` event. These pure functions turn one such event into
@@ -12,7 +12,7 @@ import { defaultStateName, isStateType, StateType } from '../../orchestration/st
  * - `dbRecordableTaskRunFromEvent`: the row to upsert (only the columns the event supplies, so omitted fields
  *   stay untouched and explicit nulls clear) and the state row to insert.
  *
- * Deliberately stricter than upstream (spec §8 point 7): the task-run id and flow-run id come from the resources
+ * Deliberately stricter than upstream (docs/reference.md §8 point 7): the task-run id and flow-run id come from the resources
  * only (payload keys `id`/`flow_run_id`/`state*`/`created`/`updated`/`estimated_*` are ignored), and every column
  * value is type-checked here, so a malformed event fails at once as a poison event instead of in the database.
  */
@@ -33,7 +33,7 @@ export class InvalidTaskRunEventError extends Error {
   }
 }
 
-/** Upstream's filter (spec §5.3): a bare `prefect.task-run` prefix and `prefect.orchestration=client`. */
+/** Upstream's filter (docs/reference.md §5.3): a bare `prefect.task-run` prefix and `prefect.orchestration=client`. */
 export function isRecordableTaskRunEvent(event: Pick<ReceivedEvent, 'event' | 'resource'>): boolean {
   return (
     typeof event.event === 'string' &&
@@ -84,7 +84,7 @@ export const TASK_RUN_COLUMNS = {
 export type TaskRunColumn = keyof typeof TASK_RUN_COLUMNS;
 
 /**
- * Columns that are nullable with no default (spec §5.3 step 5, "fillable"): rows that omit them can share a
+ * Columns that are nullable with no default (docs/reference.md §5.3 step 5, "fillable"): rows that omit them can share a
  * multi-row statement with rows that supply them (`COALESCE(excluded.col, task_run.col)`).
  */
 export const FILLABLE_COLUMNS: ReadonlySet<TaskRunColumn> = new Set<TaskRunColumn>([
@@ -265,7 +265,7 @@ export function taskRunFromEvent(event: ReceivedEvent): TaskRunFromEvent {
   for (const [key, parse] of Object.entries(PAYLOAD_FIELDS) as [PayloadField, FieldParser][]) {
     if (!Object.prototype.hasOwnProperty.call(taskRun, key)) continue;
     const raw = (taskRun as Record<string, unknown>)[key];
-    // A null or empty name is "no name" (spec §1.7): keep the stored one, or a fresh slug for a new run.
+    // A null or empty name is "no name" (docs/reference.md §1.7): keep the stored one, or a fresh slug for a new run.
     if (key === 'name' && (raw === null || raw === '')) continue;
     try {
       fields[key] = parse(raw);

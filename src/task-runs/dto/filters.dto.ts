@@ -12,7 +12,7 @@ import {
 import { IsWireTimestamp } from '../../orchestration/dto/wire-validators';
 import { STATE_TYPES, type StateType } from '../../orchestration/states';
 
-/* Filter objects of spec §1.8. Every class forbids unknown keys (global pipe), `null` means "not given". */
+/* Filter objects of docs/reference.md §1.8. Every class forbids unknown keys (global pipe), `null` means "not given". */
 
 export type FilterOperator = 'and_' | 'or_';
 const OPERATORS = ['and_', 'or_'] as const;

@@ -5,7 +5,7 @@ import { STATE_TYPES, type StateType } from '../../orchestration/states';
 
 /*
  * Response models of the task-run routes, named as Prefect names them. Controllers declare these types and the
- * OpenAPI document is generated from them (docs/reference.md, "Task runs"). Durations are float seconds;
+ * OpenAPI document is generated from them (docs/reference.md §1.7). Durations are float seconds;
  * timestamps are ISO-8601 with µs and an offset.
  */
 

@@ -17,7 +17,7 @@ import { IsJsonObject, IsLabels, IsWireTimestamp } from '../../orchestration/dto
 import type { TaskRunPolicy } from '../../orchestration/orchestration.types';
 import { TaskRunFilterDto, TaskRunFiltersDto } from './filters.dto';
 
-/** TaskRunCreate (spec §1.7). */
+/** TaskRunCreate (docs/reference.md §1.7). */
 export class CreateTaskRunDto {
   @IsOptional()
   @IsUUID('all')

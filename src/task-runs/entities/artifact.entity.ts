@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** `artifact`: where API-orchestrated states keep their result data (spec §1.2). */
+/** `artifact`: where API-orchestrated states keep their result data (docs/reference.md §1.2). */
 @Entity({ name: 'artifact' })
 export class ArtifactEntity {
   @PrimaryColumn('uuid') id!: string;

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** `task_run_state_cache` (spec §1.3). */
+/** `task_run_state_cache` (docs/reference.md §1.3). */
 @Entity({ name: 'task_run_state_cache' })
 export class TaskRunStateCacheEntity {
   @PrimaryColumn('uuid') id!: string;

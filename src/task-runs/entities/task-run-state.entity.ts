@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { StateType } from '../../orchestration/states';
 
-/** `task_run_state` (spec §1.2): unique (task_run_id, timestamp DESC). */
+/** `task_run_state` (docs/reference.md §1.2): unique (task_run_id, timestamp DESC). */
 @Entity({ name: 'task_run_state' })
 export class TaskRunStateEntity {
   @PrimaryColumn('uuid') id!: string;

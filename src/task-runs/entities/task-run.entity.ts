@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type { StateType } from '../../orchestration/states';
 
-/** `task_run` (spec §1.1). Persistence shape only; the wire shape lives in task-run.mapper.ts. */
+/** `task_run` (docs/reference.md §1.1). Persistence shape only; the wire shape lives in task-run.mapper.ts. */
 @Entity({ name: 'task_run' })
 export class TaskRunEntity {
   @PrimaryColumn('uuid') id!: string;

@@ -14,7 +14,7 @@ import type {
 import { combine, SqlParams } from './sql-params';
 
 /*
- * Compiles the filter objects of spec §1.8 to parameterised SQL over the aliases `tr` (task_run),
+ * Compiles the filter objects of docs/reference.md §1.8 to parameterised SQL over the aliases `tr` (task_run),
  * `fr` (flow_run), `f` (flow) and `d` (deployment). Column names are constants; every value is a parameter.
  */
 
@@ -244,7 +244,7 @@ function isFlowRunIdFastPath(f: FlowRunFilterDto): boolean {
 }
 
 /**
- * The WHERE clause for task runs (spec §1.8 "How filters are applied"): the task-run filter directly; the
+ * The WHERE clause for task runs (docs/reference.md §1.8 "How filters are applied"): the task-run filter directly; the
  * `flow_run_id IN (…)` fast path; otherwise any flow / flow-run / deployment filter object (even `{}`) adds
  * an EXISTS over flow_run ⋈ flow ⋈ deployment, which drops flow-less task runs. Returns `TRUE` when empty.
  */

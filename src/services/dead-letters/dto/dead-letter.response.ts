@@ -1,6 +1,6 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 
-/** One row of the dead-letter table as `/admin/dead_letters` shows it (docs/reference.md, "Admin"). */
+/** One row of the dead-letter table as `/admin/dead_letters` shows it (docs/reference.md §2). */
 @ApiSchema({ name: 'DeadLetter' })
 export class DeadLetterResponse {
   @ApiProperty({ type: 'string', format: 'uuid' }) id!: string;
