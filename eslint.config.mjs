@@ -1,16 +1,26 @@
 // Type-aware linting: async hygiene (no floating/misused promises), exhaustive switches, eqeqeq, and
-// process.env only under src/config (STYLE.md 3.3 habit 5).
+// process.env only under src/config (STYLE.md 3.3 habit 5). The dashboard (web/) gets the same rules, its
+// .vue files parsed by vue-eslint-parser with TypeScript inside and eslint-plugin-vue's recommended set.
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import vue from 'eslint-plugin-vue';
 
 export default tseslint.config(
   {
     ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'jest.config.js', 'eslint.config.mjs', 'test/fixtures/*.cjs'],
   },
   ...tseslint.configs.recommendedTypeChecked,
+  ...vue.configs['flat/recommended'],
   prettier,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['web/vite.config.mts'] },
+        tsconfigRootDir: import.meta.dirname,
+        extraFileExtensions: ['.vue'],
+        parser: tseslint.parser,
+      },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
@@ -33,10 +43,22 @@ export default tseslint.config(
     },
   },
   {
+    files: ['web/**/*.vue'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly' } },
+    rules: {
+      // One-word names are fine for views routed by path; v-html is never used (no raw HTML from the API).
+      'vue/multi-word-component-names': 'off',
+      'vue/no-v-html': 'error',
+    },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/config/**', 'src/**/*.spec.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Inject AppConfig instead (src/config).' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Inject AppConfig instead (src/config).' },
+      ],
     },
   },
 );

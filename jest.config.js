@@ -1,6 +1,7 @@
 /**
- * Two projects: `unit` (pure specs beside the code, no database) and `e2e` (the whole app on a real
- * PostgreSQL, each test file in a database cloned from a migrated template; see test/utils/test-database.ts).
+ * Three projects: `unit` (pure specs beside the code, no database), `e2e` (the whole app on a real
+ * PostgreSQL, each test file in a database cloned from a migrated template; see test/utils/test-database.ts)
+ * and `browser` (the dashboard in chromium against a server process; test/browser, docs/dashboard.md).
  * swc transforms TypeScript and the ESM-only Nest 12 packages to CommonJS.
  */
 const swc = [
@@ -47,6 +48,15 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/utils/global-setup.ts',
       globalTeardown: '<rootDir>/test/utils/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/utils/e2e-setup.ts'],
+    },
+    {
+      // The dashboard in Debian's chromium (playwright-core) against a real server process: test/browser.
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+      globalSetup: '<rootDir>/test/browser/global-setup.ts',
+      globalTeardown: '<rootDir>/test/browser/global-teardown.ts',
       setupFilesAfterEnv: ['<rootDir>/test/utils/e2e-setup.ts'],
     },
   ],

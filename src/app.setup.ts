@@ -11,6 +11,7 @@ import { applyServerTimeouts } from './common/http/server-timeouts';
 import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { MetricsService } from './common/metrics/metrics.service';
 import { AppConfig } from './config/app-config';
+import { serveDashboard } from './dashboard/dashboard-static';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { createOpenApiDocument } from './openapi/openapi.document';
 
@@ -34,7 +35,8 @@ function docsRedirect(prefix: string, target: string): RequestHandler {
  * Everything about the HTTP app that is not a module: shared by `main.ts` and the e2e tests so both run the
  * same server. The access log (and request id) first and HTTP metrics next (so every answer is logged and
  * counted), the global prefix, the plain-websocket adapter (task workers speak `ws`, not socket.io), JSON bodies up to HTTP_BODY_LIMIT, CORS as Prefect allows it, and
- * the OpenAPI document (behind the auth string when one is set, as every route but the probes).
+ * the OpenAPI document (behind the auth string when one is set, as every route but the probes), and the
+ * dashboard's static files at `/` (src/dashboard, docs/dashboard.md).
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
@@ -72,6 +74,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   );
   express.enableCors();
   express.disable('x-powered-by');
+  serveDashboard(express);
   const document = createOpenApiDocument(app);
   express.use(
     [`/${API_PREFIX}/docs`, `/${API_PREFIX}/openapi.json`, `/${API_PREFIX}/openapi.yaml`],

@@ -29,6 +29,22 @@ const CUSTOM: Record<string, (each: boolean) => PropertyOptions> = {
     additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
   }),
   value_error: () => ({ type: 'string', pattern: '^[^/%&><]*$' }),
+  // IsTaskInputs: a map of lists of typed input references (docs/reference.md §1.1).
+  task_inputs: () => ({
+    type: 'object',
+    additionalProperties: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          input_type: { type: 'string', enum: ['task_run', 'flow_run', 'parameter', 'constant'] },
+          id: { type: 'string', format: 'uuid' },
+          name: { type: 'string' },
+          type: { type: 'string' },
+        },
+      },
+    },
+  }),
 };
 
 function typeOf(meta: ValidationMetadata): PropertyOptions | undefined {
