@@ -40,7 +40,8 @@ describe('crash durability, redis broker', () => {
       const databaseUrl = await createTestDatabase();
       const first = await startApiReplica('crash-first', env(databaseUrl));
       processes.push(first);
-      const stream = taskRunStream(1500);
+      // Large enough that writes are still under way when the threshold below is seen, on a fast quiet machine too.
+      const stream = taskRunStream(4000);
       let killed = false;
       const load = postEvents(first.baseUrl, stream, { batch: 100, concurrency: 4, stop: () => killed });
       // Let a good part go through, then kill exactly while the service writes a batch.
