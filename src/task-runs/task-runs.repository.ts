@@ -227,6 +227,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
    * returns the rows inserted (without their state columns: the caller knows the state it wrote).
    */
   async insertRuns(em: EntityManager, inserts: readonly RunInsert[]): Promise<TaskRunRow[]> {
+    await lockKeysWithoutFlowRun(em, inserts);
     const runs = inserts.map((i) => ({
       ...runFields(i.run),
       name: i.name,
@@ -613,4 +614,18 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
     return new Set(rows.map((r) => r.id));
   }
+}
+
+/**
+ * No unique index covers a run without a flow run (NULLs are distinct), so two transactions could both pass
+ * `insertRuns`' NOT EXISTS for the same (task_key, dynamic_key). A transaction-scoped advisory lock per such key,
+ * taken in one sorted order (no deadlock between groups), makes the second wait for the first to commit; its
+ * INSERT then runs on a fresh snapshot (READ COMMITTED), sees the row and skips it, and the caller answers 200.
+ */
+async function lockKeysWithoutFlowRun(em: EntityManager, inserts: readonly RunInsert[]): Promise<void> {
+  const keys = [
+    ...new Set(inserts.filter((i) => !i.run.flowRunId).map((i) => `${i.run.taskKey}\u001f${i.dynamicKey}`)),
+  ].sort();
+  if (keys.length === 0) return;
+  await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`, [keys]);
 }

@@ -30,6 +30,24 @@ describe('task runs: group commit', () => {
 
   const create = (body: Record<string, unknown>) => api().post('/api/task_runs/').send(body);
 
+  it('should create one run per natural key without a flow run, whichever groups the duplicates land in', async () => {
+    // No unique index covers a NULL flow_run_id, so two groups in flight could both pass the NOT EXISTS check.
+    for (let round = 0; round < 30; round++) {
+      const body = { task_key: 'gc-race-noflow', dynamic_key: String(round) };
+      const answers = await Promise.all(Array.from({ length: 8 }, () => create(body)));
+      expect({
+        round,
+        created: answers.filter((a) => a.status === 201).length,
+        existing: answers.filter((a) => a.status === 200).length,
+        ids: new Set(answers.map((a) => a.body.id)).size,
+      }).toEqual({ round, created: 1, existing: 7, ids: 1 });
+    }
+    const [{ n }] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM task_run WHERE task_key = 'gc-race-noflow' AND flow_run_id IS NULL`,
+    );
+    expect(n).toBe(30);
+  });
+
   it('should answer concurrent creates from their own rows, duplicates 200 with the one run, a bad neighbour alone', async () => {
     // The bad one names a flow run that does not exist: alone it fails on the foreign key.
     const bad = { flow_run_id: randomUUID(), task_key: 'gc-bad', dynamic_key: '0' };
