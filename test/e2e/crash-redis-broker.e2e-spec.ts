@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { dropRedisStream } from '../utils/redis-stream';
-import { createTestDatabase } from '../utils/test-database';
-import { expectEventually } from '../utils/expect-eventually';
-import { ServerProcess, startApiReplica } from '../utils/processes';
-import { postEvents, storedCounts, taskRunStream, waitForStatement } from '../utils/crash-load';
+import { ServerProcess } from '../utils/processes';
+import { expectNothingAckedLostAfterKill } from '../utils/crash-load';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -36,46 +34,8 @@ describe('crash durability, redis broker', () => {
 
   it.each([['the persister', '%INTO events%']])(
     'should keep every acknowledged event after SIGKILL during a write of %s',
-    async (_who, statement) => {
-      const databaseUrl = await createTestDatabase();
-      const first = await startApiReplica('crash-first', env(databaseUrl));
-      processes.push(first);
-      // Large enough that writes are still under way when the threshold below is seen, on a fast quiet machine too.
-      const stream = taskRunStream(4000);
-      let killed = false;
-      const load = postEvents(first.baseUrl, stream, { batch: 100, concurrency: 4, stop: () => killed });
-      // Let a good part go through, then kill exactly while the service writes a batch.
-      await expectEventually(
-        async () => expect((await storedCounts(databaseUrl, stream)).events).toBeGreaterThan(800),
-        {
-          timeoutMs: 40_000,
-          intervalMs: 100,
-        },
-      );
-      const caught = await waitForStatement(databaseUrl, statement);
-      await first.kill();
-      killed = true;
-      expect(caught).toBe(true);
-      const { acked, unacked } = await load;
-      expect(acked.length).toBeGreaterThan(0);
-      expect(acked.length + unacked * 100).toBeLessThanOrEqual(stream.length);
-
-      const second = await startApiReplica('crash-second', env(databaseUrl));
-      processes.push(second);
-      const counts = await expectEventually(
-        async () => {
-          const c = await storedCounts(databaseUrl, acked);
-          expect(c.events).toBe(acked.length);
-          expect(c.states).toBe(acked.length);
-          expect(c.behind).toEqual([]);
-          return c;
-        },
-        { timeoutMs: 20_000, intervalMs: 200 },
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}\n--- first:\n${first.output()}\n--- second:\n${second.output()}`);
-      });
-      expect(counts).toEqual({ events: acked.length, states: acked.length, behind: [] });
-    },
+    (_who, statement) =>
+      expectNothingAckedLostAfterKill({ env, statement, processes, recoveryTimeoutMs: 20_000 }),
     120_000,
   );
 });

@@ -7,6 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { runLifecycle } from '../factories/task-run-event.factory';
 import { ReceivedEvent } from '../../src/events/event.types';
+import { createTestDatabase } from './test-database';
+import { expectEventually } from './expect-eventually';
+import { ServerProcess, startApiReplica } from './processes';
 
 const STATES = ['PENDING', 'RUNNING', 'COMPLETED'] as const;
 
@@ -152,4 +155,54 @@ export async function storedCounts(databaseUrl: string, acked: LoadEvent[]): Pro
   } finally {
     await c.end();
   }
+}
+
+/**
+ * The crash test itself, for any broker configuration: a server process takes a stream of task-run events from
+ * 4 concurrent clients; once a good part is stored it is SIGKILLed exactly while a statement matching
+ * `statement` runs (the persister's or the recorder's write); a second process on the same database must then
+ * store and record every acknowledged event, newest state winning, within `recoveryTimeoutMs`. Counts are exact.
+ * Started processes go into `processes`, for the caller's afterEach to stop.
+ */
+export async function expectNothingAckedLostAfterKill(options: {
+  env: (databaseUrl: string) => Record<string, string>;
+  statement: string;
+  processes: ServerProcess[];
+  recoveryTimeoutMs: number;
+}): Promise<void> {
+  const { env, statement, processes } = options;
+  const databaseUrl = await createTestDatabase();
+  const first = await startApiReplica('crash-first', env(databaseUrl));
+  processes.push(first);
+  // Large enough that writes are still under way when the threshold below is seen, on a fast quiet machine too.
+  const stream = taskRunStream(4000);
+  let killed = false;
+  const load = postEvents(first.baseUrl, stream, { batch: 100, concurrency: 4, stop: () => killed });
+  await expectEventually(
+    async () => expect((await storedCounts(databaseUrl, stream)).events).toBeGreaterThan(800),
+    { timeoutMs: 40_000, intervalMs: 100 },
+  );
+  const caught = await waitForStatement(databaseUrl, statement);
+  await first.kill();
+  killed = true;
+  expect(caught).toBe(true);
+  const { acked, unacked } = await load;
+  expect(acked.length).toBeGreaterThan(0);
+  expect(acked.length + unacked * 100).toBeLessThanOrEqual(stream.length);
+
+  const second = await startApiReplica('crash-second', env(databaseUrl));
+  processes.push(second);
+  const counts = await expectEventually(
+    async () => {
+      const c = await storedCounts(databaseUrl, acked);
+      expect(c.events).toBe(acked.length);
+      expect(c.states).toBe(acked.length);
+      expect(c.behind).toEqual([]);
+      return c;
+    },
+    { timeoutMs: options.recoveryTimeoutMs, intervalMs: 200 },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n--- first:\n${first.output()}\n--- second:\n${second.output()}`);
+  });
+  expect(counts).toEqual({ events: acked.length, states: acked.length, behind: [] });
 }
