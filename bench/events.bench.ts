@@ -31,7 +31,7 @@ import { InMemoryEventBus } from '../src/events/bus/in-memory-event-bus';
 import { PrefectEvent, ReceivedEvent } from '../src/events/event.types';
 import { EventsIngestService } from '../src/events/events-ingest.service';
 import { INSERT_EVENTS_SQL, serializeBatch } from '../src/events/events.repository';
-import { EVENT_PERSISTER_GROUP } from '../src/events/services/event-persister.service';
+import { EVENT_PERSISTER_GROUP } from '../src/services/event-persister/event-persister.background';
 import { createTestApp } from '../test/utils/create-test-app';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 

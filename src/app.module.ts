@@ -13,10 +13,11 @@ import { FlowRunsModule } from './flow-runs/flow-runs.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
-import { ServicesModule } from './services/services.module';
+import { BackgroundModule } from './background/background.module';
+import { BindingsModule } from './bindings.module';
 import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
-import { TaskRunRecorderModule } from './services/task-run-recorder/task-run-recorder.module';
+import { ServicesModule } from './services/services.module';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -24,7 +25,10 @@ export interface AppModuleOptions {
   databaseUrl: string;
 }
 
-/** The table of contents: configuration, database, cross-cutting globals, and the feature modules. */
+/**
+ * The table of contents: configuration, database, cross-cutting globals, the port bindings between folders, the
+ * feature modules, and every background service (ServicesModule).
+ */
 @Module({})
 export class AppModule {
   static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
@@ -35,7 +39,8 @@ export class AppModule {
         CommonModule,
         AuthModule,
         DatabaseModule.forRoot({ url: databaseUrl, migrateOnStart: config.database.migrateOnStart }),
-        ServicesModule,
+        BackgroundModule,
+        BindingsModule,
         HealthModule,
         MetricsModule,
         OrchestrationModule,
@@ -44,7 +49,7 @@ export class AppModule {
         TaskRunsModule,
         EventsModule,
         ConcurrencyLimitsModule,
-        TaskRunRecorderModule,
+        ServicesModule,
       ],
       providers: [
         {

@@ -10,7 +10,7 @@ import { createLogger } from './common/logging/json-logger';
 import { MetricsService } from './common/metrics/metrics.service';
 import { HealthService } from './health/health.service';
 import { serveMetrics } from './metrics/metrics-server';
-import { SERVICE_CATALOG } from './services/managed-service';
+import { SERVICE_CATALOG } from './background/managed-service';
 
 const USAGE = `usage: services <command>
 

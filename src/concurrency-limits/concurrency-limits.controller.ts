@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorDetailResponse } from '../openapi/error.responses';
+import { ErrorDetailResponse } from '../common/http/error.responses';
 import { ConcurrencyLimitModel, MinimalConcurrencyLimitModel } from './dto/concurrency-limit.response';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';

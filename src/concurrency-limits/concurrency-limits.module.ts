@@ -5,13 +5,11 @@ import { ConcurrencyLimitsController } from './concurrency-limits.controller';
 import { ConcurrencyLimitsRepository } from './concurrency-limits.repository';
 import { ConcurrencyLimitsService } from './concurrency-limits.service';
 import { ConcurrencySlotsService } from './concurrency-slots.service';
-import { TaskConcurrencyRules } from '../orchestration/policies/task-policies';
-import { ConcurrencySlotRules } from './rules/concurrency-slot-rules';
 
 /**
  * Tag concurrency limits: the v1 (`/concurrency_limits`) and v2 (`/v2/concurrency_limits`) APIs, and the slot
- * service behind the SecureTaskConcurrencySlots / ReleaseTaskConcurrencySlots rules. Exports those rules as the
- * orchestration's `TaskConcurrencyRules` extension point (OrchestrationModule imports this module).
+ * service behind the SecureTaskConcurrencySlots / ReleaseTaskConcurrencySlots rules (rules/). The app binds those
+ * rules to orchestration's `TaskConcurrencyRules` port in src/bindings.module.ts.
  */
 @Module({
   controllers: [ConcurrencyLimitsController, ConcurrencyLimitsV2Controller],
@@ -20,8 +18,7 @@ import { ConcurrencySlotRules } from './rules/concurrency-slot-rules';
     ConcurrencyLimitsService,
     ConcurrencyLimitsV2Service,
     ConcurrencySlotsService,
-    { provide: TaskConcurrencyRules, useClass: ConcurrencySlotRules },
   ],
-  exports: [ConcurrencySlotsService, TaskConcurrencyRules],
+  exports: [ConcurrencySlotsService],
 })
 export class ConcurrencyLimitsModule {}

@@ -8,14 +8,12 @@ import { EventsIngestService } from './events-ingest.service';
 import { EventsQueryService } from './events-query.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
-import { EventPersister } from './services/event-persister.service';
-import { EventRetentionService } from './services/event-retention.service';
 import { BusBackpressure, IngestBackpressure } from './ingest-backpressure';
 
 /**
- * Events (docs/reference.md §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries, the
- * sockets, the persister and the retention service. Other modules import it for the `EventBus` (e.g. the
- * task-run recorder subscribes with its own group).
+ * Events (docs/reference.md §2, §3.3–3.4, §5.4): the `EventBus` port bound to its adapter, ingestion, queries and
+ * the sockets. The background services that consume the bus (the persister, retention, the task-run recorder)
+ * live in src/services/ and import this module for the `EventBus` and `EventsRepository`.
  */
 @Module({
   controllers: [EventsController],
@@ -28,9 +26,7 @@ import { BusBackpressure, IngestBackpressure } from './ingest-backpressure';
     EventsStreamService,
     EventsInGateway,
     EventsOutGateway,
-    EventPersister,
-    EventRetentionService,
   ],
-  exports: [EventBus, EventsIngestService],
+  exports: [EventBus, EventsIngestService, EventsRepository],
 })
 export class EventsModule {}

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { ServiceReport, ServicesRegistry } from '../services/services.registry';
+import { ServiceReport, ServicesRegistry } from '../background/services.registry';
 
 export interface Readiness {
   ready: boolean;

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { DeadLettersService } from '../services/dead-letters/dead-letters.service';
-import { LoopService } from '../services/loop-service';
-import { ServicesRegistry } from '../services/services.registry';
+import { DeadLettersService } from '../background/dead-letters/dead-letters.service';
+import { LoopService } from '../background/loop-service';
+import { ServicesRegistry } from '../background/services.registry';
 
 const DEAD_LETTER_QUERY_TIMEOUT_MS = 1000;
 

@@ -29,7 +29,7 @@ import {
   UpdateTaskRunDto,
 } from '../task-runs/dto/task-runs.dto';
 import { TaskRunInputResponse } from '../task-runs/dto/task-run.response';
-import { ErrorDetailResponse, ValidationErrorResponse } from './error.responses';
+import { ErrorDetailResponse, ValidationErrorResponse } from '../common/http/error.responses';
 import { ANY_JSON, deriveRequestSchemas } from './validator-schemas';
 import { WEBSOCKETS_DESCRIPTION } from './websockets.description';
 

@@ -1,22 +1,19 @@
-import { Global, Module } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { DeadLetterEntity } from './dead-letters/dead-letter.entity';
-import { DeadLetterReplayer } from './dead-letters/dead-letter-replayer.service';
-import { DeadLettersController } from './dead-letters/dead-letters.controller';
-import { DeadLettersService } from './dead-letters/dead-letters.service';
-import { ServicesRegistry, ServicesRunner } from './services.registry';
+import { Module } from '@nestjs/common';
+import { EventsModule } from '../events/events.module';
+import { TaskRunsBulkModule } from '../task-runs/bulk/task-runs-bulk.module';
+import { DeadLetterReplayer } from './dead-letter-replayer/dead-letter-replayer.background';
+import { EventPersister } from './event-persister/event-persister.background';
+import { EventRetentionService } from './event-retention/event-retention.background';
+import { TaskRunRecorder } from './task-run-recorder/task-run-recorder.background';
 
 /**
- * The services framework: the registry of every `@BackgroundService`, the runner that starts the enabled ones
- * with the app and stops them before the database closes, and the dead-letter table. Global so that feature
- * modules can record dead letters without importing it.
+ * Every Prefect background service, in one list (what `services ls` shows). Each is a `@BackgroundService` in
+ * its own folder, in a `*.background.ts` file; the framework that runs them (registry, runner, bases, batching,
+ * dead letters) is src/background/. Services depend on feature modules, never the other way round
+ * (docs/adr/0006-background-services-layout.md).
  */
-@Global()
 @Module({
-  imports: [DiscoveryModule, TypeOrmModule.forFeature([DeadLetterEntity])],
-  controllers: [DeadLettersController],
-  providers: [ServicesRegistry, ServicesRunner, DeadLettersService, DeadLetterReplayer],
-  exports: [ServicesRegistry, DeadLettersService],
+  imports: [EventsModule, TaskRunsBulkModule],
+  providers: [EventPersister, EventRetentionService, TaskRunRecorder, DeadLetterReplayer],
 })
 export class ServicesModule {}

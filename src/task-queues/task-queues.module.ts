@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { TaskRunsPersistenceModule } from '../task-runs/task-runs-persistence.module';
 import { PgTaskQueueStore } from './pg-task-queue.store';
 import { newReplicaId, REPLICA_ID } from './replica-id';
 import { TaskQueues } from './task-queue';
@@ -17,7 +16,6 @@ import { TaskWorkersService } from './task-workers.service';
  * the seed-shaped `TaskQueues` facade.
  */
 @Module({
-  imports: [TaskRunsPersistenceModule],
   controllers: [TaskWorkersController, TaskQueuesAdminController],
   providers: [
     { provide: REPLICA_ID, useFactory: newReplicaId },

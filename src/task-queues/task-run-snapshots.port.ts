@@ -9,8 +9,8 @@ export interface RestorableTaskRun {
 
 /**
  * What background delivery needs to know about task runs, asked through this port instead of reading the
- * task-runs tables (the task-runs module owns them; `TaskRunsRepository` implements it, provided by
- * `TaskRunsPersistenceModule`).
+ * task-runs tables (the task-runs module owns them; `TaskRunsRepository` implements it, bound to this port in
+ * src/bindings.module.ts).
  */
 export abstract class TaskRunSnapshots {
   /**

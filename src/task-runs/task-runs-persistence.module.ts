@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { TaskRunSnapshots } from '../task-queues/task-run-snapshots.port';
 import { ArtifactEntity } from './entities/artifact.entity';
 import { TaskRunStateCacheEntity } from './entities/task-run-state-cache.entity';
 import { TaskRunStateEntity } from './entities/task-run-state.entity';
@@ -8,15 +7,15 @@ import { TaskRunEntity } from './entities/task-run.entity';
 import { TaskRunsRepository } from './task-runs.repository';
 
 /**
- * The task-runs persistence seam alone (no controllers, no orchestration): `TaskRunsRepository`, also provided
- * as the delivery store's `TaskRunSnapshots` port. Imported by TaskRunsModule, TaskRunsBulkModule (the recorder's
- * writer) and TaskQueuesModule, without import cycles.
+ * The task-runs persistence seam alone (no controllers, no orchestration): `TaskRunsRepository`. Imported by
+ * TaskRunsModule and TaskRunsBulkModule (the recorder's writer); the app binds it to the delivery store's
+ * `TaskRunSnapshots` port in src/bindings.module.ts.
  */
 @Module({
   imports: [
     TypeOrmModule.forFeature([TaskRunEntity, TaskRunStateEntity, TaskRunStateCacheEntity, ArtifactEntity]),
   ],
-  providers: [TaskRunsRepository, { provide: TaskRunSnapshots, useExisting: TaskRunsRepository }],
-  exports: [TaskRunsRepository, TaskRunSnapshots],
+  providers: [TaskRunsRepository],
+  exports: [TaskRunsRepository],
 })
 export class TaskRunsPersistenceModule {}

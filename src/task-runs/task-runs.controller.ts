@@ -14,7 +14,7 @@ import {
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
-import { TaskRunMetricsInterceptor } from '../metrics/task-run.metrics';
+import { TaskRunMetricsInterceptor } from './task-run.metrics';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
 import {
   CountTaskRunsDto,

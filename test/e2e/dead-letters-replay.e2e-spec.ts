@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
-import { DeadLetterReplayer } from '../../src/services/dead-letters/dead-letter-replayer.service';
-import { DeadLettersService } from '../../src/services/dead-letters/dead-letters.service';
+import { DeadLetterReplayer } from '../../src/services/dead-letter-replayer/dead-letter-replayer.background';
+import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { createTestDatabase } from '../utils/test-database';

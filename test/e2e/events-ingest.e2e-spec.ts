@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
-import { EventPersister } from '../../src/events/services/event-persister.service';
+import { EventPersister } from '../../src/services/event-persister/event-persister.background';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { wireEvent } from '../factories/event.factory';

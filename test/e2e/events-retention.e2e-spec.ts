@@ -1,6 +1,6 @@
 import { fromMicros } from '../../src/common/time/timestamp';
 import { EventsRepository } from '../../src/events/events.repository';
-import { EventRetentionService } from '../../src/events/services/event-retention.service';
+import { EventRetentionService } from '../../src/services/event-retention/event-retention.background';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';

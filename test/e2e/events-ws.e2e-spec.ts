@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { fromMicros } from '../../src/common/time/timestamp';
 import { EventsRepository } from '../../src/events/events.repository';
-import { EventPersister } from '../../src/events/services/event-persister.service';
+import { EventPersister } from '../../src/services/event-persister/event-persister.background';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';

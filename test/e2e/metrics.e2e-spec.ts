@@ -1,8 +1,8 @@
 import { Injectable, Logger, Module } from '@nestjs/common';
 import request from 'supertest';
-import { DeadLettersService } from '../../src/services/dead-letters/dead-letters.service';
-import { LoopService } from '../../src/services/loop-service';
-import { BackgroundService } from '../../src/services/managed-service';
+import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
+import { LoopService } from '../../src/background/loop-service';
+import { BackgroundService } from '../../src/background/managed-service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { ProbeModule } from '../utils/probe.module';

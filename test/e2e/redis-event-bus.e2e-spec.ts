@@ -4,7 +4,7 @@ import request from 'supertest';
 import { ReceivedEvent } from '../../src/events/event.types';
 import { EventBus } from '../../src/events/bus/event-bus';
 import { RedisEventBus } from '../../src/events/bus/redis-event-bus';
-import { EventPersister } from '../../src/events/services/event-persister.service';
+import { EventPersister } from '../../src/services/event-persister/event-persister.background';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';

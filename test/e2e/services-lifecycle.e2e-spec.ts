@@ -1,10 +1,10 @@
 import { Injectable, Logger, Module } from '@nestjs/common';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { DeadLettersService } from '../../src/services/dead-letters/dead-letters.service';
-import { LoopService } from '../../src/services/loop-service';
-import { BackgroundService } from '../../src/services/managed-service';
-import { ServicesRegistry } from '../../src/services/services.registry';
+import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
+import { LoopService } from '../../src/background/loop-service';
+import { BackgroundService } from '../../src/background/managed-service';
+import { ServicesRegistry } from '../../src/background/services.registry';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { ReceivedEvent } from '../../src/events/event.types';
-import { TaskRunRecorder } from '../../src/services/task-run-recorder/task-run-recorder.service';
+import { TaskRunRecorder } from '../../src/services/task-run-recorder/task-run-recorder.background';
 import { insertFlowRun } from '../factories/flow-run.sql';
 import { at, runLifecycle, taskRunEvent } from '../factories/task-run-event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { routeTemplate } from '../../metrics/http-metrics.middleware';
+import { routeTemplate } from '../http/route-template';
 import { runWithRequestId } from './request-context';
 
 export const REQUEST_ID_HEADER = 'x-request-id';

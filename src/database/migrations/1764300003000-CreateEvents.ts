@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * `(event, occurred)` are left out because `(occurred, id)` and `(event, occurred, id)` serve the same
  * lookups as their prefixes (two fewer b-trees to maintain on every insert); `event_resources(event_id)` serves
  * the persister's and the retention service's joins and the related/any-resource filters. Not partitioned:
- * retention deletes in bounded batches (see src/events/services/event-retention.service.ts).
+ * retention deletes in bounded batches (see src/services/event-retention/event-retention.background.ts).
  */
 export class CreateEvents1764300003000 implements MigrationInterface {
   name = 'CreateEvents1764300003000';

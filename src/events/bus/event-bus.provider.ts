@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app-config';
-import { DeadLettersService } from '../../services/dead-letters/dead-letters.service';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { parseReceivedEvent } from '../event.schema';
 import { BusObserver, EVENT_BUS_DEAD_LETTER_SOURCE } from './bus-observer';
 import { EventBus } from './event-bus';

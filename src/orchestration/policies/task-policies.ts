@@ -20,7 +20,7 @@ import { WaitForScheduledTime } from '../rules/wait-for-scheduled-time.rule';
  *  - `secureSlots` (SecureTaskConcurrencySlots): Core, after PreventRunningTasksFromStoppedFlows;
  *  - `releaseSlots` (ReleaseTaskConcurrencySlots, a universal transform): last in Core, ClientSide and
  *    Background (before EnqueueScheduledTasks), and the only entry of Minimal.
- * Absent, both are empty. Bind it in OrchestrationModule (`{ provide: TaskConcurrencyRules, useClass: … }`), where
+ * Absent, both are empty. The app binds it in src/bindings.module.ts (`{ provide: TaskConcurrencyRules, useClass: … }`);
  * `DefaultTaskOrchestrationPolicy` injects it optionally. Rules see the run's tags on `ctx.run.tags` and the
  * orchestration transaction on `ctx.transaction` (at create too: the new run's initial state is orchestrated in
  * the transaction that inserts it, which is rolled back when the run already exists).

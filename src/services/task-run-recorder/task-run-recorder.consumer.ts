@@ -6,7 +6,7 @@ import {
   InvalidTaskRunEventError,
   isRecordableTaskRunEvent,
 } from '../../task-runs/bulk/task-run-event.mapper';
-import { BatchingConsumer } from '../batching/batching-consumer';
+import { BatchingConsumer } from '../../background/batching/batching-consumer';
 
 export interface RecorderConsumerOptions {
   /** Flush when this many events are queued (`…_TASK_RUN_RECORDER_BATCH_SIZE`). */
@@ -39,7 +39,7 @@ export interface RecorderConsumerHooks {
  * The recorder's bus handler (upstream `consumer(write_batch_size, flush_every, max_persist_retries)`): keeps
  * client task-run events (the others are acked at once), dead-letters at once an event that cannot be mapped
  * to a task run, and hands the rest to the shared `BatchingConsumer` (batches, merged flushes, bisection,
- * attempts, dead letters, outage pause; see src/services/batching/batching-consumer.ts).
+ * attempts, dead letters, outage pause; see src/background/batching/batching-consumer.ts).
  */
 export class TaskRunRecorderConsumer {
   private readonly batching: BatchingConsumer<ReceivedEvent>;

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
-import { LoopService } from '../loop-service';
-import { BackgroundService } from '../managed-service';
-import { DeadLettersService } from './dead-letters.service';
+import { LoopService } from '../../background/loop-service';
+import { BackgroundService } from '../../background/managed-service';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 
 const BATCH = 50;
 

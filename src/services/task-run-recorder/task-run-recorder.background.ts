@@ -7,9 +7,9 @@ import { EventBus, Subscription } from '../../events/bus/event-bus';
 import { ReceivedEvent } from '../../events/event.types';
 import { TaskRunBulkWriter } from '../../task-runs/bulk/task-run-bulk.writer';
 import { InvalidTaskRunEventError } from '../../task-runs/bulk/task-run-event.mapper';
-import { DeadLettersService } from '../dead-letters/dead-letters.service';
-import { BackgroundService, ManagedService } from '../managed-service';
-import { watchCatchUp } from '../batching/catch-up';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
+import { BackgroundService, ManagedService } from '../../background/managed-service';
+import { watchCatchUp } from '../../background/batching/catch-up';
 import { TaskRunRecorderConsumer } from './task-run-recorder.consumer';
 
 export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';

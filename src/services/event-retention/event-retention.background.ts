@@ -4,9 +4,9 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { Clock } from '../../common/time/clock';
 import { fromMicros } from '../../common/time/timestamp';
 import { AppConfig } from '../../config/app-config';
-import { LoopService } from '../../services/loop-service';
-import { BackgroundService } from '../../services/managed-service';
-import { EventsRepository } from '../events.repository';
+import { LoopService } from '../../background/loop-service';
+import { BackgroundService } from '../../background/managed-service';
+import { EventsRepository } from '../../events/events.repository';
 
 export interface RetentionRun {
   events: number;

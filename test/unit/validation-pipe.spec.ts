@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { CreateFlowDto } from '../../flow-runs/dto/flow-runs.dto';
-import { CreateTaskRunDto, CountTaskRunsDto } from '../../task-runs/dto/task-runs.dto';
-import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
-import { checkPlainBody, markCleanBody } from './plain-body-checks';
-import { createValidationPipe } from './validation.pipe';
+import { CreateFlowDto } from '../../src/flow-runs/dto/flow-runs.dto';
+import { CreateTaskRunDto, CountTaskRunsDto } from '../../src/task-runs/dto/task-runs.dto';
+import { RequestValidationError, ValidationIssue } from '../../src/common/errors/request-validation.error';
+import { checkPlainBody, markCleanBody } from '../../src/common/validation/plain-body-checks';
+import { createValidationPipe } from '../../src/common/validation/validation.pipe';
 
 const body = (metatype: unknown) => ({ type: 'body' as const, metatype: metatype as never, data: '' });
 

@@ -1,15 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { EventBus } from '../../events/bus/event-bus';
-import { watchCatchUp } from './catch-up';
+import { type BacklogSource, watchCatchUp } from './catch-up';
 
 describe(watchCatchUp.name, () => {
   const logger = new Logger('test');
   beforeAll(() => Logger.overrideLogger(false));
 
-  const busWith = (backlogs: number[]): EventBus =>
-    ({
-      backlog: async () => ({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
-    }) as unknown as EventBus;
+  const busWith = (backlogs: number[]): BacklogSource => ({
+    backlog: async () => ({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
+  });
 
   it('should report nothing on a fresh start (backlog within the threshold)', async () => {
     const reports: (string | undefined)[] = [];

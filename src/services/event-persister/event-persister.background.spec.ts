@@ -1,11 +1,11 @@
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { FakeClock } from '../../common/time/clock';
 import { AppConfig } from '../../config/app-config';
-import { DeadLettersService } from '../../services/dead-letters/dead-letters.service';
-import { InMemoryEventBus } from '../bus/in-memory-event-bus';
-import { ReceivedEvent } from '../event.types';
-import { EventsRepository, InsertResult } from '../events.repository';
-import { EventPersister } from './event-persister.service';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
+import { InMemoryEventBus } from '../../events/bus/in-memory-event-bus';
+import { ReceivedEvent } from '../../events/event.types';
+import { EventsRepository, InsertResult } from '../../events/events.repository';
+import { EventPersister } from './event-persister.background';
 
 let n = 0;
 function ev(): ReceivedEvent {

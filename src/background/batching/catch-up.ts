@@ -1,5 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { EventBus } from '../../events/bus/event-bus';
+
+/** What the catch-up watch needs from a bus: each consumer group's backlog (the `EventBus` port has it). */
+export interface BacklogSource {
+  backlog(): Promise<Record<string, number>>;
+}
 
 /**
  * After a consumer starts: while its group's backlog (what a crashed predecessor or a stopped period left) is
@@ -8,7 +12,7 @@ import { EventBus } from '../../events/bus/event-bus';
  * the backlog cannot be measured. Stops when `stopped()` says so.
  */
 export function watchCatchUp(
-  bus: EventBus,
+  bus: BacklogSource,
   group: string,
   threshold: number,
   report: (detail: string | undefined) => void,
