@@ -1,17 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { NotFoundError } from '../common/errors/domain.error';
+import { isUuid } from '../common/validation/uuid';
 import { AppConfig } from '../config/app-config';
 import { ConcurrencyLimitsRepository, V2Key } from './concurrency-limits.repository';
 import { ConcurrencyLimitV2, ConcurrencyLimitV2Input } from './concurrency-limits.types';
 import { resolveLimit } from './page';
 
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const NOT_FOUND = 'Concurrency Limit not found';
 
 /** `{id_or_name}` of the v2 routes: a UUID addresses the id, anything else the name (as upstream). */
 export function v2Key(idOrName: string): V2Key {
-  return UUID_RE.test(idOrName) ? { id: idOrName.toLowerCase() } : { name: idOrName };
+  return isUuid(idOrName, { hyphensOptional: true }) ? { id: idOrName.toLowerCase() } : { name: idOrName };
 }
 
 /** Global (v2) concurrency limits: `/v2/concurrency_limits/…`. A duplicate name → 409 (integrity error). */

@@ -1,5 +1,6 @@
 import { ValidationIssue } from '../common/errors/request-validation.error';
 import { InvalidTimestampError, normalizeTimestamp, Timestamp } from '../common/time/timestamp';
+import { isUuid } from '../common/validation/uuid';
 import { PrefectEvent, ReceivedEvent, RelatedResource, Resource } from './event.types';
 
 /** The limits of docs/reference.md §6, from `config.events.*`. */
@@ -13,7 +14,6 @@ export interface EventLimits {
 export const RESOURCE_ID = 'prefect.resource.id';
 export const RESOURCE_ROLE = 'prefect.resource.role';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Loc = (string | number)[];
 
@@ -26,7 +26,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function parseUuid(value: unknown, loc: Loc, issues: ValidationIssue[]): string | undefined {
-  if (typeof value === 'string' && UUID.test(value)) return value.toLowerCase();
+  if (isUuid(value)) return value.toLowerCase();
   issues.push({ loc, msg: 'Input should be a valid UUID', type: 'uuid_parsing', input: value });
   return undefined;
 }

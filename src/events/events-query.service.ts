@@ -3,7 +3,10 @@ import { DomainError, InvalidRequestError } from '../common/errors/domain.error'
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
 import { Clock } from '../common/time/clock';
 import { fromMicros, toMicros } from '../common/time/timestamp';
-import { EventFilter, FilterParseError, filterToWire, FilterSql, parseEventFilter } from './event-filter';
+import { EventFilter, FilterParseError } from './filters/event-filter.types';
+import { parseEventFilter } from './filters/parse';
+import { filterToWire } from './filters/serialize';
+import { FilterSql } from './filters/sql';
 import { toWire } from './event.schema';
 import { ReceivedEvent } from './event.types';
 import { EVENT_COLUMNS, EventsRepository, rowToEvent } from './events.repository';
@@ -118,12 +121,12 @@ export class EventsQueryService {
     if (filter.resource?.distinct) {
       query = `SELECT * FROM (SELECT DISTINCT ON (e.resource_id) ${EVENT_COLUMNS} FROM events e WHERE ${where}
                ORDER BY e.resource_id, e.occurred ${dir}, e.id ${dir}) d
-               ORDER BY d.occurred ${dir}, d.id ${dir} LIMIT ${sql.p(limit)} OFFSET ${sql.p(offset)}`;
+               ORDER BY d.occurred ${dir}, d.id ${dir} LIMIT ${sql.params.add(limit)} OFFSET ${sql.params.add(offset)}`;
     } else {
       query = `SELECT ${EVENT_COLUMNS} FROM events e WHERE ${where} ORDER BY e.occurred ${dir}, e.id ${dir}
-               LIMIT ${sql.p(limit)} OFFSET ${sql.p(offset)}`;
+               LIMIT ${sql.params.add(limit)} OFFSET ${sql.params.add(offset)}`;
     }
-    const rows = await this.repository.query(query, sql.params);
+    const rows = await this.repository.query(query, sql.params.values);
     return rows.map(rowToEvent);
   }
 
@@ -133,7 +136,7 @@ export class EventsQueryService {
     const what = filter.resource?.distinct ? 'count(DISTINCT e.resource_id)' : 'count(*)';
     const [row] = await this.repository.query<{ n: number }>(
       `SELECT ${what} AS n FROM events e WHERE ${where}`,
-      sql.params,
+      sql.params.values,
     );
     return Number(row.n);
   }
@@ -207,7 +210,7 @@ export class EventsQueryService {
          FROM (SELECT ${value} AS value, ${label} AS label, count(*) AS n, min(e.occurred) AS oldest, max(e.occurred) AS latest
                FROM events e WHERE ${where} GROUP BY 1, 2) c
          GROUP BY value ORDER BY count DESC, label ASC`,
-        sql.params,
+        sql.params.values,
       );
       return rows.map((r) => ({
         value: r.value,
@@ -234,10 +237,10 @@ export class EventsQueryService {
     const now = this.clock.nowMicros();
     if (until > now) until = now;
     const counts = await this.repository.query<{ bucket: string; n: number }>(
-      `SELECT floor((((extract(epoch FROM e.occurred) * 1000000)::bigint - ${sql.p(PIVOT_MICROS)}::bigint)::numeric / ${sql.p(delta)}::numeric))::bigint::text AS bucket,
+      `SELECT floor((((extract(epoch FROM e.occurred) * 1000000)::bigint - ${sql.params.add(PIVOT_MICROS)}::bigint)::numeric / ${sql.params.add(delta)}::numeric))::bigint::text AS bucket,
               count(*)::int AS n
        FROM events e WHERE ${where} GROUP BY 1`,
-      sql.params,
+      sql.params.values,
     );
     const byBucket = new Map(counts.map((c) => [c.bucket, Number(c.n)]));
     const first = Math.floor((since - PIVOT_MICROS) / delta);

@@ -13,7 +13,7 @@ import type {
   TaskRunHistoryDto,
   TaskRunSort,
 } from './dto/task-runs.dto';
-import { SqlParams } from './filters/sql-params';
+import { SqlParams } from '../database/sql-params';
 import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
 import { stateRowToJson, TaskRunRow, toReducedTaskRunJson, toTaskRunJson } from './task-run.mapper';
 import { TaskRunsRepository } from './task-runs.repository';

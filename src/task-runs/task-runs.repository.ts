@@ -10,7 +10,7 @@ import type {
 import type { StateType } from '../orchestration/states';
 import { RestorableTaskRun, TaskRunSnapshots } from '../task-queues/task-run-snapshots.port';
 import { queryRows } from '../flow-runs/query-rows';
-import { SqlParams } from './filters/sql-params';
+import { SqlParams } from '../database/sql-params';
 import { json, ResultPlacement, StateTimestampConflict } from './task-run-orchestration.ports';
 import {
   stateRowToJson,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { UUID_PATTERN } from '../../src/common/validation/uuid';
 import { expectEventually } from '../utils/expect-eventually';
 import { runEntry, ServerProcess, startServer, waitForExit } from '../utils/server-process';
 import { createTestDatabase } from '../utils/test-database';
@@ -32,8 +33,6 @@ async function accessLine(server: ServerProcess, requestId: string): Promise<Log
   }
   throw new Error(`no access line for ${requestId}:\n${server.output()}`);
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('access logs, request ids and entry points (a real server process)', () => {
   let server: ServerProcess;
@@ -74,7 +73,7 @@ describe('access logs, request ids and entry points (a real server process)', ()
     const id = '00000000-0000-0000-0000-000000000001';
     const res = await request(server.baseUrl).get(`/api/task_runs/${id}`).expect(404);
     const requestId = res.headers['x-request-id'];
-    expect(requestId).toMatch(UUID); // none offered: the server made one
+    expect(requestId).toMatch(UUID_PATTERN); // none offered: the server made one
     expect(await accessLine(server, requestId)).toMatchObject({
       level: 'warn',
       method: 'GET',
@@ -105,7 +104,7 @@ describe('access logs, request ids and entry points (a real server process)', ()
 
   it('should replace a request id that is not a short token', async () => {
     const res = await request(server.baseUrl).get('/api/health').set('x-request-id', 'a b\u00e9'.repeat(10));
-    expect(res.headers['x-request-id']).toMatch(UUID);
+    expect(res.headers['x-request-id']).toMatch(UUID_PATTERN);
   });
 
   it('should keep framework chatter out of info and print the start line with the dashboard and docs URLs', () => {

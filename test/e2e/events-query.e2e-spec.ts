@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { fromMicros } from '../../src/common/time/timestamp';
-import { eventMatches, parseEventFilter } from '../../src/events/event-filter';
+import { eventMatches } from '../../src/events/filters/match';
+import { parseEventFilter } from '../../src/events/filters/parse';
 import { ReceivedEvent } from '../../src/events/event.types';
 import { EventsRepository } from '../../src/events/events.repository';
 import { createTestApp, TestApp } from '../utils/create-test-app';

@@ -1,5 +1,6 @@
 import { ValidateBy, ValidationOptions } from 'class-validator';
 import { isTimestamp } from '../../common/time/timestamp';
+import { isUuid } from '../../common/validation/uuid';
 
 /** An ISO-8601 datetime (Z, offset or naive=UTC), as Prefect accepts. */
 export function IsWireTimestamp(options?: ValidationOptions): PropertyDecorator {
@@ -49,7 +50,6 @@ export function IsLabels(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isNonEmptyObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -63,8 +63,8 @@ export function taskInputReferenceProblem(ref: unknown): string | undefined {
   if (!isNonEmptyObject(ref)) return 'Input should be an object (a task run input reference)';
   const kind = ref.input_type;
   const needs: Record<string, [string, (v: unknown) => boolean, string]> = {
-    task_run: ['id', (v) => typeof v === 'string' && UUID_RE.test(v), 'a UUID'],
-    flow_run: ['id', (v) => typeof v === 'string' && UUID_RE.test(v), 'a UUID'],
+    task_run: ['id', (v) => isUuid(v), 'a UUID'],
+    flow_run: ['id', (v) => isUuid(v), 'a UUID'],
     parameter: ['name', (v) => typeof v === 'string', 'a string'],
     constant: ['type', (v) => typeof v === 'string', 'a string'],
   };

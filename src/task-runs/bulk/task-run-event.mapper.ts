@@ -1,5 +1,6 @@
 import { ReceivedEvent } from '../../events/event.types';
 import { normalizeTimestamp, Timestamp, toMicros } from '../../common/time/timestamp';
+import { isUuid } from '../../common/validation/uuid';
 import { defaultStateName, isStateType, StateType } from '../../orchestration/states';
 
 /**
@@ -20,7 +21,6 @@ import { defaultStateName, isStateType, StateType } from '../../orchestration/st
 export const TASK_RUN_EVENT_PREFIX = 'prefect.task-run';
 const TASK_RUN_RESOURCE_PREFIX = 'prefect.task-run.';
 const FLOW_RUN_RESOURCE_PREFIX = 'prefect.flow-run.';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An event the recorder cannot turn into a task run: it will never succeed, whatever the retries. */
 export class InvalidTaskRunEventError extends Error {
@@ -146,7 +146,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function uuidFromResource(value: string | undefined, prefix: string): string | undefined {
   if (typeof value !== 'string' || !value.startsWith(prefix)) return undefined;
   const id = value.slice(prefix.length);
-  return UUID.test(id) ? id.toLowerCase() : undefined;
+  return isUuid(id) ? id.toLowerCase() : undefined;
 }
 
 type FieldParser = (value: unknown) => unknown;
@@ -208,7 +208,7 @@ export function taskRunFromEvent(event: ReceivedEvent): TaskRunFromEvent {
   const fail = (reason: string): never => {
     throw new InvalidTaskRunEventError(eventId, reason);
   };
-  if (typeof event?.id !== 'string' || !UUID.test(event.id)) fail('the event id must be a UUID');
+  if (!isUuid(event?.id)) fail('the event id must be a UUID');
 
   const id = uuidFromResource(event.resource?.['prefect.resource.id'], TASK_RUN_RESOURCE_PREFIX);
   if (!id)

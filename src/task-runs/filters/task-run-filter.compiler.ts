@@ -11,7 +11,7 @@ import type {
   TimeRangeFilter,
   TimeRangeNullFilter,
 } from '../dto/filters.dto';
-import { combine, SqlParams } from './sql-params';
+import { combine, SqlParams } from '../../database/sql-params';
 
 /*
  * Compiles the filter objects of docs/reference.md §1.8 to parameterised SQL over the aliases `tr` (task_run),
