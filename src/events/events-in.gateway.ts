@@ -3,7 +3,7 @@ import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { sleep } from '../common/async/deferred';
 import { ServiceUnavailableError, TooManyRequestsError } from '../common/errors/domain.error';
-import { prefectHandshake, PrefectSocket } from '../common/websocket/prefect-socket';
+import { closeReason, prefectHandshake, PrefectSocket } from '../common/websocket/prefect-socket';
 import { AppConfig } from '../config/app-config';
 import { EventsIngestService } from './events-ingest.service';
 
@@ -12,13 +12,6 @@ export const INVALID_EVENT_CLOSE_CODE = 1007;
 const GOING_AWAY = 1001;
 /** Frames of one socket being committed at once, at most. */
 const MAX_IN_FLIGHT = 256;
-
-/** Websocket reasons are at most 123 bytes. */
-export function closeReason(text: string): string {
-  let out = text;
-  while (Buffer.byteLength(out, 'utf8') > 123) out = out.slice(0, -2);
-  return out === text ? out : `${out.slice(0, -1)}…`;
-}
 
 /**
  * `WS /api/events/in` (docs/reference.md §3.3): after the handshake each text frame is one event, stamped and published;

@@ -11,6 +11,13 @@ export const CloseCode = {
   SUBSCRIPTION_PROTOCOL_VIOLATION: 4001,
 } as const;
 
+/** A close reason cut to the 123 bytes a websocket close frame allows (an ellipsis marks the cut). */
+export function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out, 'utf8') > 123) out = out.slice(0, -2);
+  return out === text ? out : `${out.slice(0, -1)}…`;
+}
+
 /** Compares two secrets in constant time (hashing first, so lengths leak nothing either). */
 export function secretsEqual(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();
