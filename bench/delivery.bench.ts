@@ -16,8 +16,9 @@ import { Logger as GraphileLogger, makeWorkerUtils, run, Runner, WorkerUtils } f
 import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { TaskQueueStore } from '../src/task-queues/task-queue.store';
+import { insertDeferredRun, taskRunSnapshot } from '../test/factories/task-run.sql';
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
-import { insertDeferredRun, SUBSCRIPTION_PATH, taskRunSnapshot } from '../test/utils/task-worker-client';
+import { SUBSCRIPTION_PATH } from '../test/utils/task-worker-client';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');

@@ -136,22 +136,35 @@ describe(PostgresEventBus.name, () => {
     const group = `resume-${randomUUID()}`;
     const first = newBus();
     const gotFirst: string[] = [];
+    const handed: string[] = [];
     let hold = false;
-    await collect(first, group, gotFirst, async () => {
+    await collect(first, group, gotFirst, async (e) => {
+      handed.push(e.id);
       if (hold) await new Promise(() => undefined); // never settles: as if the process died mid-batch
     });
     const before = Array.from({ length: 5 }, () => ev());
     await first.publish(before);
     await expectEventually(() => expect(gotFirst).toEqual(before.map((e) => e.id)));
-    await new Promise((r) => setTimeout(r, 200)); // the position is saved
+    // The group's saved position reaches the last of them (the log holds only these rows).
+    const c = await newClient();
+    const last = (await c.query<{ p: string }>('SELECT max(position)::text AS p FROM event_log')).rows[0].p;
+    await expectEventually(async () => {
+      const saved = await c.query<{ p: string }>(
+        'SELECT position::text AS p FROM event_log_group WHERE name = $1',
+        [group],
+      );
+      expect(saved.rows[0]?.p).toBe(last);
+    });
     hold = true;
     const during = Array.from({ length: 5 }, () => ev());
     await first.publish(during);
-    await new Promise((r) => setTimeout(r, 300));
+    // The first consumer holds all of them, unsettled.
+    await expectEventually(() => expect(handed).toEqual(expect.arrayContaining(during.map((e) => e.id))));
     // A standby in another "process" waits for the group's lock, then takes over where the first left off.
     const second = newBus();
     const gotSecond: string[] = [];
     await collect(second, group, gotSecond);
+    // A window in which nothing may arrive: the standby must not deliver while the first holds the group.
     await new Promise((r) => setTimeout(r, 300));
     expect(gotSecond).toEqual([]);
     first.abandon();

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { Delivery, TaskQueueKind, TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import { enqueueRun } from '../factories/task-run.sql';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
-import { enqueueRun } from '../utils/task-worker-client';
 
 /**
  * The PostgreSQL delivery store through its port (claim / ack / retry / unclaim), on a real database, with

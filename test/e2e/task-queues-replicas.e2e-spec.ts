@@ -3,10 +3,11 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import { enqueueRun } from '../factories/task-run.sql';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { createTestDatabase } from '../utils/test-database';
-import { enqueueRun, TaskWorkerClient } from '../utils/task-worker-client';
+import { TaskWorkerClient } from '../utils/task-worker-client';
 
 /** Several app instances on one database: restart, crash (lease expiry) and replicas. */
 jest.setTimeout(60_000);

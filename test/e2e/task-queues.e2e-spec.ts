@@ -5,9 +5,10 @@ import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueues } from '../../src/task-queues/task-queue';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import { enqueueRun, insertDeferredRun } from '../factories/task-run.sql';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
-import { enqueueRun, insertDeferredRun, TaskWorkerClient } from '../utils/task-worker-client';
+import { TaskWorkerClient } from '../utils/task-worker-client';
 
 jest.setTimeout(60_000);
 
