@@ -5,6 +5,7 @@ import { ServiceUnavailableError, TooManyRequestsError } from '../../common/erro
 import { DeadlineClient } from '../../database/deadline-client';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
+import { armTrimTimer, trackSubscription } from './bus-subscriptions';
 import {
   BusPressure,
   EPHEMERAL_GROUP_PREFIX,
@@ -229,22 +230,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
         options.group,
       ]);
     }
-    this.subscriptions.add(sub);
-    sub.start();
-    if (!ephemeral && !this.trimTimer && this.opts.trimEveryMs > 0) {
-      this.trimTimer = setInterval(() => {
-        void this.trim().catch((err: unknown) =>
-          this.logger.warn({ msg: 'trim failed', error: String(err) }),
-        );
-      }, this.opts.trimEveryMs);
-      this.trimTimer.unref?.();
-    }
-    return {
-      close: async () => {
-        this.subscriptions.delete(sub);
-        await sub.close();
-      },
-    };
+    const handle = trackSubscription(this.subscriptions, sub);
+    if (!ephemeral) this.trimTimer ??= armTrimTimer(this.opts.trimEveryMs, () => this.trim(), this.logger);
+    return handle;
   }
 
   /** A new client with the bus's deadlines, for a consumer's own session (its group lock). */

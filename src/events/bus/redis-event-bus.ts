@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { deferred, Deferred, sleep } from '../../common/async/deferred';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
+import { armTrimTimer, trackSubscription } from './bus-subscriptions';
 import {
   BusPressure,
   EPHEMERAL_GROUP_PREFIX,
@@ -125,24 +126,15 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
       this.opts,
       this.observer,
     );
-    this.subscriptions.add(sub);
-    sub.start();
-    if (!this.trimTimer && this.opts.trimEveryMs > 0) {
-      this.trimTimer = setInterval(() => {
-        void this.trim().catch((err: unknown) =>
-          this.logger.warn({ msg: 'trim failed', error: String(err) }),
-        );
-      }, this.opts.trimEveryMs);
-      this.trimTimer.unref?.();
-    }
-    return {
-      close: async () => {
-        this.subscriptions.delete(sub);
-        await sub.close();
-        if (ephemeral)
-          await this.client.xgroup('DESTROY', this.opts.stream, options.group).catch(() => undefined);
-      },
-    };
+    const handle = trackSubscription(
+      this.subscriptions,
+      sub,
+      ephemeral
+        ? () => this.client.xgroup('DESTROY', this.opts.stream, options.group).catch(() => undefined)
+        : undefined,
+    );
+    this.trimTimer ??= armTrimTimer(this.opts.trimEveryMs, () => this.trim(), this.logger);
+    return handle;
   }
 
   /**
