@@ -9,7 +9,7 @@ import type { SchemaObject } from '@nestjs/swagger';
 
 /*
  * OpenAPI models of the event routes. Event bodies are parsed by hand (src/events/event.schema.ts and
- * event-filter.ts, for upstream's exact error locations), so these classes only describe the wire for the
+ * filters/parse.ts, for upstream's exact error locations), so these classes only describe the wire for the
  * document and for typed clients (docs/reference.md §6).
  */
 
