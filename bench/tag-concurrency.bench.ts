@@ -8,8 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
+import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 
 const RUNS = Number(process.env.TAG_BENCH_RUNS ?? 300);
 const CONCURRENCY = 16;
@@ -19,7 +19,9 @@ async function pool<T>(items: T[], worker: (item: T) => Promise<void>): Promise<
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < items.length) await worker(items[next++]);
+      while (next < items.length) {
+        await worker(items[next++]);
+      }
     }),
   );
 }

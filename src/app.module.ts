@@ -2,9 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthModule } from './common/auth/auth.module';
 import { CommonModule } from './common/common.module';
-import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { HttpExceptionFilter } from './common/errors/http-exception.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
+import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -14,9 +14,9 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
 import { ServicesModule } from './services/services.module';
+import { TaskRunRecorderModule } from './services/task-run-recorder/task-run-recorder.module';
 import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
-import { TaskRunRecorderModule } from './services/task-run-recorder/task-run-recorder.module';
 
 export interface AppModuleOptions {
   config: AppConfig;

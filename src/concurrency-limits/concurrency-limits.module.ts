@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
+import { TaskConcurrencyRules } from '../orchestration/policies/task-policies';
 import { ConcurrencyLimitsV2Controller } from './concurrency-limits-v2.controller';
 import { ConcurrencyLimitsV2Service } from './concurrency-limits-v2.service';
 import { ConcurrencyLimitsController } from './concurrency-limits.controller';
 import { ConcurrencyLimitsRepository } from './concurrency-limits.repository';
 import { ConcurrencyLimitsService } from './concurrency-limits.service';
 import { ConcurrencySlotsService } from './concurrency-slots.service';
-import { TaskConcurrencyRules } from '../orchestration/policies/task-policies';
 import { ConcurrencySlotRules } from './rules/concurrency-slot-rules';
 
 /**

@@ -47,8 +47,9 @@ export class DatabaseModule {
               } as DataSourceOptions).initialize();
               try {
                 const applied = await migrator.runMigrations({ transaction: 'each' });
-                if (applied.length)
+                if (applied.length) {
                   logger.log({ msg: 'migrations applied', names: applied.map((m) => m.name) });
+                }
               } finally {
                 await migrator.destroy();
               }

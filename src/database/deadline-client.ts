@@ -67,13 +67,17 @@ export class DeadlineClient extends Client {
   private withDeadline(callback: Callback): Callback {
     let settled = false;
     const timer = setTimeout(() => {
-      if (settled) return;
+      if (settled) {
+        return;
+      }
       settled = true;
       callback(new QueryDeadlineError(this.deadlineMs));
       this.abandon();
     }, this.deadlineMs);
     return (err, result) => {
-      if (settled) return;
+      if (settled) {
+        return;
+      }
       settled = true;
       clearTimeout(timer);
       callback(err, result);

@@ -82,19 +82,22 @@ class Parser {
   }
 
   strings(value: unknown, loc: Loc): string[] | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (!Array.isArray(value)) {
       this.issues.push({ loc, msg: 'Input should be a valid list', type: 'list_type', input: value });
       return undefined;
     }
     value.forEach((v, i) => {
-      if (typeof v !== 'string')
+      if (typeof v !== 'string') {
         this.issues.push({
           loc: [...loc, i],
           msg: 'Input should be a valid string',
           type: 'string_type',
           input: v,
         });
+      }
     });
     // As upstream, an empty list constrains nothing (Prefect clients send e.g. `"id": {"id": []}` by default).
     return value.length ? (value as string[]) : undefined;
@@ -103,24 +106,29 @@ class Parser {
   uuids(value: unknown, loc: Loc): string[] | undefined {
     const list = this.strings(value, loc);
     list?.forEach((v, i) => {
-      if (typeof v === 'string' && !UUID.test(v))
+      if (typeof v === 'string' && !UUID.test(v)) {
         this.issues.push({
           loc: [...loc, i],
           msg: 'Input should be a valid UUID',
           type: 'uuid_parsing',
           input: v,
         });
+      }
     });
     return list?.map((v) => String(v).toLowerCase());
   }
 
   timestamp(value: unknown, loc: Loc): Timestamp | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (typeof value === 'string') {
       try {
         return normalizeTimestamp(value);
       } catch (err) {
-        if (!(err instanceof InvalidTimestampError)) throw err;
+        if (!(err instanceof InvalidTimestampError)) {
+          throw err;
+        }
       }
     }
     this.issues.push({
@@ -133,7 +141,9 @@ class Parser {
   }
 
   bool(value: unknown, loc: Loc): boolean | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (typeof value !== 'boolean') {
       this.issues.push({ loc, msg: 'Input should be a valid boolean', type: 'bool_type', input: value });
       return undefined;
@@ -142,28 +152,40 @@ class Parser {
   }
 
   labels(value: unknown, loc: Loc): ResourceSpecification | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     const obj = this.object(value, loc, Object.keys(value));
-    if (!obj) return undefined;
+    if (!obj) {
+      return undefined;
+    }
     const spec: ResourceSpecification = {};
     for (const [key, v] of Object.entries(obj)) {
-      if (typeof v === 'string') spec[key] = [v];
-      else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) spec[key] = v;
-      else
+      if (typeof v === 'string') {
+        spec[key] = [v];
+      } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+        spec[key] = v;
+      } else {
         this.issues.push({
           loc: [...loc, key],
           msg: 'Input should be a valid string or list of strings',
           type: 'string_type',
           input: v,
         });
+      }
     }
     return spec;
   }
 
   oneOrMany(value: unknown, loc: Loc, each: (v: unknown, loc: Loc) => void): void {
-    if (value === undefined || value === null) return;
-    if (Array.isArray(value)) value.forEach((v, i) => each(v, [...loc, i]));
-    else each(value, loc);
+    if (value === undefined || value === null) {
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => each(v, [...loc, i]));
+    } else {
+      each(value, loc);
+    }
   }
 }
 
@@ -186,7 +208,9 @@ export function parseEventFilter(
     occurred: { since: defaultSince(nowMicros), until: fromMicros(nowMicros) },
     order: 'DESC',
   };
-  if (raw === undefined || raw === null) return filter;
+  if (raw === undefined || raw === null) {
+    return filter;
+  }
   const f = p.object(raw, loc, [
     'occurred',
     'event',
@@ -231,7 +255,9 @@ export function parseEventFilter(
     }
     p.oneOrMany(f.related, [...loc, 'related'], (v, l) => {
       const r = p.object(v, l, ['id', 'role', 'resources_in_roles', 'labels']);
-      if (!r) return;
+      if (!r) {
+        return;
+      }
       let pairs: [string, string][] | undefined;
       if (r.resources_in_roles !== undefined && r.resources_in_roles !== null) {
         if (
@@ -246,7 +272,9 @@ export function parseEventFilter(
             type: 'list_type',
             input: r.resources_in_roles,
           });
-        } else if (r.resources_in_roles.length) pairs = r.resources_in_roles as [string, string][];
+        } else if (r.resources_in_roles.length) {
+          pairs = r.resources_in_roles as [string, string][];
+        }
       }
       (filter.related ??= []).push({
         id: p.strings(r.id, [...l, 'id']),
@@ -257,7 +285,9 @@ export function parseEventFilter(
     });
     p.oneOrMany(f.any_resource, [...loc, 'any_resource'], (v, l) => {
       const r = p.object(v, l, ['id', 'id_prefix', 'labels']);
-      if (!r) return;
+      if (!r) {
+        return;
+      }
       (filter.anyResource ??= []).push({
         id: p.strings(r.id, [...l, 'id']),
         idPrefix: p.strings(r.id_prefix, [...l, 'id_prefix']),
@@ -266,26 +296,30 @@ export function parseEventFilter(
     });
     if (f.id !== undefined && f.id !== null) {
       const i = p.object(f.id, [...loc, 'id'], ['id']);
-      if (i) filter.id = { id: p.uuids(i.id, [...loc, 'id', 'id']) };
+      if (i) {
+        filter.id = { id: p.uuids(i.id, [...loc, 'id', 'id']) };
+      }
     }
     if (f.text !== undefined && f.text !== null) {
       const t = p.object(f.text, [...loc, 'text'], ['query']);
       if (t && t.query !== undefined && t.query !== null) {
-        if (typeof t.query !== 'string')
+        if (typeof t.query !== 'string') {
           p.issues.push({
             loc: [...loc, 'text', 'query'],
             msg: 'Input should be a valid string',
             type: 'string_type',
             input: t.query,
           });
-        else if (t.query.length > 200)
+        } else if (t.query.length > 200) {
           p.issues.push({
             loc: [...loc, 'text', 'query'],
             msg: 'String should have at most 200 characters',
             type: 'string_too_long',
             input: t.query,
           });
-        else filter.text = { query: t.query };
+        } else {
+          filter.text = { query: t.query };
+        }
       }
     }
     if (f.order !== undefined && f.order !== null) {
@@ -296,41 +330,53 @@ export function parseEventFilter(
           type: 'enum',
           input: f.order,
         });
-      } else filter.order = f.order;
+      } else {
+        filter.order = f.order;
+      }
     }
   }
-  if (p.issues.length) throw new FilterParseError(p.issues);
+  if (p.issues.length) {
+    throw new FilterParseError(p.issues);
+  }
   return filter;
 }
 
 /** The wire form of a parsed filter (for page tokens): parsing it again gives the same filter. */
 export function filterToWire(f: EventFilter): Obj {
   const out: Obj = { occurred: { since: f.occurred.since, until: f.occurred.until }, order: f.order };
-  if (f.event)
+  if (f.event) {
     out.event = {
       prefix: f.event.prefix,
       exclude_prefix: f.event.excludePrefix,
       name: f.event.name,
       exclude_name: f.event.excludeName,
     };
-  if (f.resource)
+  }
+  if (f.resource) {
     out.resource = {
       id: f.resource.id,
       id_prefix: f.resource.idPrefix,
       labels: f.resource.labels,
       distinct: f.resource.distinct,
     };
-  if (f.related)
+  }
+  if (f.related) {
     out.related = f.related.map((r) => ({
       id: r.id,
       role: r.role,
       resources_in_roles: r.resourcesInRoles,
       labels: r.labels,
     }));
-  if (f.anyResource)
+  }
+  if (f.anyResource) {
     out.any_resource = f.anyResource.map((r) => ({ id: r.id, id_prefix: r.idPrefix, labels: r.labels }));
-  if (f.id) out.id = { id: f.id.id };
-  if (f.text) out.text = { query: f.text.query };
+  }
+  if (f.id) {
+    out.id = { id: f.id.id };
+  }
+  if (f.text) {
+    out.text = { query: f.text.query };
+  }
   return JSON.parse(JSON.stringify(out)) as Obj; // drops undefined
 }
 
@@ -347,10 +393,16 @@ export function parseTextQuery(query: string): TextTerms {
   let m: RegExpExecArray | null;
   while ((m = re.exec(query))) {
     const term = (m[2] ?? m[3] ?? '').trim();
-    if (!term) continue;
-    if (m[1] === '+') terms.required.push(term);
-    else if (m[1] === '-') terms.exclude.push(term);
-    else terms.include.push(term);
+    if (!term) {
+      continue;
+    }
+    if (m[1] === '+') {
+      terms.required.push(term);
+    } else if (m[1] === '-') {
+      terms.exclude.push(term);
+    } else {
+      terms.include.push(term);
+    }
   }
   return terms;
 }
@@ -370,52 +422,83 @@ export class FilterSql {
       `e.occurred <= ${this.p(f.occurred.until)}::timestamptz`,
     ];
     if (f.event) {
-      if (f.event.prefix)
+      if (f.event.prefix) {
         c.push(`e.event LIKE ANY(${this.p(f.event.prefix.map((x) => `${escapeLike(x)}%`))}::text[])`);
-      if (f.event.excludePrefix?.length)
+      }
+      if (f.event.excludePrefix?.length) {
         c.push(
           `NOT (e.event LIKE ANY(${this.p(f.event.excludePrefix.map((x) => `${escapeLike(x)}%`))}::text[]))`,
         );
-      if (f.event.name) c.push(`e.event = ANY(${this.p(f.event.name)}::text[])`);
-      if (f.event.excludeName?.length) c.push(`e.event <> ALL(${this.p(f.event.excludeName)}::text[])`);
+      }
+      if (f.event.name) {
+        c.push(`e.event = ANY(${this.p(f.event.name)}::text[])`);
+      }
+      if (f.event.excludeName?.length) {
+        c.push(`e.event <> ALL(${this.p(f.event.excludeName)}::text[])`);
+      }
     }
     if (f.resource) {
-      if (f.resource.id) c.push(`e.resource_id = ANY(${this.p(f.resource.id)}::text[])`);
-      if (f.resource.idPrefix)
+      if (f.resource.id) {
+        c.push(`e.resource_id = ANY(${this.p(f.resource.id)}::text[])`);
+      }
+      if (f.resource.idPrefix) {
         c.push(
           `e.resource_id LIKE ANY(${this.p(f.resource.idPrefix.map((x) => `${escapeLike(x)}%`))}::text[])`,
         );
-      if (f.resource.labels) c.push(...this.labels(f.resource.labels, (k) => `(e.resource->>${this.p(k)})`));
+      }
+      if (f.resource.labels) {
+        c.push(...this.labels(f.resource.labels, (k) => `(e.resource->>${this.p(k)})`));
+      }
     }
     for (const r of f.related ?? []) {
       const rc: string[] = [];
-      if (r.id) rc.push(`r.resource_id = ANY(${this.p(r.id)}::text[])`);
-      if (r.role) rc.push(`r.resource_role = ANY(${this.p(r.role)}::text[])`);
-      else rc.push(`r.resource_role <> ''`);
+      if (r.id) {
+        rc.push(`r.resource_id = ANY(${this.p(r.id)}::text[])`);
+      }
+      if (r.role) {
+        rc.push(`r.resource_role = ANY(${this.p(r.role)}::text[])`);
+      } else {
+        rc.push(`r.resource_role <> ''`);
+      }
       if (r.resourcesInRoles?.length) {
         rc.push(
           `(r.resource_id, r.resource_role) IN (SELECT * FROM unnest(${this.p(r.resourcesInRoles.map((x) => x[0]))}::text[], ${this.p(r.resourcesInRoles.map((x) => x[1]))}::text[]))`,
         );
       }
-      if (r.labels) rc.push(...this.labels(r.labels, (k) => this.resourceLabel(k)));
+      if (r.labels) {
+        rc.push(...this.labels(r.labels, (k) => this.resourceLabel(k)));
+      }
       c.push(this.resourceSubquery(f, rc));
     }
     for (const a of f.anyResource ?? []) {
       const rc: string[] = [];
-      if (a.id) rc.push(`r.resource_id = ANY(${this.p(a.id)}::text[])`);
-      if (a.idPrefix)
+      if (a.id) {
+        rc.push(`r.resource_id = ANY(${this.p(a.id)}::text[])`);
+      }
+      if (a.idPrefix) {
         rc.push(`r.resource_id LIKE ANY(${this.p(a.idPrefix.map((x) => `${escapeLike(x)}%`))}::text[])`);
-      if (a.labels) rc.push(...this.labels(a.labels, (k) => this.resourceLabel(k)));
+      }
+      if (a.labels) {
+        rc.push(...this.labels(a.labels, (k) => this.resourceLabel(k)));
+      }
       c.push(this.resourceSubquery(f, rc));
     }
-    if (f.id?.id) c.push(`e.id = ANY(${this.p(f.id.id)}::uuid[])`);
+    if (f.id?.id) {
+      c.push(`e.id = ANY(${this.p(f.id.id)}::uuid[])`);
+    }
     if (f.text?.query) {
       const t = parseTextQuery(f.text.query);
       const doc = `(e.event || ' ' || e.resource::text || ' ' || e.related::text || ' ' || e.payload::text)`;
       const like = (term: string) => `${doc} ILIKE ${this.p(`%${escapeLike(term)}%`)}`;
-      if (t.include.length) c.push(`(${t.include.map(like).join(' OR ')})`);
-      for (const term of t.required) c.push(like(term));
-      for (const term of t.exclude) c.push(`NOT (${like(term)})`);
+      if (t.include.length) {
+        c.push(`(${t.include.map(like).join(' OR ')})`);
+      }
+      for (const term of t.required) {
+        c.push(like(term));
+      }
+      for (const term of t.exclude) {
+        c.push(`NOT (${like(term)})`);
+      }
     }
     return c.join(' AND ');
   }
@@ -426,15 +509,21 @@ export class FilterSql {
   }
 
   private resourceLabel(key: string): string {
-    if (key === RESOURCE_ID) return 'r.resource_id';
-    if (key === RESOURCE_ROLE) return 'r.resource_role';
+    if (key === RESOURCE_ID) {
+      return 'r.resource_id';
+    }
+    if (key === RESOURCE_ROLE) {
+      return 'r.resource_role';
+    }
     return `(r.resource->>${this.p(key)})`;
   }
 
   private labels(spec: ResourceSpecification, column: (key: string) => string): string[] {
     return Object.entries(spec).map(([key, patterns]) => {
       const col = column(key);
-      if (!patterns.length) return 'false';
+      if (!patterns.length) {
+        return 'false';
+      }
       const alternatives = patterns.map((pattern) => {
         const negated = pattern.startsWith('!');
         const like = this.p(globToLike(negated ? pattern.slice(1) : pattern));
@@ -456,57 +545,97 @@ function allResources(event: ReceivedEvent): Record<string, string>[] {
 /** Whether an event matches a filter, in memory (the live part of `/events/out`). Mirrors `FilterSql`. */
 export function eventMatches(f: EventFilter, e: ReceivedEvent): boolean {
   const occurred = toMicros(e.occurred);
-  if (occurred < toMicros(f.occurred.since) || occurred > toMicros(f.occurred.until)) return false;
+  if (occurred < toMicros(f.occurred.since) || occurred > toMicros(f.occurred.until)) {
+    return false;
+  }
   if (f.event) {
-    if (f.event.prefix && !f.event.prefix.some((x) => e.event.startsWith(x))) return false;
-    if (f.event.excludePrefix?.some((x) => e.event.startsWith(x))) return false;
-    if (f.event.name && !f.event.name.includes(e.event)) return false;
-    if (f.event.excludeName?.includes(e.event)) return false;
+    if (f.event.prefix && !f.event.prefix.some((x) => e.event.startsWith(x))) {
+      return false;
+    }
+    if (f.event.excludePrefix?.some((x) => e.event.startsWith(x))) {
+      return false;
+    }
+    if (f.event.name && !f.event.name.includes(e.event)) {
+      return false;
+    }
+    if (f.event.excludeName?.includes(e.event)) {
+      return false;
+    }
   }
   const rid = e.resource[RESOURCE_ID];
   if (f.resource) {
-    if (f.resource.id && !f.resource.id.includes(rid)) return false;
-    if (f.resource.idPrefix && !f.resource.idPrefix.some((x) => rid.startsWith(x))) return false;
-    if (f.resource.labels && !specificationMatches(f.resource.labels, e.resource)) return false;
+    if (f.resource.id && !f.resource.id.includes(rid)) {
+      return false;
+    }
+    if (f.resource.idPrefix && !f.resource.idPrefix.some((x) => rid.startsWith(x))) {
+      return false;
+    }
+    if (f.resource.labels && !specificationMatches(f.resource.labels, e.resource)) {
+      return false;
+    }
   }
   for (const r of f.related ?? []) {
     const hit = e.related.some((res) => {
       const id = res[RESOURCE_ID];
       const role = res[RESOURCE_ROLE] ?? '';
-      if (r.id && !r.id.includes(id)) return false;
-      if (r.role ? !r.role.includes(role) : role === '') return false;
-      if (r.resourcesInRoles?.length && !r.resourcesInRoles.some(([i, ro]) => i === id && ro === role))
+      if (r.id && !r.id.includes(id)) {
         return false;
-      if (r.labels && !specificationMatches(r.labels, res)) return false;
+      }
+      if (r.role ? !r.role.includes(role) : role === '') {
+        return false;
+      }
+      if (r.resourcesInRoles?.length && !r.resourcesInRoles.some(([i, ro]) => i === id && ro === role)) {
+        return false;
+      }
+      if (r.labels && !specificationMatches(r.labels, res)) {
+        return false;
+      }
       return true;
     });
-    if (!hit) return false;
+    if (!hit) {
+      return false;
+    }
   }
   for (const a of f.anyResource ?? []) {
     const hit = allResources(e).some((res) => {
       const id = res[RESOURCE_ID];
-      if (a.id && !a.id.includes(id)) return false;
-      if (a.idPrefix && !a.idPrefix.some((x) => id.startsWith(x))) return false;
+      if (a.id && !a.id.includes(id)) {
+        return false;
+      }
+      if (a.idPrefix && !a.idPrefix.some((x) => id.startsWith(x))) {
+        return false;
+      }
       if (
         a.labels &&
         !Object.entries(a.labels).every(([k, v]) =>
           labelMatches(k === RESOURCE_ROLE ? (res[k] ?? '') : res[k], v),
         )
-      )
+      ) {
         return false;
+      }
       return true;
     });
-    if (!hit) return false;
+    if (!hit) {
+      return false;
+    }
   }
-  if (f.id?.id && !f.id.id.includes(e.id)) return false;
+  if (f.id?.id && !f.id.id.includes(e.id)) {
+    return false;
+  }
   if (f.text?.query) {
     const t = parseTextQuery(f.text.query);
     const doc =
       `${e.event} ${JSON.stringify(e.resource)} ${JSON.stringify(e.related)} ${JSON.stringify(e.payload)}`.toLowerCase();
     const has = (term: string) => doc.includes(term.toLowerCase());
-    if (t.include.length && !t.include.some(has)) return false;
-    if (!t.required.every(has)) return false;
-    if (t.exclude.some(has)) return false;
+    if (t.include.length && !t.include.some(has)) {
+      return false;
+    }
+    if (!t.required.every(has)) {
+      return false;
+    }
+    if (t.exclude.some(has)) {
+      return false;
+    }
   }
   return true;
 }

@@ -43,9 +43,13 @@ export class EventsOutGateway implements OnGatewayConnection {
   }
 
   private async serve(socket: PrefectSocket): Promise<void> {
-    if (!(await prefectHandshake(socket, this.config.api.authString))) return;
+    if (!(await prefectHandshake(socket, this.config.api.authString))) {
+      return;
+    }
     const message = await socket.receiveJson();
-    if (message === null || message === undefined) return;
+    if (message === null || message === undefined) {
+      return;
+    }
     const value = 'value' in message ? (message.value as Record<string, unknown> | null) : null;
     if (!value || typeof value !== 'object' || value.type !== 'filter') {
       socket.close(CloseCode.PROTOCOL_ERROR, "Expected 'filter' message");
@@ -56,14 +60,20 @@ export class EventsOutGateway implements OnGatewayConnection {
     try {
       filter = parseEventFilter(value.filter, now, ['filter']);
     } catch (err) {
-      if (!(err instanceof FilterParseError)) throw err;
+      if (!(err instanceof FilterParseError)) {
+        throw err;
+      }
       socket.close(CloseCode.PROTOCOL_ERROR, closeReason(`Invalid filter: ${err.message}`));
       return;
     }
     const rawUntil = (value.filter as { occurred?: { until?: unknown } } | null)?.occurred?.until;
-    if (rawUntil === undefined || rawUntil === null) filter.occurred.until = FAR_FUTURE;
+    if (rawUntil === undefined || rawUntil === null) {
+      filter.occurred.until = FAR_FUTURE;
+    }
     const earliest = now - Math.round(this.config.events.maximumWebsocketBackfill * 1e6);
-    if (toMicros(filter.occurred.since) < earliest) filter.occurred.since = fromMicros(earliest);
+    if (toMicros(filter.occurred.since) < earliest) {
+      filter.occurred.since = fromMicros(earliest);
+    }
     filter.order = 'ASC';
 
     // Live first, so nothing that arrives during the backfill is missed.
@@ -71,9 +81,14 @@ export class EventsOutGateway implements OnGatewayConnection {
     let wake: Deferred<void> | undefined;
     let overflow = false;
     const unsubscribe = await this.stream.listen((event) => {
-      if (!eventMatches(filter, event)) return;
-      if (pending.length >= MAX_PENDING) overflow = true;
-      else pending.push(event);
+      if (!eventMatches(filter, event)) {
+        return;
+      }
+      if (pending.length >= MAX_PENDING) {
+        overflow = true;
+      } else {
+        pending.push(event);
+      }
       wake?.resolve();
     });
     socket.ws.once('close', () => wake?.resolve());
@@ -81,7 +96,9 @@ export class EventsOutGateway implements OnGatewayConnection {
     let alive = true;
     socket.ws.on('pong', () => (alive = true));
     const probe = setInterval(() => {
-      if (!alive) return socket.ws.terminate();
+      if (!alive) {
+        return socket.ws.terminate();
+      }
       alive = false;
       socket.ws.ping();
     }, PROBE_EVERY_MS);
@@ -96,7 +113,9 @@ export class EventsOutGateway implements OnGatewayConnection {
             sent.add(event.id);
             await socket.send({ type: 'event', event: toWire(event) });
           }
-          if (page.length < pageSize) break;
+          if (page.length < pageSize) {
+            break;
+          }
         }
       }
       while (!socket.closed) {
@@ -111,11 +130,15 @@ export class EventsOutGateway implements OnGatewayConnection {
           wake = undefined;
           continue;
         }
-        if (sent.has(event.id)) continue;
+        if (sent.has(event.id)) {
+          continue;
+        }
         await socket.send({ type: 'event', event: toWire(event) });
       }
     } catch (err) {
-      if (!socket.closed) throw err;
+      if (!socket.closed) {
+        throw err;
+      }
     } finally {
       clearInterval(probe);
       unsubscribe();

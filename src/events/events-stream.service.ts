@@ -1,5 +1,5 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { EventBus, Subscription } from './bus/event-bus';
 import { ReceivedEvent } from './event.types';
 
@@ -44,6 +44,8 @@ export class EventsStreamService implements OnApplicationShutdown {
     const sub = this.subscription;
     this.subscription = undefined;
     this.listeners.clear();
-    if (sub) await (await sub).close();
+    if (sub) {
+      await (await sub).close();
+    }
   }
 }

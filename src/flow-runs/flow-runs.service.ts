@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { NotFoundError } from '../common/errors/domain.error';
+import { generateRunName } from '../common/names/run-name';
 import { Clock } from '../common/time/clock';
 import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import type {
@@ -15,7 +16,6 @@ import type { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/
 import { applyFlowRunTransforms, FlowRunTimes } from './flow-run-transforms';
 import { toFlowJson, toFlowRunJson } from './flow-run.mapper';
 import { queryRows } from './query-rows';
-import { generateRunName } from '../common/names/run-name';
 
 /** What task orchestration reads about a flow run. */
 export interface FlowRunSnapshot {
@@ -41,7 +41,9 @@ export class FlowRunsService {
       `INSERT INTO flow (name, tags, labels) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING *`,
       [dto.name, JSON.stringify(dto.tags ?? []), JSON.stringify(dto.labels ?? {})],
     );
-    if (inserted.length) return { flow: toFlowJson(inserted[0]), created: true };
+    if (inserted.length) {
+      return { flow: toFlowJson(inserted[0]), created: true };
+    }
     const [row] = await this.dataSource.query(`SELECT * FROM flow WHERE name = $1`, [dto.name]);
     return { flow: toFlowJson(row), created: false };
   }
@@ -55,7 +57,9 @@ export class FlowRunsService {
           `SELECT * FROM flow_run WHERE flow_id = $1 AND idempotency_key = $2`,
           [dto.flow_id, dto.idempotency_key],
         );
-        if (existing) return { flowRun: toFlowRunJson(existing), created: false };
+        if (existing) {
+          return { flowRun: toFlowRunJson(existing), created: false };
+        }
       }
       const [flow] = await em.query(`SELECT labels FROM flow WHERE id = $1`, [dto.flow_id]);
       const labels: Record<string, unknown> = {
@@ -94,7 +98,9 @@ export class FlowRunsService {
 
   async readFlowRun(id: string): Promise<Record<string, unknown>> {
     const [row] = await this.dataSource.query(`SELECT * FROM flow_run WHERE id = $1`, [id]);
-    if (!row) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    if (!row) {
+      throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    }
     return toFlowRunJson(row);
   }
 
@@ -102,7 +108,9 @@ export class FlowRunsService {
     const proposed = stateFromCreate(dto.state, this.clock.now());
     return this.dataSource.transaction(async (em) => {
       const [row] = await em.query(`SELECT * FROM flow_run WHERE id = $1 FOR UPDATE`, [id]);
-      if (!row) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+      if (!row) {
+        throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+      }
       const updated = await this.writeState(em, row, proposed);
       return {
         state: updated.state as OrchestrationState,
@@ -114,7 +122,9 @@ export class FlowRunsService {
 
   async deleteFlowRun(id: string): Promise<void> {
     const rows = await queryRows(this.dataSource, `DELETE FROM flow_run WHERE id = $1 RETURNING id`, [id]);
-    if (!rows.length) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    if (!rows.length) {
+      throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    }
   }
 
   /** For task orchestration, inside the caller's transaction. */
@@ -123,7 +133,9 @@ export class FlowRunsService {
       `SELECT id, run_count, state_type, state_name, state->'state_details' AS state_details FROM flow_run WHERE id = $1`,
       [id],
     );
-    if (!row) return null;
+    if (!row) {
+      return null;
+    }
     return {
       id: row.id,
       runCount: row.run_count,

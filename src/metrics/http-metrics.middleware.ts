@@ -12,7 +12,9 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export function routeTemplate(req: Request): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
   // No route, or Nest's catch-all not-found route (`/api*path`).
-  if (typeof path !== 'string' || path.includes('*')) return UNMATCHED_ROUTE;
+  if (typeof path !== 'string' || path.includes('*')) {
+    return UNMATCHED_ROUTE;
+  }
   return `${req.baseUrl}${path}`;
 }
 
@@ -39,7 +41,9 @@ export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
     inFlight.inc();
     let done = false;
     const finish = (): void => {
-      if (done) return;
+      if (done) {
+        return;
+      }
       done = true;
       inFlight.dec();
       // A client that went away before the answer was written: 499, as nginx counts it.

@@ -1,8 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DeadLetterEntity } from './dead-letters/dead-letter.entity';
 import { DeadLetterReplayer } from './dead-letters/dead-letter-replayer.service';
+import { DeadLetterEntity } from './dead-letters/dead-letter.entity';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { DeadLettersService } from './dead-letters/dead-letters.service';
 import { ServicesRegistry, ServicesRunner } from './services.registry';

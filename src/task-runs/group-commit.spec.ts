@@ -18,7 +18,9 @@ describe('GroupCommit', () => {
       maxQueued: 100,
       run: async (items) => {
         groups.push(items);
-        if (groups.length === 1) await gate.done;
+        if (groups.length === 1) {
+          await gate.done;
+        }
         return items.map((v) => ({ ok: true, value: v * 2 }));
       },
     });
@@ -57,7 +59,9 @@ describe('GroupCommit', () => {
       },
     });
     await Promise.all(['a', 'b', 'a', 'c', 'a', 'b'].map((v) => sut.submit(v)));
-    for (const g of groups) expect(new Set(g).size).toBe(g.length);
+    for (const g of groups) {
+      expect(new Set(g).size).toBe(g.length);
+    }
     expect(groups.flat().sort()).toEqual(['a', 'a', 'a', 'b', 'b', 'c']);
   });
 
@@ -90,7 +94,9 @@ describe('GroupCommit', () => {
       maxQueued: 10,
       run: async (items) => {
         calls += 1;
-        if (calls === 1) throw new Error('boom');
+        if (calls === 1) {
+          throw new Error('boom');
+        }
         return items.map((v) => ({ ok: true, value: v }));
       },
     });

@@ -15,7 +15,9 @@ import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
 import { TaskRunMetricsInterceptor } from '../metrics/task-run.metrics';
+import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
+import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './dto/task-run.response';
 import {
   CountTaskRunsDto,
   CreateTaskRunDto,
@@ -25,8 +27,6 @@ import {
   TaskRunHistoryDto,
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
-import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
-import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './dto/task-run.response';
 import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Timestamp } from '../common/time/timestamp';
+import { queryRows } from '../flow-runs/query-rows';
 import type {
   OrchestratedRun,
   OrchestrationState,
@@ -9,7 +10,6 @@ import type {
 } from '../orchestration/orchestration.types';
 import type { StateType } from '../orchestration/states';
 import { RestorableTaskRun, TaskRunSnapshots } from '../task-queues/task-run-snapshots.port';
-import { queryRows } from '../flow-runs/query-rows';
 import { SqlParams } from './filters/sql-params';
 import { json, ResultPlacement, StateTimestampConflict } from './task-run-orchestration.ports';
 import {
@@ -185,7 +185,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
       `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       [sorted],
     );
-    if (!locked.length) return [];
+    if (!locked.length) {
+      return [];
+    }
     return em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`, [
       locked.map((r) => r.id),
     ]);
@@ -193,7 +195,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /** The runs that hold these natural keys (a NULL flow run matches a NULL flow run, as create's idempotency). */
   async findByNaturalKeys(em: EntityManager, keys: readonly NaturalKey[]): Promise<TaskRunRow[]> {
-    if (!keys.length) return [];
+    if (!keys.length) {
+      return [];
+    }
     const withFlow = keys.filter((k) => k.flow_run_id != null);
     const without = keys.filter((k) => k.flow_run_id == null);
     const parts: string[] = [];
@@ -339,8 +343,12 @@ export class TaskRunsRepository extends TaskRunSnapshots {
        SELECT u.id, u.updated, ${states.length ? '(SELECT count(*) FROM s)::int' : '0'} AS states FROM u`,
       params,
     );
-    if (rows.length && rows[0].states !== states.length) throw new StateTimestampConflict();
-    if (!rows.length && states.length) throw new StateTimestampConflict();
+    if (rows.length && rows[0].states !== states.length) {
+      throw new StateTimestampConflict();
+    }
+    if (!rows.length && states.length) {
+      throw new StateTimestampConflict();
+    }
     return new Map(rows.map((r) => [r.id, r.updated]));
   }
 
@@ -607,7 +615,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /** Of these run ids, the ones still SCHEDULED. */
   async stillScheduled(ids: readonly string[]): Promise<Set<string>> {
-    if (!ids.length) return new Set();
+    if (!ids.length) {
+      return new Set();
+    }
     const rows: { id: string }[] = await this.manager.query(
       `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) AND state_type = 'SCHEDULED'`,
       [ids],
@@ -626,6 +636,8 @@ async function lockKeysWithoutFlowRun(em: EntityManager, inserts: readonly RunIn
   const keys = [
     ...new Set(inserts.filter((i) => !i.run.flowRunId).map((i) => `${i.run.taskKey}\u001f${i.dynamicKey}`)),
   ].sort();
-  if (keys.length === 0) return;
+  if (keys.length === 0) {
+    return;
+  }
   await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`, [keys]);
 }

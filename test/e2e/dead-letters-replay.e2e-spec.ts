@@ -114,7 +114,9 @@ describe('migration DeadLetterReplayRequests1764300007000', () => {
           `SELECT name FROM migrations ORDER BY id DESC LIMIT 1`,
         );
         await ds.undoLastMigration({ transaction: 'each' });
-        if (executed[0].name === 'DeadLetterReplayRequests1764300007000') break;
+        if (executed[0].name === 'DeadLetterReplayRequests1764300007000') {
+          break;
+        }
       }
       expect(await hasColumn()).toBe(false);
       await ds.runMigrations({ transaction: 'each' });

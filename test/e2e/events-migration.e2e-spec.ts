@@ -34,7 +34,9 @@ describe('CreateEvents migration', () => {
           'ix_event_resources__event_id',
         ]),
       );
-      while ((await tables()).length) await ds.undoLastMigration({ transaction: 'each' });
+      while ((await tables()).length) {
+        await ds.undoLastMigration({ transaction: 'each' });
+      }
       expect(await tables()).toEqual([]);
       await ds.runMigrations({ transaction: 'each' });
       expect(await tables()).toEqual(['event_resources', 'events']);

@@ -74,7 +74,9 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
           contentType: 'application/json',
         };
         const problem = problemWith(await send(t.baseUrl, r));
-        if (problem) problems.push(`${describeRequest(r)} → ${problem}`);
+        if (problem) {
+          problems.push(`${describeRequest(r)} → ${problem}`);
+        }
       }
     }
     expect(problems).toEqual([]);
@@ -89,7 +91,9 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
         fc.asyncProperty(fuzzRequest(routes), async (r) => {
           runs += 1;
           const problem = problemWith(await send(t.baseUrl, r));
-          if (problem) throw new Error(`${describeRequest(r)} → ${problem}`);
+          if (problem) {
+            throw new Error(`${describeRequest(r)} → ${problem}`);
+          }
         }),
         {
           numRuns: 100_000,

@@ -22,7 +22,9 @@ class MetricsProbeLoop extends LoopService {
   }
   async runOnce(): Promise<void> {
     this.calls += 1;
-    if (this.calls % 2 === 0) throw new Error('every other iteration fails');
+    if (this.calls % 2 === 0) {
+      throw new Error('every other iteration fails');
+    }
   }
 }
 

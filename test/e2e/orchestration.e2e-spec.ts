@@ -1,5 +1,8 @@
-import request from 'supertest';
 import { Injectable } from '@nestjs/common';
+import request from 'supertest';
+import { Clock } from '../../src/common/time/clock';
+import { toMicros } from '../../src/common/time/timestamp';
+import type { TaskOrchestrationContext } from '../../src/orchestration/orchestration-context';
 import {
   ALL_STATES,
   OrchestrationRule,
@@ -7,17 +10,14 @@ import {
   states,
   UniversalTransform,
 } from '../../src/orchestration/orchestration-rule';
-import type { TaskOrchestrationContext } from '../../src/orchestration/orchestration-context';
-import type { TaskConcurrencyRules } from '../../src/orchestration/policies/task-policies';
+import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
 import {
   DefaultTaskOrchestrationPolicy,
   OrchestrationPolicy,
   TransitionRequest,
 } from '../../src/orchestration/policies/orchestration-policy';
-import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
+import type { TaskConcurrencyRules } from '../../src/orchestration/policies/task-policies';
 import type { StateType } from '../../src/orchestration/states';
-import { Clock } from '../../src/common/time/clock';
-import { toMicros } from '../../src/common/time/timestamp';
 import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
@@ -185,7 +185,9 @@ class NoRunningOnTag extends OrchestrationRule {
   readonly fromStates = ALL_STATES;
   readonly toStates = states('RUNNING');
   override beforeTransition(scope: RuleScope): void {
-    if (scope.ctx.run.tags.includes('frozen')) scope.abortTransition('Frozen runs may not start.');
+    if (scope.ctx.run.tags.includes('frozen')) {
+      scope.abortTransition('Frozen runs may not start.');
+    }
   }
 }
 
@@ -316,7 +318,9 @@ describe('set_state when the run already has a state at the proposed µs', () =>
 /** A stand-in for tag concurrency: a universal transform that writes through the orchestration transaction. */
 class ProbeRelease extends UniversalTransform {
   override async after(ctx: TaskOrchestrationContext): Promise<void> {
-    if (!ctx.transaction) throw new Error('no orchestration transaction');
+    if (!ctx.transaction) {
+      throw new Error('no orchestration transaction');
+    }
     await ctx.transaction.query(
       `INSERT INTO task_run_state_cache (cache_key, task_run_state_id) VALUES ('probe:' || $1::text, $1::uuid)`,
       [ctx.run.id],

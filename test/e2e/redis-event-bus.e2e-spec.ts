@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ReceivedEvent } from '../../src/events/event.types';
 import { EventBus } from '../../src/events/bus/event-bus';
 import { RedisEventBus } from '../../src/events/bus/redis-event-bus';
+import { ReceivedEvent } from '../../src/events/event.types';
 import { EventPersister } from '../../src/events/services/event-persister.service';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp } from '../utils/create-test-app';
@@ -45,7 +45,9 @@ describe('RedisEventBus (real Redis)', () => {
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((b) => b.onApplicationShutdown()));
     const keys = await admin.keys(`${stream}*`);
-    if (keys.length) await admin.del(...keys);
+    if (keys.length) {
+      await admin.del(...keys);
+    }
   });
 
   afterAll(async () => {
@@ -65,7 +67,9 @@ describe('RedisEventBus (real Redis)', () => {
       maxInFlight: 10,
     });
     const events = Array.from({ length: 200 }, received);
-    for (let i = 0; i < events.length; i += 20) await replicaA.publish(events.slice(i, i + 20));
+    for (let i = 0; i < events.length; i += 20) {
+      await replicaA.publish(events.slice(i, i + 20));
+    }
     const all = events.map((e) => e.id).sort();
     await expectEventually(() => expect([...a, ...b].sort()).toEqual(all));
     await expectEventually(() => expect([...other].sort()).toEqual(all));

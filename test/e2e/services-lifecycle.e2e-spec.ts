@@ -41,18 +41,21 @@ class BufferingService extends LoopService {
 
   protected override async drain(): Promise<void> {
     // The database must still be open here: this write proves the lifecycle order.
-    if (!this.dataSource.isInitialized) throw new Error('database closed before drain');
+    if (!this.dataSource.isInitialized) {
+      throw new Error('database closed before drain');
+    }
     await this.flush('drain');
   }
 
   private async flush(reason: string): Promise<void> {
     const items = this.buffer.splice(0);
-    if (items.length)
+    if (items.length) {
       await this.deadLetters.record(
         'test-buffering',
         reason,
         items.map((payload) => ({ payload, attempts: 0 })),
       );
+    }
   }
 }
 

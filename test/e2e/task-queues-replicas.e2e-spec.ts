@@ -5,8 +5,8 @@ import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
-import { createTestDatabase } from '../utils/test-database';
 import { enqueueRun, TaskWorkerClient } from '../utils/task-worker-client';
+import { createTestDatabase } from '../utils/test-database';
 
 /** Several app instances on one database: restart, crash (lease expiry) and replicas. */
 jest.setTimeout(60_000);
@@ -32,7 +32,9 @@ describe('task queues across restarts and replicas', () => {
     const got: string[] = [];
     for (;;) {
       const run = (await w.next(quietMs)) as { id: string } | undefined;
-      if (!run) return got;
+      if (!run) {
+        return got;
+      }
       got.push(run.id);
       w.ack();
     }
@@ -48,7 +50,9 @@ describe('task queues across restarts and replicas', () => {
     const first = await start(db);
     const k = key();
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await enqueueRun(first.dataSource, storeOf(first), k));
+    for (let i = 0; i < 5; i++) {
+      ids.push(await enqueueRun(first.dataSource, storeOf(first), k));
+    }
     await first.close();
 
     const second = await start(db);
@@ -156,7 +160,9 @@ describe('task queues across restarts and replicas', () => {
       const got: string[] = [];
       while (received < total && Date.now() < deadline) {
         const run = (await w.next(200)) as { id: string } | undefined;
-        if (!run) continue;
+        if (!run) {
+          continue;
+        }
         received++;
         got.push(run.id);
         w.ack();
@@ -174,7 +180,9 @@ describe('task queues across restarts and replicas', () => {
     expect(got.length).toBe(total);
     expect(new Set(got)).toEqual(new Set(ids));
     // Nothing more arrives afterwards, and both replicas took part.
-    for (const w of workers) expect(await w.next(300)).toBeUndefined();
+    for (const w of workers) {
+      expect(await w.next(300)).toBeUndefined();
+    }
     expect(perWorker[0].length + perWorker[1].length).toBeGreaterThan(0);
     expect(perWorker[2].length + perWorker[3].length).toBeGreaterThan(0);
   });

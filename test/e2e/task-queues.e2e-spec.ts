@@ -109,12 +109,16 @@ describe('task queues and the task-worker websocket', () => {
     const w1 = await subscribe([k]);
     const w2 = await subscribe([k]);
     const ids = new Set<string>();
-    for (let i = 0; i < 20; i++) ids.add(await enqueue(k));
+    for (let i = 0; i < 20; i++) {
+      ids.add(await enqueue(k));
+    }
     const drain = async (w: TaskWorkerClient): Promise<string[]> => {
       const got: string[] = [];
       for (;;) {
         const run = (await w.next(2000)) as { id: string } | undefined;
-        if (!run) return got;
+        if (!run) {
+          return got;
+        }
         got.push(run.id);
         w.ack();
       }
@@ -334,7 +338,9 @@ describe('task queues and the task-worker websocket', () => {
       expect((await worker.nextRun()).id).toBe(pendingId); // and delivered once its transaction commits
       worker.ack();
     } finally {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      if (runner.isTransactionActive) {
+        await runner.rollbackTransaction();
+      }
       await runner.release();
     }
   });

@@ -15,7 +15,9 @@ import { expectEventually } from '../utils/expect-eventually';
 jest.setTimeout(60_000);
 
 function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
+  if (items.length <= 1) {
+    return [items];
+  }
   return items.flatMap((item, i) =>
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
   );
@@ -64,7 +66,9 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         const flowRunId = await insertFlowRun(ds);
         const id = randomUUID();
         const events = runLifecycle(id, flowRunId);
-        for (const i of order.split('').map(Number)) await sut.recordBulkTaskRunEvents([events[i]]);
+        for (const i of order.split('').map(Number)) {
+          await sut.recordBulkTaskRunEvents([events[i]]);
+        }
         const row = await run(id);
         expect(row).toMatchObject({
           state_type: 'COMPLETED',
@@ -437,8 +441,9 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
       // Each recorder gets every event (at-least-once redelivery), in its own order and batch cut.
       const feed = async (writer: TaskRunBulkWriter, seed: number, size: number) => {
         const mine = shuffle(events, seed);
-        for (let i = 0; i < mine.length; i += size)
+        for (let i = 0; i < mine.length; i += size) {
           await writer.recordBulkTaskRunEvents(mine.slice(i, i + size));
+        }
       };
       await Promise.all([feed(sut, 1, 50), feed(other, 2, 70), feed(sut, 3, 33), feed(other, 4, 100)]);
       const rows = await ds.query(`SELECT id, state_type FROM task_run WHERE task_key = 'race'`);

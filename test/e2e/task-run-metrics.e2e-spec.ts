@@ -43,7 +43,9 @@ describe('task-run counters on /api/metrics', () => {
 
   it('should start every series at 0 and count creations, written states by type and decisions', async () => {
     const before = await scrape();
-    for (const series of SERIES) expect(before[series]).toBe(0);
+    for (const series of SERIES) {
+      expect(before[series]).toBe(0);
+    }
 
     // A: created PENDING, RUNNING (ACCEPT), FAILED with a retry left → rejected to AwaitingRetry (REJECT).
     const a = await request(t.baseUrl)

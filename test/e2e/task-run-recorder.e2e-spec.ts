@@ -20,7 +20,9 @@ function wire(events: ReceivedEvent[]): Record<string, unknown>[] {
 }
 
 function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
+  if (items.length <= 1) {
+    return [items];
+  }
   return items.flatMap((item, i) =>
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
   );
@@ -78,7 +80,9 @@ describe('TaskRunRecorder through the event bus', () => {
       const id = randomUUID();
       const events = runLifecycle(id, flowRunId);
       // one request per event, each possibly recorded in its own flush
-      for (const i of order.split('').map(Number)) await post(t, [events[i]]);
+      for (const i of order.split('').map(Number)) {
+        await post(t, [events[i]]);
+      }
       await expectEventually(async () =>
         expect(await stateTypes(t, id)).toEqual(['PENDING', 'RUNNING', 'COMPLETED']),
       );
@@ -245,10 +249,14 @@ describe('TaskRunRecorder lifecycle', () => {
         Array.from({ length: Math.ceil(list.length / n) }, (_, i) => list.slice(i * n, i * n + n));
       await Promise.all([
         (async () => {
-          for (const c of chunks(events, 30)) await post(a, c);
+          for (const c of chunks(events, 30)) {
+            await post(a, c);
+          }
         })(),
         (async () => {
-          for (const c of chunks(reversed, 45)) await post(b, c);
+          for (const c of chunks(reversed, 45)) {
+            await post(b, c);
+          }
         })(),
       ]);
       await expectEventually(
@@ -294,7 +302,9 @@ describe('TaskRunRecorder lifecycle', () => {
       }
       // interleave so that a run's events are spread over requests, batches and both recorders
       const order = [0, 1, 2].flatMap((k) => events.filter((_, i) => i % 3 === k));
-      for (let i = 0; i < order.length; i += 25) await post(i % 50 ? a : b, order.slice(i, i + 25));
+      for (let i = 0; i < order.length; i += 25) {
+        await post(i % 50 ? a : b, order.slice(i, i + 25));
+      }
       await expectEventually(
         async () => {
           const rows = await a.dataSource.query(
@@ -323,7 +333,9 @@ describe('TaskRunRecorder lifecycle', () => {
       await b.close();
       await a.close();
       const keys = await admin.keys(`${stream}*`);
-      if (keys.length) await admin.del(...keys);
+      if (keys.length) {
+        await admin.del(...keys);
+      }
       await admin.quit();
     }
   });

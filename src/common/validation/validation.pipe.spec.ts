@@ -18,7 +18,9 @@ async function run(
   try {
     return { value: await sut.transform(value, body(metatype)) };
   } catch (err) {
-    if (err instanceof RequestValidationError) return { issues: err.issues };
+    if (err instanceof RequestValidationError) {
+      return { issues: err.issues };
+    }
     throw err;
   }
 }

@@ -1,5 +1,5 @@
-import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { deferred } from '../../common/async/deferred';
+import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { ReceivedEvent } from '../event.types';
 import { InMemoryEventBus } from './in-memory-event-bus';
 
@@ -22,7 +22,9 @@ function ev(): ReceivedEvent {
 const flush = () => new Promise((r) => setImmediate(r));
 
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 500 && !cond(); i++) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
   expect(cond()).toBe(true);
 }
 

@@ -1,7 +1,8 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { deferred, Deferred } from '../../common/async/deferred';
+import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { ReceivedEvent } from '../event.types';
+import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 import {
   BusPressure,
   EPHEMERAL_GROUP_PREFIX,
@@ -10,7 +11,6 @@ import {
   SubscribeOptions,
   Subscription,
 } from './event-bus';
-import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 
 export interface InMemoryEventBusOptions {
   /** Events waiting per consumer group at most; past it `publish` refuses with 429 (never drops). */
@@ -47,11 +47,15 @@ class Fifo<T> {
   }
 
   push(...values: T[]): void {
-    for (const v of values) this.items.push(v);
+    for (const v of values) {
+      this.items.push(v);
+    }
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.head >= this.items.length) {
+      return undefined;
+    }
     const value = this.items[this.head];
     this.items[this.head++] = undefined as T;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
@@ -116,7 +120,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
 
   private backlogNow(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const g of this.groups.values()) out[g.name] = g.queue.length + g.retry.length + g.inFlight;
+    for (const g of this.groups.values()) {
+      out[g.name] = g.queue.length + g.retry.length + g.inFlight;
+    }
     return out;
   }
 
@@ -126,14 +132,17 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
    */
   pressure(maxBacklog: number): BusPressure | undefined {
     for (const g of this.groups.values()) {
-      if (g.abandoned) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+      if (g.abandoned) {
+        return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+      }
     }
     for (const [group, n] of Object.entries(this.backlogNow())) {
-      if (n >= maxBacklog)
+      if (n >= maxBacklog) {
         return {
           kind: 'full',
           message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
         };
+      }
     }
     return undefined;
   }
@@ -144,11 +153,15 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
     const batchIds = new Set<string>();
     for (const event of events) {
       const expires = this.seen.get(event.id);
-      if ((expires !== undefined && expires > now) || batchIds.has(event.id)) continue;
+      if ((expires !== undefined && expires > now) || batchIds.has(event.id)) {
+        continue;
+      }
       batchIds.add(event.id);
       fresh.push(event);
     }
-    if (!fresh.length) return;
+    if (!fresh.length) {
+      return;
+    }
     for (const group of this.groups.values()) {
       const waiting = group.queue.length + group.retry.length;
       if (waiting > 0 && waiting + fresh.length > this.queueSize) {
@@ -158,7 +171,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
         );
       }
     }
-    for (const event of fresh) this.remember(event.id, now);
+    for (const event of fresh) {
+      this.remember(event.id, now);
+    }
     for (const group of this.groups.values()) {
       group.queue.push(...fresh.map((event) => ({ event, attempts: 0 })));
       this.dispatch(group);
@@ -180,7 +195,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
       close: async () => {
         consumer.closed = true;
         group.consumers = group.consumers.filter((c) => c !== consumer);
-        if (!group.consumers.length && !group.name.startsWith(EPHEMERAL_GROUP_PREFIX)) group.abandoned = true;
+        if (!group.consumers.length && !group.name.startsWith(EPHEMERAL_GROUP_PREFIX)) {
+          group.abandoned = true;
+        }
         if (consumer.inFlight > 0) {
           consumer.idle ??= deferred<void>();
           await consumer.idle.promise;
@@ -198,7 +215,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
 
   onApplicationShutdown(): void {
     for (const group of this.groups.values()) {
-      for (const t of group.timers) clearTimeout(t);
+      for (const t of group.timers) {
+        clearTimeout(t);
+      }
       group.timers.clear();
     }
   }
@@ -245,7 +264,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   private dispatch(group: Group): void {
     while (group.queue.length + group.retry.length > 0) {
       const consumer = this.pickConsumer(group);
-      if (!consumer) return;
+      if (!consumer) {
+        return;
+      }
       const entry = (group.retry.shift() ?? group.queue.shift())!;
       consumer.inFlight += 1;
       group.inFlight += 1;

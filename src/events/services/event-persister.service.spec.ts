@@ -37,7 +37,9 @@ class FakeRepository {
     await new Promise((r) => setImmediate(r));
     this.inFlight -= 1;
     const error = this.failWhen(events);
-    if (error) throw error;
+    if (error) {
+      throw error;
+    }
     const fresh = events.filter((e) => !this.stored.includes(e.id));
     this.stored.push(...fresh.map((e) => e.id));
     return { events: fresh.length, resources: fresh.length };
@@ -160,7 +162,9 @@ describe(EventPersister.name, () => {
     repo.failWhen = () =>
       down ? Object.assign(new Error('terminating connection'), { code: '57P01' }) : undefined;
     const handled = Array.from({ length: 3 }, ev).map((e) => sut.handle(e));
-    for (let i = 0; i < 10; i++) await sut.flush(); // 10 failed attempts > MAX_FLUSH_RETRIES=3
+    for (let i = 0; i < 10; i++) {
+      await sut.flush();
+    } // 10 failed attempts > MAX_FLUSH_RETRIES=3
     expect(sut.depth).toBe(3);
     expect(deadLetters.letters).toHaveLength(0);
     expect(sut.health().detail).toContain('database unavailable, 3 events buffered');

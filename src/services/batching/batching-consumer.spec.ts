@@ -34,7 +34,9 @@ describe(BatchingConsumer.name, () => {
           await tick();
           inFlight -= 1;
           const err = failWhen(items);
-          if (err) throw err;
+          if (err) {
+            throw err;
+          }
           writes.push(items);
         },
         deadLetter: async (items, reason) => void letters.push({ items, reason }),
@@ -103,7 +105,9 @@ describe(BatchingConsumer.name, () => {
     const more = [3, 4].map((i) => sut.handle(i)); // size trigger paused: nothing written
     await tick();
     expect(sut.depth).toBe(4);
-    for (let i = 0; i < 5; i++) await sut.flush(); // more outages than maxAttempts
+    for (let i = 0; i < 5; i++) {
+      await sut.flush();
+    } // more outages than maxAttempts
     expect(letters).toEqual([]);
     down = false;
     await sut.flush();

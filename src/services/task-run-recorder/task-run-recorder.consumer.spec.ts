@@ -188,7 +188,9 @@ describe(TaskRunRecorderConsumer.name, () => {
     const { sut, bus } = make({ batchSize: 5, maxPersistRetries: 3 });
     const poison = event(2);
     write.mockImplementation(async (events) => {
-      if (events.some((e) => e.id === poison.id)) throw dbError('23503');
+      if (events.some((e) => e.id === poison.id)) {
+        throw dbError('23503');
+      }
       written.push(events);
     });
     const good = [event(0), event(1), event(3), event(4)];
@@ -267,12 +269,16 @@ describe(TaskRunRecorderConsumer.name, () => {
     const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 2 });
     let down = true;
     write.mockImplementation(async (events) => {
-      if (down) throw dbError('08006');
+      if (down) {
+        throw dbError('08006');
+      }
       written.push(events);
     });
     const e = event();
     const settled = bus.publish([e]);
-    for (let i = 0; i < 5; i++) await sut.flush();
+    for (let i = 0; i < 5; i++) {
+      await sut.flush();
+    }
     expect(deadLetters).toEqual([]);
     expect(sut.depth).toBe(1);
     down = false;
