@@ -234,7 +234,7 @@ async function measureWriter(client: Client, writer: Writer, events: ReceivedEve
     await writer(client, events.slice(i, i + BATCH), recorded);
   }
   const rate = events.length / ((performance.now() - started) / 1000);
-  const { rows } = await client.query(
+  const { rows } = await client.query<{ e: number; r: number }>(
     'SELECT (SELECT count(*) FROM events)::int AS e, (SELECT count(*) FROM event_resources)::int AS r',
   );
   if (rows[0].e !== events.length || rows[0].r !== events.length * 3) {

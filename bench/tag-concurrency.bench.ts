@@ -38,7 +38,7 @@ async function scenario(t: TestApp, tags: string[]): Promise<{ perSecond: number
     const res = await api()
       .post('/api/task_runs/')
       .send({ task_key: 'bench', dynamic_key: randomBytes(8).toString('hex'), tags });
-    ids.push(res.body.id as string);
+    ids.push((res.body as { id: string }).id);
   }
   let transitions = 0;
   let waits = 0;
@@ -48,7 +48,7 @@ async function scenario(t: TestApp, tags: string[]): Promise<{ perSecond: number
       .post(`/api/task_runs/${id}/set_state`)
       .send({ state: { type: 'RUNNING' } });
     transitions++;
-    if (running.body.status !== 'ACCEPT') {
+    if ((running.body as { status: string }).status !== 'ACCEPT') {
       waits++;
       return;
     }

@@ -57,7 +57,7 @@ function post(
   path: string,
   body: unknown,
   method = 'POST',
-): Promise<{ status: number; body: any; ms: number }> {
+): Promise<{ status: number; body: unknown; ms: number }> {
   const url = new URL(path, baseUrl);
   const data = method === 'GET' ? '' : JSON.stringify(body);
   const started = process.hrtime.bigint();
@@ -80,7 +80,7 @@ function post(
         res.on('end', () => {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, ms });
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : null, ms });
         });
       },
     );
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
           if (r.status !== 201) {
             throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
           }
-          createdIds.push(r.body.id);
+          createdIds.push((r.body as { id: string }).id);
           return r.ms;
         });
         createRates.push(api.latencies.length / api.elapsed);
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
               try {
                 await client.query('BEGIN');
                 await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
-                const s = await client.query(
+                const s = await client.query<{ id: string }>(
                   `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
                   [id, type],
                 );

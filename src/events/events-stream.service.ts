@@ -22,7 +22,7 @@ export class EventsStreamService implements OnApplicationShutdown {
   /** Registers a listener; resolves once the bus subscription is open. Returns the unsubscribe function. */
   async listen(listener: LiveListener): Promise<() => void> {
     this.listeners.add(listener);
-    this.subscription ??= this.bus.subscribe(async (event) => this.fanOut(event), {
+    this.subscription ??= this.bus.subscribe((event) => Promise.resolve(this.fanOut(event)), {
       group: this.group,
       maxInFlight: 1000,
     });

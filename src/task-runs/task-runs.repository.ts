@@ -169,7 +169,10 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   // ---------------------------------------------------------------- reads of one run
 
   async findById(id: string, em: EntityManager = this.manager): Promise<TaskRunRow | undefined> {
-    const [row] = await em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1`, [id]);
+    const [row] = await em.query<(TaskRunRow | undefined)[]>(
+      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1`,
+      [id],
+    );
     return row;
   }
 
@@ -379,7 +382,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     cacheKey: string,
     now: Timestamp,
   ): Promise<OrchestrationState | null> {
-    const [row] = await em.query(
+    const [row] = await em.query<(TaskRunStateRow | undefined)[]>(
       `SELECT s.*, a.data AS artifact_data
          FROM task_run_state_cache c
          JOIN task_run_state s ON s.id = c.task_run_state_id
@@ -395,7 +398,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   // ---------------------------------------------------------------- lists and aggregates (filters compiled by the caller)
 
   async readUi(id: string): Promise<(TaskRunRow & { flow_run_name: string | null }) | undefined> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<((TaskRunRow & { flow_run_name: string | null }) | undefined)[]>(
       `SELECT ${TASK_RUN_SELECT}, fr.name AS flow_run_name FROM ${TASK_RUN_FROM}
          LEFT JOIN flow_run fr ON fr.id = tr.flow_run_id WHERE tr.id = $1`,
       [id],
@@ -413,7 +416,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   }
 
   async count(where: string, p: SqlParams): Promise<number> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<{ count: number }[]>(
       `SELECT count(*)::int AS count FROM task_run tr WHERE ${where}`,
       p.values,
     );
@@ -488,7 +491,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   }
 
   async readState(id: string): Promise<TaskRunStateRow | undefined> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<(TaskRunStateRow | undefined)[]>(
       `SELECT s.*, a.data AS artifact_data FROM task_run_state s
          LEFT JOIN artifact a ON a.id = s.result_artifact_id WHERE s.id = $1`,
       [id],

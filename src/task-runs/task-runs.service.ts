@@ -367,7 +367,7 @@ export class TaskRunsService {
     const order = items
       .map((item, index) => ({ item, index }))
       .sort((a, b) => (a.item.id < b.item.id ? -1 : 1));
-    const outcomes: Outcome<TransitionOutcome>[] = new Array(items.length);
+    const outcomes = new Array<Outcome<TransitionOutcome>>(items.length);
     const writes: TransitionWrite[] = [];
     const done: {
       index: number;

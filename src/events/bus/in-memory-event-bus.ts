@@ -114,8 +114,8 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Events waiting (not yet handed to a consumer) per group. */
-  async backlog(): Promise<Record<string, number>> {
-    return this.backlogNow();
+  backlog(): Promise<Record<string, number>> {
+    return Promise.resolve(this.backlogNow());
   }
 
   private backlogNow(): Record<string, number> {
@@ -147,7 +147,12 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
     return undefined;
   }
 
-  async publish(events: ReceivedEvent[]): Promise<void> {
+  /** A full queue (429) rejects the promise, as the port's other adapters do. */
+  publish(events: ReceivedEvent[]): Promise<void> {
+    return new Promise((resolve) => resolve(this.publishNow(events)));
+  }
+
+  private publishNow(events: ReceivedEvent[]): void {
     const now = Date.now();
     const fresh: ReceivedEvent[] = [];
     const batchIds = new Set<string>();
@@ -180,7 +185,11 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
     }
   }
 
-  async subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
+  subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
+    return new Promise((resolve) => resolve(this.subscribeNow(handler, options)));
+  }
+
+  private subscribeNow(handler: EventHandler, options: SubscribeOptions): Subscription {
     const group = this.group(options.group);
     const consumer: Consumer = {
       handler,
@@ -207,10 +216,13 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Puts one event back in a group's queue (dead-letter replay). */
-  async redeliver(groupName: string, event: ReceivedEvent): Promise<void> {
-    const group = this.group(groupName);
-    group.retry.push({ event, attempts: 0 });
-    this.dispatch(group);
+  redeliver(groupName: string, event: ReceivedEvent): Promise<void> {
+    return new Promise((resolve) => {
+      const group = this.group(groupName);
+      group.retry.push({ event, attempts: 0 });
+      this.dispatch(group);
+      resolve();
+    });
   }
 
   onApplicationShutdown(): void {

@@ -549,7 +549,12 @@ class PgSubscription {
   ): Promise<{ position: number; only_group: string | null; event: ReceivedEvent }[]> {
     const params = [this.cursor, limit];
     if (this.session) {
-      return (await this.session.query(READ_SQL, params)).rows;
+      return (
+        await this.session.query<{ position: number; only_group: string | null; event: ReceivedEvent }>(
+          READ_SQL,
+          params,
+        )
+      ).rows;
     }
     return this.bus.query(READ_SQL, params);
   }

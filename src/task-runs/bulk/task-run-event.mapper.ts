@@ -186,7 +186,7 @@ const stringList: FieldParser = (v) => {
   if (!Array.isArray(v) || v.some((t) => typeof t !== 'string')) {
     throw new Error('must be a list of strings');
   }
-  return v;
+  return v as string[];
 };
 const seconds: FieldParser = (v) => {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
