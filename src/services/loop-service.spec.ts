@@ -14,17 +14,20 @@ class FlakyLoop extends LoopService {
     return this.interval;
   }
 
-  async runOnce(): Promise<void> {
+  runOnce(): Promise<void> {
     this.calls.push(Date.now());
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
-      throw new Error('database unavailable');
+      return Promise.reject(new Error('database unavailable'));
     }
+    return Promise.resolve();
   }
 }
 
 describe(LoopService.name, () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
   beforeEach(() => jest.useFakeTimers({ now: 0 }));
   afterEach(() => jest.useRealTimers());
 

@@ -29,7 +29,7 @@ export interface Dashboard {
   databaseUrl: string;
   baseUrl: string;
   /** JSON call to `/api<path>`; throws on an unexpected status. */
-  api<T = any>(method: string, path: string, body?: unknown, expectStatus?: number[]): Promise<T>;
+  api<T = unknown>(method: string, path: string, body?: unknown, expectStatus?: number[]): Promise<T>;
   stop(): Promise<void>;
 }
 

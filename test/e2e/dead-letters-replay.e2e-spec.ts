@@ -26,12 +26,11 @@ describe('dead-letter replay across processes', () => {
       env: { SERVER_RUN_SERVICES: 'false' },
     });
     const deadLetters = services.app.get(DeadLettersService);
-    deadLetters.registerReplayHandler('replay-test', async (payload) => {
+    deadLetters.registerReplayHandler('replay-test', (payload) => {
       replayed.push(payload);
+      return Promise.resolve();
     });
-    deadLetters.registerReplayHandler('replay-fails', async () => {
-      throw new Error('still broken');
-    });
+    deadLetters.registerReplayHandler('replay-fails', () => Promise.reject(new Error('still broken')));
   });
 
   afterAll(async () => {

@@ -169,7 +169,7 @@ describe('POST /api/events and the event persister', () => {
           { ...wireEvent(), resource: { 'prefect.resource.id': 'a', n: 1 } },
         ])
         .expect(422);
-      const locs = res.body.exception_detail.map((d: { loc: unknown[] }) => d.loc);
+      const locs = (res.body.exception_detail as { loc: unknown[] }[]).map((d) => d.loc);
       expect(locs).toEqual(
         expect.arrayContaining([
           ['body', 1, 'resource'],

@@ -122,7 +122,10 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
     }
     // Still serving sockets and HTTP afterwards.
     const out = await exchange(`${t.wsUrl}${PROBE_SOCKET_PATH}`, [authFrame(null), '{"type":"ping"}']);
-    expect(out.messages.map((m) => JSON.parse(m))).toEqual([{ type: 'auth_success' }, { type: 'pong' }]);
+    expect(out.messages.map((m) => JSON.parse(m) as unknown)).toEqual([
+      { type: 'auth_success' },
+      { type: 'pong' },
+    ]);
     await expectHealthy();
   }, 120_000);
 });

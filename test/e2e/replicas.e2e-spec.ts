@@ -50,7 +50,7 @@ describe('two API replicas and one services process on one database and Redis', 
   it('should have both replicas ready, running no services themselves', async () => {
     for (const replica of [replicaA, replicaB]) {
       const res = await request(replica.baseUrl).get('/api/ready').expect(200);
-      expect(res.body.services.every((s: { enabled: boolean }) => !s.enabled)).toBe(true);
+      expect((res.body.services as { enabled: boolean }[]).every((s) => !s.enabled)).toBe(true);
     }
   });
 

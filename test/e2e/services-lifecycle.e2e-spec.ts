@@ -63,7 +63,7 @@ class BufferingService extends LoopService {
 class BufferingModule {}
 
 async function countFlushed(dataSource: DataSource, reason: string): Promise<number> {
-  const [{ n }] = await dataSource.query(
+  const [{ n }] = await dataSource.query<{ n: number }[]>(
     `SELECT count(*)::int AS n FROM dead_letter WHERE source = 'test-buffering' AND reason = $1`,
     [reason],
   );
@@ -106,10 +106,12 @@ describe('services framework', () => {
     const service = t.app.get(BufferingService);
     expect(service.status).toBe('stopped');
     const ready = await request(t.baseUrl).get('/api/ready').expect(200);
-    expect(ready.body.services.find((s: { name: string }) => s.name === 'TestBuffering')).toMatchObject({
-      enabled: false,
-      status: 'stopped',
-    });
+    expect((ready.body.services as { name: string }[]).find((s) => s.name === 'TestBuffering')).toMatchObject(
+      {
+        enabled: false,
+        status: 'stopped',
+      },
+    );
   });
 
   it('should not start services in an API-only process (SERVER_RUN_SERVICES=false)', async () => {
@@ -134,7 +136,9 @@ describe('services framework', () => {
     service.failNext = 1_000_000;
     await expectEventually(async () => {
       const res = await request(t!.baseUrl).get('/api/ready').expect(503);
-      expect(res.body.down.join('\n')).toContain('TestBuffering: last iteration failed: simulated failure');
+      expect((res.body as { down: string[] }).down.join('\n')).toContain(
+        'TestBuffering: last iteration failed: simulated failure',
+      );
     });
     service.failNext = 0;
     await expectEventually(() => request(t!.baseUrl).get('/api/ready').expect(200));

@@ -97,7 +97,7 @@ describe('task queues and the task-worker websocket', () => {
     const worker = await subscribe([k]);
     await expectEventually(async () => {
       const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
-      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+      expect((res.body as { task_keys: string[] }[]).map((w) => w.task_keys).flat()).toContain(k);
     });
     const id = await enqueue(k);
     expect((await worker.nextRun(5000)).id).toBe(id);
@@ -357,7 +357,7 @@ describe('task queues and the task-worker websocket', () => {
     const worker = await subscribe([k]);
     await expectEventually(async () => {
       const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
-      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+      expect((res.body as { task_keys: string[] }[]).map((w) => w.task_keys).flat()).toContain(k);
     });
     // Woken by NOTIFY on the new connection, not by the wait's timeout (30 s): the bound sits far from both.
     const waited = store.waitForWork([k], 30_000);

@@ -36,7 +36,9 @@ export async function discoverHttpRoutes(
     void req.set('Authorization', authorization);
   }
   const res = await req.expect(200);
-  const paths = (res.body as { paths: Record<string, Record<string, any>> }).paths;
+  // A path item maps each method to its operation; its `parameters` key holds the parameters they share.
+  type Operation = { parameters?: DiscoveredParameter[]; requestBody?: unknown };
+  const paths = (res.body as { paths: Record<string, Record<string, Operation | undefined>> }).paths;
   const routes: DiscoveredRoute[] = [];
   for (const [path, item] of Object.entries(paths)) {
     for (const method of METHODS) {
@@ -44,7 +46,8 @@ export async function discoverHttpRoutes(
       if (!op) {
         continue;
       }
-      const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])] as DiscoveredParameter[];
+      const shared = (item as { parameters?: DiscoveredParameter[] }).parameters ?? [];
+      const parameters = [...shared, ...(op.parameters ?? [])];
       // Path params the document did not declare (e.g. a handler without @Param metadata).
       for (const m of path.matchAll(/\{([^}]+)\}/g)) {
         if (!parameters.some((p) => p.in === 'path' && p.name === m[1])) {

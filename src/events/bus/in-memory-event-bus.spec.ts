@@ -34,12 +34,12 @@ describe(InMemoryEventBus.name, () => {
     const persister: string[] = [];
     const recorderA: string[] = [];
     const recorderB: string[] = [];
-    await sut.subscribe(async (e) => void persister.push(e.id), {
+    await sut.subscribe((e) => Promise.resolve(void persister.push(e.id)), {
       group: 'event-persister',
       maxInFlight: 100,
     });
-    await sut.subscribe(async (e) => void recorderA.push(e.id), { group: 'task-run-recorder' });
-    await sut.subscribe(async (e) => void recorderB.push(e.id), { group: 'task-run-recorder' });
+    await sut.subscribe((e) => Promise.resolve(void recorderA.push(e.id)), { group: 'task-run-recorder' });
+    await sut.subscribe((e) => Promise.resolve(void recorderB.push(e.id)), { group: 'task-run-recorder' });
     const events = Array.from({ length: 50 }, ev);
     await sut.publish(events);
     await until(() => persister.length === 50 && recorderA.length + recorderB.length === 50);
@@ -65,13 +65,13 @@ describe(InMemoryEventBus.name, () => {
     const deadLetters: [string, string, number][] = [];
     const sut = new InMemoryEventBus(
       { maxRetries: 2, retryDelayMs: 1 },
-      { deadLetter: async (group, e, attempts) => void deadLetters.push([group, e.id, attempts]) },
+      { deadLetter: (group, e, attempts) => Promise.resolve(void deadLetters.push([group, e.id, attempts])) },
     );
     const calls: string[] = [];
     await sut.subscribe(
-      async (e) => {
+      (e) => {
         calls.push(e.id);
-        throw new Error('boom');
+        return Promise.reject(new Error('boom'));
       },
       { group: 'g' },
     );
@@ -85,7 +85,7 @@ describe(InMemoryEventBus.name, () => {
   it('should dedupe published events by id', async () => {
     const sut = new InMemoryEventBus();
     const got: string[] = [];
-    await sut.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 10 });
+    await sut.subscribe((e) => Promise.resolve(void got.push(e.id)), { group: 'g', maxInFlight: 10 });
     const e = ev();
     await sut.publish([e, e]);
     await sut.publish([e]);

@@ -49,12 +49,9 @@ class FakeRepository {
 class FakeDeadLetters {
   letters: { source: string; reason: string; items: { payload: unknown; attempts: number }[] }[] = [];
   registerReplayHandler(): void {}
-  async record(
-    source: string,
-    reason: string,
-    items: { payload: unknown; attempts: number }[],
-  ): Promise<void> {
+  record(source: string, reason: string, items: { payload: unknown; attempts: number }[]): Promise<void> {
     this.letters.push({ source, reason, items });
+    return Promise.resolve();
   }
 }
 

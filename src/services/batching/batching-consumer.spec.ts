@@ -13,7 +13,9 @@ describe(BatchingConsumer.name, () => {
   let inFlight: number;
   let maxInFlight: number;
 
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   beforeEach(() => {
     writes = [];
@@ -39,7 +41,7 @@ describe(BatchingConsumer.name, () => {
           }
           writes.push(items);
         },
-        deadLetter: async (items, reason) => void letters.push({ items, reason }),
+        deadLetter: (items, reason) => Promise.resolve(void letters.push({ items, reason })),
         isPermanent: permanent,
         onProblem: (p) => problems.push(p),
       },

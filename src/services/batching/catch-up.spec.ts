@@ -4,11 +4,13 @@ import { watchCatchUp } from './catch-up';
 
 describe(watchCatchUp.name, () => {
   const logger = new Logger('test');
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   const busWith = (backlogs: number[]): EventBus =>
     ({
-      backlog: async () => ({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
+      backlog: () => Promise.resolve({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
     }) as unknown as EventBus;
 
   it('should report nothing on a fresh start (backlog within the threshold)', async () => {
