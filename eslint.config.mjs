@@ -56,11 +56,12 @@ export default tseslint.config(
     },
   },
   {
-    // Tests only: reading a response or a row is reading `any` the libraries hand us (supertest's `res.body`,
-    // TypeORM's `DataSource.query`, jest's asymmetric matchers such as `expect.any(String)`), and the reads are
-    // checked by the assertions around them. Member access and assignment of such values are allowed here;
-    // calling, returning or passing on `any`, `any` written by hand and async without await stay errors.
-    files: ['test/**/*.ts', 'src/**/*.spec.ts'],
+    // e2e specs only: they read what the libraries hand them as `any` (supertest's `res.body`, TypeORM's
+    // `DataSource.query`, jest's asymmetric matchers such as `expect.any(String)` inside expected objects), and
+    // each read is checked by the assertion around it. Member access and assignment of such values are allowed
+    // here; calling, returning or passing on `any`, `any` written by hand and async without await stay errors,
+    // and unit specs, test utils and factories get the full rules.
+    files: ['test/e2e/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

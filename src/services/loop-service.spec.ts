@@ -38,6 +38,7 @@ describe(LoopService.name, () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(sut.health()).toMatchObject({
       status: 'running',
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @types/jest types asymmetric matchers as any
       detail: expect.stringContaining('database unavailable'),
     });
     await jest.advanceTimersByTimeAsync(1000 + 2000 + 4000);

@@ -161,7 +161,10 @@ export async function websocketAuthProblems(url: string, authString: string): Pr
     "Expected 'auth' message",
   );
   const ok = await exchange(url, [authFrame(authString)]);
-  if (ok.messages[0] === undefined || JSON.parse(ok.messages[0]).type !== 'auth_success') {
+  if (
+    ok.messages[0] === undefined ||
+    (JSON.parse(ok.messages[0]) as { type?: unknown }).type !== 'auth_success'
+  ) {
     problems.push(`right token: expected auth_success, got ${JSON.stringify(ok)}`);
   }
   return problems;

@@ -130,6 +130,7 @@ describe(SecureTaskConcurrencySlots.name, () => {
     );
     expect(ctx.responseStatus).toBe('ABORT');
     expect(ctx.responseDetails).toMatchObject({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @types/jest types asymmetric matchers as any
       reason: expect.stringContaining('SecureTaskConcurrencySlots'),
     });
   });
