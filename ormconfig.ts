@@ -8,9 +8,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { createLogger } from './src/common/logging/json-logger';
 import { loadConfig } from './src/config/load-env';
 import { ConfigError } from './src/config/setting';
-import { createLogger } from './src/common/logging/json-logger';
 import { dataSourceOptions } from './src/database/data-source-options';
 import { resolveCliDatabase, signalPostmasterStop } from './src/database/migration-cli-database';
 
@@ -24,7 +24,9 @@ async function createDataSource(): Promise<DataSource> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) refuse(err.message);
+    if (err instanceof ConfigError) {
+      refuse(err.message);
+    }
     throw err;
   }
   Logger.overrideLogger(createLogger(config.server.logLevel, config.server.logFormat));

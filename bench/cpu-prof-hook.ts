@@ -14,7 +14,9 @@ if (dir) {
   session.post('Profiler.enable', () => session.post('Profiler.start'));
   process.on('SIGUSR2', () => {
     session.post('Profiler.stop', (err, result) => {
-      if (err) return;
+      if (err) {
+        return;
+      }
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, `server-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
     });

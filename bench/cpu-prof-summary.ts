@@ -12,18 +12,30 @@ interface Node {
 }
 
 const file = process.argv[2];
-if (!file) throw new Error('usage: cpu-prof-summary <file.cpuprofile>');
+if (!file) {
+  throw new Error('usage: cpu-prof-summary <file.cpuprofile>');
+}
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
 const counts = new Map<number, number>();
-for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+for (const s of profile.samples) {
+  counts.set(s, (counts.get(s) ?? 0) + 1);
+}
 const total = profile.samples.length;
 
 function area(url: string, fn: string): string {
-  if (!url) return fn === '(idle)' ? '(idle)' : fn === '(garbage collector)' ? '(gc)' : '(program/native)';
+  if (!url) {
+    return fn === '(idle)' ? '(idle)' : fn === '(garbage collector)' ? '(gc)' : '(program/native)';
+  }
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (m) return m[1];
-  if (url.includes('/src/')) return `src/${url.split('/src/')[1].split('/')[0]}`;
-  if (url.startsWith('node:')) return url.split('/')[0];
+  if (m) {
+    return m[1];
+  }
+  if (url.includes('/src/')) {
+    return `src/${url.split('/src/')[1].split('/')[0]}`;
+  }
+  if (url.startsWith('node:')) {
+    return url.split('/')[0];
+  }
   return url;
 }
 
@@ -31,7 +43,9 @@ const byArea = new Map<string, number>();
 const byFn = new Map<string, number>();
 for (const n of profile.nodes) {
   const hits = counts.get(n.id) ?? 0;
-  if (!hits) continue;
+  if (!hits) {
+    continue;
+  }
   const a = area(n.callFrame.url, n.callFrame.functionName);
   byArea.set(a, (byArea.get(a) ?? 0) + hits);
   const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/.*node_modules\//, '').replace(/.*\/src\//, 'src/')}:${n.callFrame.lineNumber}`;

@@ -41,8 +41,9 @@ async function main(): Promise<void> {
         `SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'task_run'
             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
       );
-      for (const { indexname } of indexes as { indexname: string }[])
+      for (const { indexname } of indexes as { indexname: string }[]) {
         await client.query(`DROP INDEX "${indexname}"`);
+      }
       await client.query(
         `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type,
            state_name, state_timestamp, expected_start_time, start_time, end_time, total_run_time)
@@ -58,7 +59,9 @@ async function main(): Promise<void> {
            FROM generate_series(1, $1::int) g`,
         [ROWS],
       );
-      for (const { indexdef } of indexes as { indexdef: string }[]) await client.query(indexdef);
+      for (const { indexdef } of indexes as { indexdef: string }[]) {
+        await client.query(indexdef);
+      }
     } finally {
       client.release();
     }
@@ -76,10 +79,11 @@ async function main(): Promise<void> {
         signal: AbortSignal.timeout(60_000),
       });
       const buf = await res.arrayBuffer();
-      if (!res.ok)
+      if (!res.ok) {
         throw new Error(
           `${method} ${path} answered ${res.status}: ${Buffer.from(buf).toString().slice(0, 300)}`,
         );
+      }
       return performance.now() - t0;
     };
     const hourAgo = new Date(Date.now() - 3600_000).toISOString();
@@ -168,7 +172,9 @@ async function main(): Promise<void> {
     }
     for (const [method, path, body] of overview) {
       const samples: number[] = [];
-      for (let i = 0; i < REPS; i++) samples.push(await time(method, path, body));
+      for (let i = 0; i < REPS; i++) {
+        samples.push(await time(method, path, body));
+      }
       log(`overview ${path}: median ${median(samples).toFixed(1)} ms`);
     }
     log(

@@ -75,7 +75,9 @@ class Receipts {
       this.waiters.delete(id);
       w(t);
     }
-    if (this.received >= this.expected) this.onAll?.();
+    if (this.received >= this.expected) {
+      this.onAll?.();
+    }
   }
 
   /** Resolves once `expected` more runs are received. */
@@ -166,7 +168,9 @@ class Ours {
     const ours = new Ours(t, t.app.get(TaskQueueStore));
     await ours.connect();
     await new Promise((r) => setTimeout(r, 300)); // every worker subscribed and waiting
-    for (let i = 0; i < 20; i++) await enqueueOurs(t, ours.store, ours.receipts); // warm-up
+    for (let i = 0; i < 20; i++) {
+      await enqueueOurs(t, ours.store, ours.receipts);
+    } // warm-up
     return ours;
   }
 
@@ -188,7 +192,9 @@ class Ours {
           state: { type: 'SCHEDULED', state_details: { deferred: true } },
         }),
       });
-      if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+      if (res.status !== 201) {
+        throw new Error(`create failed: ${res.status} ${await res.text()}`);
+      }
       await res.arrayBuffer();
       responses.push(nowMs() - started);
       latencies.push((await received) - started);
@@ -211,7 +217,9 @@ class Ours {
 
   /** Disconnects the workers, queues a batch, reconnects 4 workers: runs received per second. */
   async throughput(): Promise<number> {
-    for (const ws of this.sockets.splice(0)) ws.close();
+    for (const ws of this.sockets.splice(0)) {
+      ws.close();
+    }
     await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < THROUGHPUT_RUNS; i += 100) {
       await this.t.dataSource.transaction(async (manager) => {
@@ -236,12 +244,16 @@ class Ours {
   }
 
   async close(): Promise<void> {
-    for (const ws of this.sockets) ws.close();
+    for (const ws of this.sockets) {
+      ws.close();
+    }
     await this.t.close();
   }
 
   private async connect(): Promise<void> {
-    for (let i = 0; i < WORKERS; i++) this.sockets.push(await openWorker(this.t, this.receipts));
+    for (let i = 0; i < WORKERS; i++) {
+      this.sockets.push(await openWorker(this.t, this.receipts));
+    }
   }
 }
 
@@ -266,7 +278,9 @@ class Graphile {
     await utils.migrate();
     const g = new Graphile(pgPool, utils);
     await g.startRunner();
-    for (let i = 0; i < 20; i++) await g.addAndWait(); // warm-up
+    for (let i = 0; i < 20; i++) {
+      await g.addAndWait();
+    } // warm-up
     return g;
   }
 

@@ -230,9 +230,11 @@ async function measureWriter(client: Client, writer: Writer, events: ReceivedEve
   await client.query('TRUNCATE events, event_resources');
   const recorded = fromMicros(Date.now() * 1000);
   const started = performance.now();
-  for (let i = 0; i < events.length; i += BATCH) await writer(client, events.slice(i, i + BATCH), recorded);
+  for (let i = 0; i < events.length; i += BATCH) {
+    await writer(client, events.slice(i, i + BATCH), recorded);
+  }
   const rate = events.length / ((performance.now() - started) / 1000);
-  const { rows } = await client.query(
+  const { rows } = await client.query<{ e: number; r: number }>(
     'SELECT (SELECT count(*) FROM events)::int AS e, (SELECT count(*) FROM event_resources)::int AS r',
   );
   if (rows[0].e !== events.length || rows[0].r !== events.length * 3) {
@@ -252,7 +254,9 @@ class TimedBus extends InMemoryEventBus {
   }
 
   override subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
-    if (options.group !== EVENT_PERSISTER_GROUP) return super.subscribe(handler, options);
+    if (options.group !== EVENT_PERSISTER_GROUP) {
+      return super.subscribe(handler, options);
+    }
     return super.subscribe(async (event) => {
       await handler(event);
       this.latencies.push((this.clock.nowMicros() - toMicros(event.received)) / 1000);
@@ -272,7 +276,9 @@ async function publish(ingest: EventsIngestService, events: PrefectEvent[]): Pro
       await ingest.publish(events);
       return;
     } catch (err) {
-      if (!(err instanceof TooManyRequestsError)) throw err;
+      if (!(err instanceof TooManyRequestsError)) {
+        throw err;
+      }
       await sleep(2);
     }
   }
@@ -312,8 +318,12 @@ async function postAll(
           body: JSON.stringify(slice),
         });
         await res.arrayBuffer();
-        if (res.status === 204) break;
-        if (res.status !== 429) throw new Error(`POST /api/events answered ${res.status}`);
+        if (res.status === 204) {
+          break;
+        }
+        if (res.status !== 429) {
+          throw new Error(`POST /api/events answered ${res.status}`);
+        }
         await sleep(5);
       }
     }
@@ -347,7 +357,9 @@ async function durableIngest(url: string, client: Client): Promise<void> {
       await postAll(ingestOnly.baseUrl, wire(events), 500, 8);
       const rate = n / ((performance.now() - started) / 1000);
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM event_log');
-      if (rows[0].n !== n) throw new Error(`event_log holds ${rows[0].n} of ${n}`);
+      if (rows[0].n !== n) {
+        throw new Error(`event_log holds ${rows[0].n} of ${n}`);
+      }
       copies.push(copyRate);
       rates.push(rate);
       ratios.push(rate / copyRate);
@@ -389,13 +401,17 @@ async function durableIngest(url: string, client: Client): Promise<void> {
               body: JSON.stringify(slice),
             }).then(async (res) => {
               await res.arrayBuffer();
-              if (res.status !== 204) throw new Error(`POST /api/events answered ${res.status}`);
+              if (res.status !== 204) {
+                throw new Error(`POST /api/events answered ${res.status}`);
+              }
               latencies.push(performance.now() - t0);
             }),
           );
           const due = started + ((i + perTick) / rate) * 1000;
           const wait = due - performance.now();
-          if (wait > 0) await sleep(wait);
+          if (wait > 0) {
+            await sleep(wait);
+          }
         }
         await Promise.all(inFlight);
         p50s.push(percentile(latencies, 50));
@@ -501,10 +517,16 @@ async function main(): Promise<void> {
           await client.query('TRUNCATE events, event_resources');
           bus.reset();
           const started = performance.now();
-          for (let i = 0; i < events.length; i += 500) await publish(ingest, events.slice(i, i + 500));
-          while (bus.stored < events.length) await sleep(2);
+          for (let i = 0; i < events.length; i += 500) {
+            await publish(ingest, events.slice(i, i + 500));
+          }
+          while (bus.stored < events.length) {
+            await sleep(2);
+          }
           const rate = events.length / ((performance.now() - started) / 1000);
-          if (k === 0) baseline.push(copyRate);
+          if (k === 0) {
+            baseline.push(copyRate);
+          }
           runs[k].rates.push(rate);
           runs[k].ratios.push(rate / copyRate);
           runs[k].p50.push(percentile(bus.latencies, 50));
@@ -532,9 +554,13 @@ async function main(): Promise<void> {
           await publish(ingest, events.slice(i, i + perTick));
           const due = started + ((i + perTick) / STEADY_RATE) * 1000;
           const wait = due - performance.now();
-          if (wait > 0) await sleep(wait);
+          if (wait > 0) {
+            await sleep(wait);
+          }
         }
-        while (bus.stored < total) await sleep(5);
+        while (bus.stored < total) {
+          await sleep(5);
+        }
         sp50.push(percentile(bus.latencies, 50));
         sp99.push(percentile(bus.latencies, 99));
       }
@@ -544,7 +570,9 @@ async function main(): Promise<void> {
       print('persister_batch_size', t.config.eventPersister.batchSize, 'events');
       print('persister_concurrent_flushes', t.config.eventPersister.concurrentFlushes, 'statements');
     } finally {
-      for (const { t } of apps) await t.close();
+      for (const { t } of apps) {
+        await t.close();
+      }
     }
     await durableIngest(url, client);
   } finally {

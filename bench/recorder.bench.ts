@@ -54,7 +54,9 @@ class TimedWriter extends TaskRunBulkWriter {
   override async recordBulkTaskRunEvents(events: ReceivedEvent[]) {
     const result = await super.recordBulkTaskRunEvents(events);
     const now = nowMicros();
-    for (const e of events) this.latencies.push((now - toMicros(e.received)) / 1000);
+    for (const e of events) {
+      this.latencies.push((now - toMicros(e.received)) / 1000);
+    }
     this.recorded += events.length;
     return result;
   }
@@ -79,7 +81,9 @@ async function publishAll(bus: EventBus, events: ReceivedEvent[], chunk = 1000):
         await bus.publish(stamped);
         break;
       } catch (err) {
-        if ((err as Error).name !== 'TooManyRequestsError') throw err;
+        if ((err as Error).name !== 'TooManyRequestsError') {
+          throw err;
+        }
         await sleep(2);
       }
     }
@@ -89,7 +93,9 @@ async function publishAll(bus: EventBus, events: ReceivedEvent[], chunk = 1000):
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the recorder');
+    if (Date.now() > deadline) {
+      throw new Error('timed out waiting for the recorder');
+    }
     await sleep(2);
   }
 }

@@ -28,6 +28,8 @@ for (const file of files) {
   process.stdout.write(
     `=== ${file}: ${result.status === 0 ? 'done' : `FAILED (${result.status})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
-  if (result.status !== 0) failed += 1;
+  if (result.status !== 0) {
+    failed += 1;
+  }
 }
 process.exit(failed ? 1 : 0);

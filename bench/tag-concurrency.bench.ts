@@ -8,8 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
-import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
+import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 
 const RUNS = Number(process.env.TAG_BENCH_RUNS ?? 300);
 const CONCURRENCY = 16;
@@ -19,7 +19,9 @@ async function pool<T>(items: T[], worker: (item: T) => Promise<void>): Promise<
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < items.length) await worker(items[next++]);
+      while (next < items.length) {
+        await worker(items[next++]);
+      }
     }),
   );
 }
@@ -36,7 +38,7 @@ async function scenario(t: TestApp, tags: string[]): Promise<{ perSecond: number
     const res = await api()
       .post('/api/task_runs/')
       .send({ task_key: 'bench', dynamic_key: randomBytes(8).toString('hex'), tags });
-    ids.push(res.body.id as string);
+    ids.push((res.body as { id: string }).id);
   }
   let transitions = 0;
   let waits = 0;
@@ -46,7 +48,7 @@ async function scenario(t: TestApp, tags: string[]): Promise<{ perSecond: number
       .post(`/api/task_runs/${id}/set_state`)
       .send({ state: { type: 'RUNNING' } });
     transitions++;
-    if (running.body.status !== 'ACCEPT') {
+    if ((running.body as { status: string }).status !== 'ACCEPT') {
       waits++;
       return;
     }

@@ -18,9 +18,9 @@
  *     `count(*)`.
  * Figures are medians of BENCH_REPS (≥ 3) repetitions; each phase is bounded (BENCH_SECONDS per repetition).
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
@@ -57,7 +57,7 @@ function post(
   path: string,
   body: unknown,
   method = 'POST',
-): Promise<{ status: number; body: any; ms: number }> {
+): Promise<{ status: number; body: unknown; ms: number }> {
   const url = new URL(path, baseUrl);
   const data = method === 'GET' ? '' : JSON.stringify(body);
   const started = process.hrtime.bigint();
@@ -80,7 +80,7 @@ function post(
         res.on('end', () => {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, ms });
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : null, ms });
         });
       },
     );
@@ -163,7 +163,9 @@ async function main(): Promise<void> {
         progress(`creates: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
         const health = await load(CONCURRENCY, SECONDS, async () => {
           const r = await post(base, '/api/health', null, 'GET');
-          if (r.status !== 200) throw new Error(`health answered ${r.status}`);
+          if (r.status !== 200) {
+            throw new Error(`health answered ${r.status}`);
+          }
           return r.ms;
         });
         healthRates.push(health.latencies.length / health.elapsed);
@@ -173,8 +175,10 @@ async function main(): Promise<void> {
             dynamic_key: String(i),
             tags: ['bench'],
           });
-          if (r.status !== 201) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-          createdIds.push(r.body.id);
+          if (r.status !== 201) {
+            throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+          }
+          createdIds.push((r.body as { id: string }).id);
           return r.ms;
         });
         createRates.push(api.latencies.length / api.elapsed);
@@ -228,8 +232,9 @@ async function main(): Promise<void> {
             const id = createdIds[cursor++];
             const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
             const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
-            if (r1.status !== 201 || r2.status !== 201)
+            if (r1.status !== 201 || r2.status !== 201) {
               throw new Error(`set_state answered ${r1.status}/${r2.status}`);
+            }
             return (r1.ms + r2.ms) / 2;
           },
           Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
@@ -253,7 +258,7 @@ async function main(): Promise<void> {
               try {
                 await client.query('BEGIN');
                 await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
-                const s = await client.query(
+                const s = await client.query<{ id: string }>(
                   `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
                   [id, type],
                 );
@@ -282,7 +287,9 @@ async function main(): Promise<void> {
     }
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
-    if (process.env.BENCH_PHASES === 'writes') return;
+    if (process.env.BENCH_PHASES === 'writes') {
+      return;
+    }
     const seedStarted = Date.now();
     await pool.query(
       `INSERT INTO flow (id, name) VALUES ('00000000-0000-4000-8000-00000000f100', 'bench-flow')`,
@@ -302,8 +309,9 @@ async function main(): Promise<void> {
           WHERE i.tablename = 'task_run'
             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
       );
-      for (const { indexname } of indexes as { indexname: string }[])
+      for (const { indexname } of indexes as { indexname: string }[]) {
         await seedClient.query(`DROP INDEX "${indexname}"`);
+      }
       const CHUNK = 100_000;
       for (let from = 1; from <= ROWS; from += CHUNK) {
         const to = Math.min(ROWS, from + CHUNK - 1);
@@ -378,7 +386,9 @@ async function main(): Promise<void> {
         const n = Math.max(QUERY_SAMPLES, bodies.length * 3);
         for (let i = 0; i < n; i++) {
           const r = await post(base, path, bodies[i % bodies.length]);
-          if (r.status !== 200) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+          if (r.status !== 200) {
+            throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+          }
           samples.push(r.ms);
           perBody[i % bodies.length].push(r.ms);
         }

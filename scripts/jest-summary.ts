@@ -53,9 +53,13 @@ const firstLine = (text: string | null | undefined): string =>
 export function summarizeJestReport(text: string | undefined, cwd = process.cwd()): JestSummary {
   let report: JestReport;
   try {
-    if (!text?.trim()) throw new Error('no report, or an empty one');
+    if (!text?.trim()) {
+      throw new Error('no report, or an empty one');
+    }
     report = JSON.parse(text) as JestReport;
-    if (typeof report !== 'object' || report === null) throw new Error('the report is not an object');
+    if (typeof report !== 'object' || report === null) {
+      throw new Error('the report is not an object');
+    }
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     return {
@@ -108,7 +112,9 @@ if (require.main === module) {
     text = undefined;
   }
   const summary = summarizeJestReport(text);
-  for (const p of summary.problems) process.stderr.write(`${p}\n`);
+  for (const p of summary.problems) {
+    process.stderr.write(`${p}\n`);
+  }
   process.stdout.write(`${closingLine(summary)}\n`);
   process.exitCode = summary.failed > 0 ? 1 : 0;
 }

@@ -1,10 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { BackgroundModule } from './background/background.module';
+import { BindingsModule } from './bindings.module';
 import { AuthModule } from './common/auth/auth.module';
 import { CommonModule } from './common/common.module';
-import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { HttpExceptionFilter } from './common/errors/http-exception.filter';
 import { createValidationPipe } from './common/validation/validation.pipe';
+import { ConcurrencyLimitsModule } from './concurrency-limits/concurrency-limits.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -13,11 +15,9 @@ import { FlowRunsModule } from './flow-runs/flow-runs.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OrchestrationModule } from './orchestration/orchestration.module';
-import { BackgroundModule } from './background/background.module';
-import { BindingsModule } from './bindings.module';
+import { ServicesModule } from './services/services.module';
 import { TaskQueuesModule } from './task-queues/task-queues.module';
 import { TaskRunsModule } from './task-runs/task-runs.module';
-import { ServicesModule } from './services/services.module';
 
 export interface AppModuleOptions {
   config: AppConfig;

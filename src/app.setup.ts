@@ -1,15 +1,15 @@
 import { INestApplication } from '@nestjs/common';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiAuthService } from './common/auth/api-auth.service';
-import { accessLogMiddleware } from './common/logging/access-log.middleware';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
 import { jsonBodyMiddleware, rawJsonInspector } from './common/http/json-depth.middleware';
 import { applyServerTimeouts } from './common/http/server-timeouts';
-import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
+import { accessLogMiddleware } from './common/logging/access-log.middleware';
 import { MetricsService } from './common/metrics/metrics.service';
+import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { AppConfig } from './config/app-config';
 import { serveDashboard } from './dashboard/dashboard-static';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';

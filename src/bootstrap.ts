@@ -13,7 +13,9 @@ export interface ResolvedDatabase {
 }
 
 export async function resolveDatabase(config: AppConfig): Promise<ResolvedDatabase> {
-  if (config.database.url) return { url: config.database.url };
+  if (config.database.url) {
+    return { url: config.database.url };
+  }
   const embedded = new EmbeddedDatabase({
     dataDir: config.database.embeddedDir,
     port: config.database.embeddedPort,

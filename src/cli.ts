@@ -1,16 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { AppModule } from './app.module';
+import { SERVICE_CATALOG } from './background/managed-service';
 import { createServicesContext, installShutdown, resolveDatabase } from './bootstrap';
-import { AppConfig } from './config/app-config';
-import { loadConfig } from './config/load-env';
-import { ConfigError } from './config/setting';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { createLogger } from './common/logging/json-logger';
 import { MetricsService } from './common/metrics/metrics.service';
+import { AppConfig } from './config/app-config';
+import { loadConfig } from './config/load-env';
+import { ConfigError } from './config/setting';
 import { HealthService } from './health/health.service';
 import { serveMetrics } from './metrics/metrics-server';
-import { SERVICE_CATALOG } from './background/managed-service';
 
 const USAGE = `usage: services <command>
 
@@ -44,7 +44,9 @@ function listServices(config: AppConfig): string {
  * events inside one process, so a separate services process would never receive the API's events.
  */
 function servicesStartRefusal(config: AppConfig): string | undefined {
-  if (config.events.messagingBroker !== 'memory') return undefined;
+  if (config.events.messagingBroker !== 'memory') {
+    return undefined;
+  }
   return (
     'services start: PREFECT_SERVER_EVENTS_MESSAGING_BROKER=memory keeps events inside one process, so a ' +
     "separate services process would never receive the API's events; use a shared broker (postgres, the default, or redis), or run the " +
@@ -108,8 +110,11 @@ async function main(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  if (command === 'ls') process.stdout.write(listServices(config));
-  else await startServices(config);
+  if (command === 'ls') {
+    process.stdout.write(listServices(config));
+  } else {
+    await startServices(config);
+  }
 }
 
 void main(process.argv.slice(2));

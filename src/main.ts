@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createHttpApp, installShutdown, resolveDatabase, ResolvedDatabase } from './bootstrap';
+import { createLogger } from './common/logging/json-logger';
 import { AppConfig } from './config/app-config';
 import { loadConfig } from './config/load-env';
 import { ConfigError } from './config/setting';
-import { createLogger } from './common/logging/json-logger';
 
 async function main(): Promise<void> {
   let config: AppConfig;

@@ -14,17 +14,20 @@ class FlakyLoop extends LoopService {
     return this.interval;
   }
 
-  async runOnce(): Promise<void> {
+  runOnce(): Promise<void> {
     this.calls.push(Date.now());
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
-      throw new Error('database unavailable');
+      return Promise.reject(new Error('database unavailable'));
     }
+    return Promise.resolve();
   }
 }
 
 describe(LoopService.name, () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
   beforeEach(() => jest.useFakeTimers({ now: 0 }));
   afterEach(() => jest.useRealTimers());
 
@@ -35,6 +38,7 @@ describe(LoopService.name, () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(sut.health()).toMatchObject({
       status: 'running',
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @types/jest types asymmetric matchers as any
       detail: expect.stringContaining('database unavailable'),
     });
     await jest.advanceTimersByTimeAsync(1000 + 2000 + 4000);

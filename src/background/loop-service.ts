@@ -46,19 +46,25 @@ export abstract class LoopService extends ManagedService {
    */
   protected nextDelaySeconds(): number {
     const interval = this.loopSeconds();
-    if (this.consecutiveFailures === 0) return interval;
+    if (this.consecutiveFailures === 0) {
+      return interval;
+    }
     const backoff = Math.min(MAX_RETRY_DELAY_SECONDS, 2 ** Math.min(this.consecutiveFailures - 1, 10));
     return Math.min(interval, backoff);
   }
 
   private schedule(delayMs: number): void {
-    if (this.stopping) return;
+    if (this.stopping) {
+      return;
+    }
     this.timer = setTimeout(() => this.tick(), delayMs);
     this.timer.unref?.();
   }
 
   private tick(): void {
-    if (this.inFlight || this.stopping) return;
+    if (this.inFlight || this.stopping) {
+      return;
+    }
     this.inFlight = this.runOnce()
       .then(() => {
         this.consecutiveFailures = 0;

@@ -32,7 +32,9 @@ export function BackgroundService(descriptor: ServiceDescriptor): ClassDecorator
       envVar: `${descriptor.settingsPrefix}_ENABLED`,
       type: target as unknown as Type<ManagedService>,
     };
-    if (!SERVICE_CATALOG.some((s) => s.type === registered.type)) SERVICE_CATALOG.push(registered);
+    if (!SERVICE_CATALOG.some((s) => s.type === registered.type)) {
+      SERVICE_CATALOG.push(registered);
+    }
     SetMetadata(SERVICE_METADATA, registered)(target);
   };
 }
@@ -77,7 +79,9 @@ export abstract class ManagedService {
   protected abstract onStop(): Promise<void>;
 
   async start(): Promise<void> {
-    if (this.state === 'running' || this.state === 'starting') return;
+    if (this.state === 'running' || this.state === 'starting') {
+      return;
+    }
     this.state = 'starting';
     this.failure = undefined;
     try {
@@ -93,7 +97,9 @@ export abstract class ManagedService {
   }
 
   async stop(): Promise<void> {
-    if (this.state !== 'running' && this.state !== 'failed') return;
+    if (this.state !== 'running' && this.state !== 'failed') {
+      return;
+    }
     this.state = 'stopping';
     try {
       await this.onStop();

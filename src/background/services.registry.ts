@@ -88,7 +88,9 @@ export class ServicesRunner {
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    for (const timer of this.retryTimers) {
+      clearTimeout(timer);
+    }
     this.retryTimers.clear();
     const stopping = this.managed.splice(0).reverse();
     for (const service of stopping) {
@@ -104,8 +106,12 @@ export class ServicesRunner {
   }
 
   private async startWithRetry(name: string, service: ManagedService, attempt: number): Promise<void> {
-    if (this.stopping) return;
-    if (!this.managed.includes(service)) this.managed.push(service);
+    if (this.stopping) {
+      return;
+    }
+    if (!this.managed.includes(service)) {
+      this.managed.push(service);
+    }
     try {
       await service.start();
     } catch (err) {

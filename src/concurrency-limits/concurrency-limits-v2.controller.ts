@@ -1,15 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { ConcurrencyLimitV2Model } from './dto/concurrency-limit.response';
+import { ConcurrencyLimitsV2Service } from './concurrency-limits-v2.service';
 import {
   ConcurrencyLimitV2Response,
   fromV2Create,
   fromV2Update,
   toConcurrencyLimitV2Response,
 } from './concurrency-limits.mapper';
-import { ConcurrencyLimitsV2Service } from './concurrency-limits-v2.service';
 import { ConcurrencyLimitV2CreateDto } from './dto/concurrency-limit-v2-create.dto';
 import { ConcurrencyLimitV2UpdateDto } from './dto/concurrency-limit-v2-update.dto';
+import { ConcurrencyLimitV2Model } from './dto/concurrency-limit.response';
 import { LimitOffsetDto } from './dto/limit-offset.dto';
 
 /** Global concurrency limits (v2 API); tag limits are the ones named `tag:<tag>`. */

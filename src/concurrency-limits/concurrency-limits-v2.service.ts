@@ -31,7 +31,9 @@ export class ConcurrencyLimitsV2Service {
 
   async read(idOrName: string): Promise<ConcurrencyLimitV2> {
     const limit = await this.repo.findV2(this.dataSource.manager, v2Key(idOrName));
-    if (!limit) throw new NotFoundError(NOT_FOUND);
+    if (!limit) {
+      throw new NotFoundError(NOT_FOUND);
+    }
     return limit;
   }
 
@@ -44,11 +46,14 @@ export class ConcurrencyLimitsV2Service {
 
   async update(idOrName: string, patch: ConcurrencyLimitV2Input): Promise<void> {
     const updated = await this.repo.updateV2(this.dataSource.manager, v2Key(idOrName), patch);
-    if (!updated) throw new NotFoundError(NOT_FOUND);
+    if (!updated) {
+      throw new NotFoundError(NOT_FOUND);
+    }
   }
 
   async delete(idOrName: string): Promise<void> {
-    if (!(await this.repo.deleteV2(this.dataSource.manager, v2Key(idOrName))))
+    if (!(await this.repo.deleteV2(this.dataSource.manager, v2Key(idOrName)))) {
       throw new NotFoundError(NOT_FOUND);
+    }
   }
 }

@@ -1,16 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorDetailResponse } from '../common/http/error.responses';
-import { ConcurrencyLimitModel, MinimalConcurrencyLimitModel } from './dto/concurrency-limit.response';
 import type { Response } from 'express';
+import { ErrorDetailResponse } from '../common/http/error.responses';
 import { uuidParam } from '../common/http/uuid-param';
 import { ConcurrencyLimitResponse, toConcurrencyLimitResponse } from './concurrency-limits.mapper';
 import { ConcurrencyLimitsService } from './concurrency-limits.service';
 import { ConcurrencyLimitCreateDto } from './dto/concurrency-limit-create.dto';
 import { ConcurrencyLimitResetDto } from './dto/concurrency-limit-reset.dto';
 import { ConcurrencyLimitSlotsDto } from './dto/concurrency-limit-slots.dto';
-import { MinimalLimit } from './slot-plan';
+import { ConcurrencyLimitModel, MinimalConcurrencyLimitModel } from './dto/concurrency-limit.response';
 import { LimitOffsetDto } from './dto/limit-offset.dto';
+import { MinimalLimit } from './slot-plan';
 
 /** Tag concurrency limits (v1 API). Deletes and resets answer 200 `null`, as FastAPI does for `-> None`. */
 @ApiTags('Concurrency Limits')
@@ -51,8 +51,9 @@ export class ConcurrencyLimitsController {
       res.status(200).json(result.limits);
       return;
     }
-    if (result.retryAfterSeconds !== undefined)
+    if (result.retryAfterSeconds !== undefined) {
       res.setHeader('Retry-After', String(result.retryAfterSeconds));
+    }
     res.status(423).json({ detail: result.detail });
   }
 

@@ -156,7 +156,9 @@ export class ConcurrencyLimitsRepository {
   ): Promise<ConcurrencyLimitV2[]> {
     const where = tagLimitsOnly ? `WHERE starts_with(name, $3)` : '';
     const params: unknown[] = [page.limit, page.offset];
-    if (tagLimitsOnly) params.push(TAG_LIMIT_PREFIX);
+    if (tagLimitsOnly) {
+      params.push(TAG_LIMIT_PREFIX);
+    }
     const rows: V2Row[] = await m.query(
       `SELECT ${V2_COLUMNS} FROM concurrency_limit_v2 ${where} ORDER BY name LIMIT $1 OFFSET $2`,
       params,
@@ -177,7 +179,9 @@ export class ConcurrencyLimitsRepository {
       string,
     ][]) {
       const value = patch[field];
-      if (value === undefined) continue;
+      if (value === undefined) {
+        continue;
+      }
       params.push(value);
       sets.push(`${column} = $${params.length}`);
     }
@@ -205,13 +209,17 @@ export class ConcurrencyLimitsRepository {
   /** The task runs holding a lease on each limit, oldest lease first. */
   async taskRunHolders(m: EntityManager, limitIds: string[]): Promise<Map<string, string[]>> {
     const holders = new Map<string, string[]>(limitIds.map((id) => [id, []]));
-    if (!limitIds.length) return holders;
+    if (!limitIds.length) {
+      return holders;
+    }
     const rows: { limit_id: string; holder_id: string }[] = await m.query(
       `SELECT limit_id, holder_id FROM concurrency_lease
        WHERE limit_id = ANY($1::uuid[]) AND holder_type = $2 ORDER BY created, id`,
       [limitIds, TASK_RUN_HOLDER],
     );
-    for (const row of rows) holders.get(row.limit_id)?.push(row.holder_id);
+    for (const row of rows) {
+      holders.get(row.limit_id)?.push(row.holder_id);
+    }
     return holders;
   }
 
@@ -238,7 +246,9 @@ export class ConcurrencyLimitsRepository {
    * reads their decayed slot counts and whether `taskRunId` already holds a lease on each.
    */
   async lockV2ByNames(m: EntityManager, names: string[], taskRunId: string): Promise<LockedV2Limit[]> {
-    if (!names.length) return [];
+    if (!names.length) {
+      return [];
+    }
     const rows: {
       id: string;
       name: string;
@@ -268,7 +278,9 @@ export class ConcurrencyLimitsRepository {
 
   /** +1 slot on each limit (already locked by the caller) and a lease for the task run on each. */
   async takeV2Slots(m: EntityManager, limitIds: string[], taskRunId: string): Promise<void> {
-    if (!limitIds.length) return;
+    if (!limitIds.length) {
+      return;
+    }
     await m.query(
       `WITH taken AS (
          UPDATE concurrency_limit_v2 SET active_slots = ${ACTIVE_SLOTS_AFTER_DECAY} + 1,
@@ -292,14 +304,18 @@ export class ConcurrencyLimitsRepository {
   ): Promise<number> {
     const only = opts.limitIds ? `AND limit_id = ANY($3::uuid[])` : '';
     const params: unknown[] = [TASK_RUN_HOLDER, taskRunId];
-    if (opts.limitIds) params.push(opts.limitIds);
+    if (opts.limitIds) {
+      params.push(opts.limitIds);
+    }
     const locked: unknown[] = await m.query(
       `SELECT id FROM concurrency_limit_v2 WHERE id IN (
          SELECT limit_id FROM concurrency_lease WHERE holder_type = $1 AND holder_id = $2 ${only})
        ORDER BY name FOR UPDATE`,
       params,
     );
-    if (!locked.length) return 0;
+    if (!locked.length) {
+      return 0;
+    }
     const avg = opts.recordOccupancy
       ? `, avg_slot_occupancy_seconds = CASE WHEN "limit" > 0
            THEN avg_slot_occupancy_seconds + (gone.per_slot - avg_slot_occupancy_seconds)
@@ -405,7 +421,9 @@ export class ConcurrencyLimitsRepository {
 
   /** Locks the v1 limits of these tags in tag order. */
   async lockV1ByTags(m: EntityManager, tags: string[]): Promise<ConcurrencyLimitV1[]> {
-    if (!tags.length) return [];
+    if (!tags.length) {
+      return [];
+    }
     const rows: V1Row[] = await m.query(
       `SELECT ${V1_COLUMNS} FROM concurrency_limit WHERE tag = ANY($1::text[]) ORDER BY tag FOR UPDATE`,
       [tags],
@@ -415,7 +433,9 @@ export class ConcurrencyLimitsRepository {
 
   /** Adds the run to the holders of these tags' v1 limits (a set: never twice). */
   async addV1Holder(m: EntityManager, tags: string[], taskRunId: string): Promise<void> {
-    if (!tags.length) return;
+    if (!tags.length) {
+      return;
+    }
     await m.query(
       `UPDATE concurrency_limit SET active_slots = active_slots || jsonb_build_array($2::text), updated = now()
        WHERE tag = ANY($1::text[]) AND NOT active_slots @> jsonb_build_array($2::text)`,
@@ -425,13 +445,17 @@ export class ConcurrencyLimitsRepository {
 
   /** Removes the run from the holders of these tags' v1 limits, locking the affected rows in tag order. */
   async removeV1Holder(m: EntityManager, tags: string[], taskRunId: string): Promise<number> {
-    if (!tags.length) return 0;
+    if (!tags.length) {
+      return 0;
+    }
     const locked: unknown[] = await m.query(
       `SELECT id FROM concurrency_limit WHERE tag = ANY($1::text[]) AND active_slots @> jsonb_build_array($2::text)
        ORDER BY tag FOR UPDATE`,
       [tags, taskRunId],
     );
-    if (!locked.length) return 0;
+    if (!locked.length) {
+      return 0;
+    }
     await m.query(
       `UPDATE concurrency_limit SET active_slots = active_slots - $2::text, updated = now()
        WHERE tag = ANY($1::text[]) AND active_slots @> jsonb_build_array($2::text)`,

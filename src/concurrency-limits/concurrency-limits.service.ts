@@ -50,18 +50,26 @@ export class ConcurrencyLimitsService {
     const m = this.dataSource.manager;
     const v2 = await this.repo.findV2(m, { id });
     const tag = v2 ? tagOfLimitName(v2.name) : null;
-    if (v2 && tag !== null) return this.fromV2(m, v2, tag);
+    if (v2 && tag !== null) {
+      return this.fromV2(m, v2, tag);
+    }
     const v1 = await this.repo.findV1ById(m, id);
-    if (!v1) throw new NotFoundError(NOT_FOUND);
+    if (!v1) {
+      throw new NotFoundError(NOT_FOUND);
+    }
     return fromV1(v1);
   }
 
   async readByTag(tag: string): Promise<TagConcurrencyLimit> {
     const m = this.dataSource.manager;
     const v2 = await this.repo.findV2(m, { name: tagLimitName(tag) });
-    if (v2) return this.fromV2(m, v2, tag);
+    if (v2) {
+      return this.fromV2(m, v2, tag);
+    }
     const v1 = await this.repo.findV1ByTag(m, tag);
-    if (!v1) throw new NotFoundError(NOT_FOUND);
+    if (!v1) {
+      throw new NotFoundError(NOT_FOUND);
+    }
     return fromV1(v1);
   }
 
@@ -95,22 +103,32 @@ export class ConcurrencyLimitsService {
         await this.repo.resetV1(m, tag, holders);
         return;
       }
-      if (!(await this.repo.resetV1(m, tag, holders))) throw new NotFoundError(NOT_FOUND);
+      if (!(await this.repo.resetV1(m, tag, holders))) {
+        throw new NotFoundError(NOT_FOUND);
+      }
     });
   }
 
   /** Deletes the v2 limit with this id (its leases go with it), else the v1 row. */
   async deleteById(id: string): Promise<void> {
     await this.dataSource.transaction(async (m) => {
-      if (await this.repo.deleteV2(m, { id })) return;
-      if (!(await this.repo.deleteV1(m, { id }))) throw new NotFoundError(NOT_FOUND);
+      if (await this.repo.deleteV2(m, { id })) {
+        return;
+      }
+      if (!(await this.repo.deleteV1(m, { id }))) {
+        throw new NotFoundError(NOT_FOUND);
+      }
     });
   }
 
   async deleteByTag(tag: string): Promise<void> {
     await this.dataSource.transaction(async (m) => {
-      if (await this.repo.deleteV2(m, { name: tagLimitName(tag) })) return;
-      if (!(await this.repo.deleteV1(m, { tag }))) throw new NotFoundError(NOT_FOUND);
+      if (await this.repo.deleteV2(m, { name: tagLimitName(tag) })) {
+        return;
+      }
+      if (!(await this.repo.deleteV1(m, { tag }))) {
+        throw new NotFoundError(NOT_FOUND);
+      }
     });
   }
 
@@ -131,7 +149,9 @@ export class ConcurrencyLimitsService {
         v1Limits,
         slotWaitSeconds: this.config.tasks.tagConcurrencySlotWaitSeconds,
       });
-      if (plan.status === 'LOCKED') return plan;
+      if (plan.status === 'LOCKED') {
+        return plan;
+      }
       await this.repo.takeV2Slots(m, plan.takeV2LimitIds, runId);
       await this.repo.addV1Holder(m, plan.addV1Tags, runId);
       return { status: 'ACQUIRED', limits: plan.limits };

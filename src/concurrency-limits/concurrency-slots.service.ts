@@ -62,7 +62,9 @@ export class ConcurrencySlotsService implements OnModuleInit {
     runs: readonly { id: string; tags: readonly string[] }[],
   ): Promise<void> {
     const tags = [...new Set(runs.flatMap((r) => r.tags))];
-    if (!tags.length || runs.length < 2) return;
+    if (!tags.length || runs.length < 2) {
+      return;
+    }
     const probe = await this.repo.groupSlotProbe(
       manager,
       tags,
@@ -75,7 +77,9 @@ export class ConcurrencySlotsService implements OnModuleInit {
   /** Takes one slot on every limit of the run's tags, or answers why it cannot run now (nothing taken then). */
   async secure(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<SlotDecision> {
     const distinct = [...new Set(tags)];
-    if (!distinct.length) return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
+    if (!distinct.length) {
+      return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
+    }
     const hint = this.hints.get(manager);
     if (hint && distinct.every((t) => !hint.limitedTags.has(t))) {
       this.decisions?.inc({ decision: 'ACCEPT' });
@@ -126,12 +130,20 @@ export class ConcurrencySlotsService implements OnModuleInit {
    * one probe.
    */
   async release(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<void> {
-    if (!tags.length) return;
+    if (!tags.length) {
+      return;
+    }
     const hint = this.hints.get(manager);
-    if (hint && !hint.holders.has(taskRunId)) return;
+    if (hint && !hint.holders.has(taskRunId)) {
+      return;
+    }
     const distinct = [...new Set(tags)];
     const held = await this.repo.heldSlots(manager, taskRunId, distinct);
-    if (held.v2) await this.repo.releaseV2Leases(manager, taskRunId, { recordOccupancy: true });
-    if (held.v1) await this.repo.removeV1Holder(manager, distinct, taskRunId);
+    if (held.v2) {
+      await this.repo.releaseV2Leases(manager, taskRunId, { recordOccupancy: true });
+    }
+    if (held.v1) {
+      await this.repo.removeV1Holder(manager, distinct, taskRunId);
+    }
   }
 }

@@ -6,7 +6,9 @@ import { InvalidRequestError } from '../common/errors/domain.error';
  */
 export function resolveLimit(limit: number | null | undefined, defaultLimit: number): number {
   const value = limit ?? defaultLimit;
-  if (value < 0) throw new InvalidRequestError('Invalid limit: must be greater than or equal to 0.');
+  if (value < 0) {
+    throw new InvalidRequestError('Invalid limit: must be greater than or equal to 0.');
+  }
   if (value > defaultLimit) {
     throw new InvalidRequestError(`Invalid limit: must be less than or equal to ${defaultLimit}.`);
   }

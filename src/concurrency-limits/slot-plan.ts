@@ -1,5 +1,5 @@
-import { ConcurrencyLimitV1, TAG_LIMIT_PREFIX, tagLimitName } from './concurrency-limits.types';
 import { LockedV2Limit } from './concurrency-limits.repository';
+import { ConcurrencyLimitV1, TAG_LIMIT_PREFIX, tagLimitName } from './concurrency-limits.types';
 import { RandomSource, tagLimitWaitSeconds } from './slot-wait';
 
 /** What the task run may do about its tag limits, and (when accepted) the slots to take for it. */
@@ -53,7 +53,9 @@ export function planSlotAcquisition(input: SlotPlanInput): SlotPlan {
     .filter((e): e is { tag: string; limit: LockedV2Limit } => e.limit !== undefined && e.limit.active);
 
   const zero = activeV2.find((e) => e.limit.limit === 0);
-  if (zero) return { status: 'ABORT', reason: zeroLimitReason(zero.tag) };
+  if (zero) {
+    return { status: 'ABORT', reason: zeroLimitReason(zero.tag) };
+  }
 
   const takeV2 = activeV2.filter((e) => !e.limit.heldByRun);
   if (takeV2.some((e) => e.limit.currentSlots + 1 > e.limit.limit)) {
@@ -81,8 +83,12 @@ export function planSlotAcquisition(input: SlotPlanInput): SlotPlan {
   const addV1Tags: string[] = [];
   for (const limit of v1Pass) {
     const holds = limit.activeSlots.includes(input.taskRunId);
-    if (limit.concurrencyLimit === 0) return { status: 'ABORT', reason: zeroLimitReason(limit.tag) };
-    if (holds) continue;
+    if (limit.concurrencyLimit === 0) {
+      return { status: 'ABORT', reason: zeroLimitReason(limit.tag) };
+    }
+    if (holds) {
+      continue;
+    }
     if (limit.activeSlots.length >= limit.concurrencyLimit) {
       return { status: 'WAIT', delaySeconds: input.slotWaitSeconds, reason: v1FullReason(limit.tag) };
     }
@@ -122,8 +128,9 @@ export function planClientIncrement(input: Omit<SlotPlanInput, 'random'>): Incre
   for (const tag of tags) {
     const v2 = v2ByName.get(tagLimitName(tag));
     const v1 = v1ByTag.get(tag);
-    if (v2?.limit === 0 || v1?.concurrencyLimit === 0)
+    if (v2?.limit === 0 || v1?.concurrencyLimit === 0) {
       return { status: 'LOCKED', detail: zeroLimitReason(tag) };
+    }
   }
 
   const full = (tag: string): IncrementPlan => ({
@@ -137,11 +144,15 @@ export function planClientIncrement(input: Omit<SlotPlanInput, 'random'>): Incre
     const v2 = v2ByName.get(tagLimitName(tag));
     const v1 = v1ByTag.get(tag);
     if (v2?.active) {
-      if (!v2.heldByRun && v2.currentSlots + 1 > v2.limit) return full(tag);
+      if (!v2.heldByRun && v2.currentSlots + 1 > v2.limit) {
+        return full(tag);
+      }
       v2Take.push({ tag, limit: v2 });
     } else if (v1) {
       const holds = v1.activeSlots.includes(input.taskRunId);
-      if (!holds && v1.activeSlots.length >= v1.concurrencyLimit) return full(tag);
+      if (!holds && v1.activeSlots.length >= v1.concurrencyLimit) {
+        return full(tag);
+      }
       v1Take.push(v1);
     }
   }

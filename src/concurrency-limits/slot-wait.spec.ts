@@ -27,7 +27,9 @@ describe('slot-wait', () => {
       const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
       const n = 20000;
       let sum = 0;
-      for (let i = 0; i < n; i++) sum += clampedPoissonInterval(10, 0.3, random);
+      for (let i = 0; i < n; i++) {
+        sum += clampedPoissonInterval(10, 0.3, random);
+      }
       expect(sum / n).toBeGreaterThan(9.5);
       expect(sum / n).toBeLessThan(10.5);
     });

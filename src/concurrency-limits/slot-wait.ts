@@ -12,7 +12,9 @@ function exponentialCdf(x: number, mean: number): number {
 
 /** For an upper clamp multiple `k`, the lower multiple with equal probability mass on both sides of the median. */
 function lowerClampMultiple(k: number): number {
-  if (k >= 50) return 0;
+  if (k >= 50) {
+    return 0;
+  }
   return Math.log2(Math.max(2 ** k / (2 ** k - 1), 1e-10));
 }
 
@@ -28,8 +30,12 @@ export function clampedPoissonInterval(
   clampingFactor = 0.3,
   random: RandomSource = Math.random,
 ): number {
-  if (clampingFactor <= 0) throw new RangeError('clampingFactor must be > 0');
-  if (!(mean > 0)) return 0;
+  if (clampingFactor <= 0) {
+    throw new RangeError('clampingFactor must be > 0');
+  }
+  if (!(mean > 0)) {
+    return 0;
+  }
   const upperMultiple = 1 + clampingFactor;
   const upperBound = mean * upperMultiple;
   const lowerBound = Math.max(0, mean * lowerClampMultiple(upperMultiple));
@@ -40,8 +46,12 @@ export function clampedPoissonInterval(
 export function roundHalfEven(value: number): number {
   const floor = Math.floor(value);
   const diff = value - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
+  if (diff > 0.5) {
+    return floor + 1;
+  }
+  if (diff < 0.5) {
+    return floor;
+  }
   return floor % 2 === 0 ? floor : floor + 1;
 }
 

@@ -135,7 +135,9 @@ describe(AppConfig.name, () => {
   it('should keep .env.example in step with the settings schema (run `npm run env:example`)', () => {
     const onDisk = readFileSync(resolve(__dirname, '..', '..', '.env.example'), 'utf8');
     expect(onDisk).toBe(renderEnvExample());
-    for (const spec of AppConfig.allSettings()) expect(onDisk).toContain(`# ${spec.env}=`);
+    for (const spec of AppConfig.allSettings()) {
+      expect(onDisk).toContain(`# ${spec.env}=`);
+    }
   });
 });
 

@@ -34,8 +34,9 @@ export class AppConfig implements ConfigShape {
       const parsed = parseBlock(block, env);
       values[name] = parsed;
       for (const [key, spec] of Object.entries(block)) {
-        if (spec.env.endsWith('_ENABLED'))
+        if (spec.env.endsWith('_ENABLED')) {
           flags.set(spec.env, (parsed as Record<string, unknown>)[key] as boolean);
+        }
       }
     }
     return new AppConfig(flags, env, values as ConfigShape);
@@ -48,9 +49,13 @@ export class AppConfig implements ConfigShape {
    */
   isServiceEnabled(envVar: string): boolean {
     const flag = this.enabledFlags.get(envVar);
-    if (flag !== undefined) return flag;
+    if (flag !== undefined) {
+      return flag;
+    }
     const raw = this.env[envVar];
-    if (raw === undefined) return true;
+    if (raw === undefined) {
+      return true;
+    }
     try {
       return parseBool(raw);
     } catch (err) {

@@ -7,7 +7,9 @@ const ISO_DURATION =
  */
 export function parseDurationSeconds(raw: string): number {
   const text = raw.trim();
-  if (/^[+]?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (/^[+]?\d+(\.\d+)?$/.test(text)) {
+    return Number(text);
+  }
   const m = ISO_DURATION.exec(text);
   if (!m || text === 'P' || /T$/i.test(text)) {
     throw new Error(`expected seconds or an ISO-8601 duration (e.g. PT5S), got ${JSON.stringify(raw)}`);

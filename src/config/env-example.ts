@@ -1,9 +1,13 @@
-import { settingsSchema } from './settings.schema';
 import { Setting, SettingsBlock } from './setting';
+import { settingsSchema } from './settings.schema';
 
 function renderDefault(value: unknown): string {
-  if (value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (value === undefined) {
+    return '';
+  }
+  if (typeof value === 'object') {
+    return JSON.stringify(value);
+  }
   return String(value);
 }
 

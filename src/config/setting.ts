@@ -42,10 +42,16 @@ function fail(reason: string): never {
 export const setting = {
   int(env: string, def: number, opts: Common & { min?: number; max?: number }): Setting<number> {
     return make(env, def, opts, (raw) => {
-      if (!/^[+-]?\d+$/.test(raw.trim())) fail(`expected an integer, got ${JSON.stringify(raw)}`);
+      if (!/^[+-]?\d+$/.test(raw.trim())) {
+        fail(`expected an integer, got ${JSON.stringify(raw)}`);
+      }
       const value = Number(raw);
-      if (opts.min !== undefined && value < opts.min) fail(`must be >= ${opts.min}, got ${value}`);
-      if (opts.max !== undefined && value > opts.max) fail(`must be <= ${opts.max}, got ${value}`);
+      if (opts.min !== undefined && value < opts.min) {
+        fail(`must be >= ${opts.min}, got ${value}`);
+      }
+      if (opts.max !== undefined && value > opts.max) {
+        fail(`must be <= ${opts.max}, got ${value}`);
+      }
       return value;
     });
   },
@@ -54,7 +60,9 @@ export const setting = {
   },
   str(env: string, def: string, opts: Common & { nonEmpty?: boolean }): Setting<string> {
     return make(env, def, opts, (raw) => {
-      if (opts.nonEmpty && raw.trim() === '') fail('must not be empty');
+      if (opts.nonEmpty && raw.trim() === '') {
+        fail('must not be empty');
+      }
       return raw;
     });
   },
@@ -64,7 +72,9 @@ export const setting = {
   oneOf<const T extends string>(env: string, def: T, values: readonly T[], opts: Common): Setting<T> {
     return make(env, def, opts, (raw) => {
       const value = raw.trim().toLowerCase() as T;
-      if (!values.includes(value)) fail(`expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+      if (!values.includes(value)) {
+        fail(`expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+      }
       return value;
     });
   },
@@ -72,7 +82,9 @@ export const setting = {
   duration(env: string, defSeconds: number, opts: Common & { min?: number }): Setting<number> {
     return make(env, defSeconds, opts, (raw) => {
       const seconds = parseDurationSeconds(raw);
-      if (opts.min !== undefined && seconds < opts.min) fail(`must be at least ${opts.min} seconds`);
+      if (opts.min !== undefined && seconds < opts.min) {
+        fail(`must be at least ${opts.min} seconds`);
+      }
       return seconds;
     });
   },
@@ -83,14 +95,18 @@ export const setting = {
     opts: Common,
   ): Setting<string | undefined> {
     return make(env, def, opts, (raw) => {
-      if (raw === '') return undefined;
+      if (raw === '') {
+        return undefined;
+      }
       let parsed: URL;
       try {
         parsed = new URL(raw);
       } catch {
         fail('not a valid URL');
       }
-      if (!protocols.includes(parsed.protocol)) fail(`expected a ${protocols.join(' or ')} URL`);
+      if (!protocols.includes(parsed.protocol)) {
+        fail(`expected a ${protocols.join(' or ')} URL`);
+      }
       return raw;
     });
   },
@@ -101,13 +117,21 @@ export const setting = {
    */
   postgresUrl(env: string, opts: Common): Setting<string | undefined> {
     return make<string | undefined>(env, undefined, opts, (raw) => {
-      if (raw.trim() === '') return undefined;
+      if (raw.trim() === '') {
+        return undefined;
+      }
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw.trim())?.[1]?.toLowerCase();
       const [base, driver] = (scheme ?? '').split('+', 2);
-      if (base === 'sqlite') fail('SQLite is not supported; use a PostgreSQL URL (postgresql://…)');
-      if (base !== 'postgres' && base !== 'postgresql') fail('expected a postgres: or postgresql: URL');
+      if (base === 'sqlite') {
+        fail('SQLite is not supported; use a PostgreSQL URL (postgresql://…)');
+      }
+      if (base !== 'postgres' && base !== 'postgresql') {
+        fail('expected a postgres: or postgresql: URL');
+      }
       let url = raw.trim();
-      if (driver !== undefined) url = `postgresql:${url.slice(scheme!.length + 1)}`;
+      if (driver !== undefined) {
+        url = `postgresql:${url.slice(scheme!.length + 1)}`;
+      }
       let parsed: URL;
       try {
         parsed = new URL(url);
@@ -138,8 +162,12 @@ export const setting = {
 
 export function parseBool(raw: string): boolean {
   const value = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on', 't', 'y'].includes(value)) return true;
-  if (['false', '0', 'no', 'off', 'f', 'n'].includes(value)) return false;
+  if (['true', '1', 'yes', 'on', 't', 'y'].includes(value)) {
+    return true;
+  }
+  if (['false', '0', 'no', 'off', 'f', 'n'].includes(value)) {
+    return false;
+  }
   return fail(`expected true or false, got ${JSON.stringify(raw)}`);
 }
 
@@ -152,7 +180,9 @@ export type BlockValue<B extends SettingsBlock> = {
 export function readSetting<T>(spec: Setting<T>, env: Env): T {
   for (const name of [spec.env, ...spec.aliases]) {
     const raw = env[name];
-    if (raw === undefined) continue;
+    if (raw === undefined) {
+      continue;
+    }
     try {
       return spec.parse(raw);
     } catch (err) {
@@ -164,6 +194,8 @@ export function readSetting<T>(spec: Setting<T>, env: Env): T {
 
 export function parseBlock<B extends SettingsBlock>(block: B, env: Env): BlockValue<B> {
   const out: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(block)) out[key] = readSetting(spec, env);
+  for (const [key, spec] of Object.entries(block)) {
+    out[key] = readSetting(spec, env);
+  }
   return out as BlockValue<B>;
 }

@@ -224,8 +224,9 @@ export const dbVacuumSettings = {
           throw new Error('expected a JSON object of event name to seconds');
         }
         for (const [k, v] of Object.entries(value)) {
-          if (typeof v !== 'number' || !(v >= 0))
+          if (typeof v !== 'number' || !(v >= 0)) {
             throw new Error(`retention of ${k} must be a number of seconds`);
+          }
         }
         return value as Record<string, number>;
       },

@@ -32,7 +32,9 @@ function isApiPath(path: string): boolean {
 export function serveDashboard(app: NestExpressApplication, directory = dashboardDirectory()): void {
   if (!directory) {
     app.use('/', (req: Request, res: Response, next: NextFunction) => {
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path !== '/') return next();
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path !== '/') {
+        return next();
+      }
       res
         .status(404)
         .type('text/plain')
@@ -53,10 +55,13 @@ export function serveDashboard(app: NestExpressApplication, directory = dashboar
   });
   const indexFile = join(directory, 'index.html');
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    // The API and its websockets, missing assets, and file-like paths keep their own answers (404 JSON).
-    if (isApiPath(req.path) || req.path.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(req.path))
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
       return next();
+    }
+    // The API and its websockets, missing assets, and file-like paths keep their own answers (404 JSON).
+    if (isApiPath(req.path) || req.path.startsWith('/assets/') || /\.[a-z0-9]+$/i.test(req.path)) {
+      return next();
+    }
     readFile(indexFile).then(
       (html) => {
         res.setHeader('Cache-Control', 'no-cache');

@@ -39,16 +39,18 @@ export class DatabaseModule {
             if (options.migrateOnStart) {
               // Migrations may run long (an index on a big table): their own short-lived connection, without
               // the per-query deadline the app's pool has.
-              const base = typeormOptions as DataSourceOptions & { extra?: Record<string, unknown> };
+              const base = typeormOptions as DataSourceOptions;
+              const extra = (base as { extra?: Record<string, unknown> }).extra;
               const migrator = await new DataSource({
                 ...base,
                 poolSize: 1,
-                extra: { ...base.extra, query_timeout: 0 },
+                extra: { ...extra, query_timeout: 0 },
               } as DataSourceOptions).initialize();
               try {
                 const applied = await migrator.runMigrations({ transaction: 'each' });
-                if (applied.length)
+                if (applied.length) {
                   logger.log({ msg: 'migrations applied', names: applied.map((m) => m.name) });
+                }
               } finally {
                 await migrator.destroy();
               }

@@ -21,6 +21,14 @@ export interface DeadlineClientConfig extends ClientConfig {
 
 type Callback = (err: Error | null, result?: unknown) => void;
 
+/** pg's own `Client#query` (what `super.query` calls), seen through one untyped-argument signature. */
+const baseQuery = Client.prototype.query as (
+  this: Client,
+  config: unknown,
+  values?: unknown,
+  callback?: unknown,
+) => unknown;
+
 /**
  * A `pg` client whose queries carry a client-side deadline that also holds when the server cannot answer
  * at all (frozen, partitioned): PostgreSQL's own `statement_timeout` needs a running server. When a query
@@ -42,21 +50,28 @@ export class DeadlineClient extends Client {
     this.on('error', () => undefined);
   }
 
-  // pg's `query` has many overloads; this keeps them all and only adds the deadline.
-  override query(config: any, values?: any, callback?: any): any {
-    if (!(this.deadlineMs > 0) || typeof config?.submit === 'function') {
-      return super.query(config, values, callback);
+  // pg's `query` has many overloads; this keeps them all and only adds the deadline. One implementation that
+  // overrides every overload must return a type assignable to each of theirs (void, a Promise, a Submittable):
+  // only `any` is. The arguments stay `unknown` and go to pg's own implementation untouched.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see the comment above (pg's overloads)
+  override query(config: unknown, values?: unknown, callback?: unknown): any {
+    if (
+      !(this.deadlineMs > 0) ||
+      typeof (config as { submit?: unknown } | null | undefined)?.submit === 'function'
+    ) {
+      return baseQuery.call(this, config, values, callback);
     }
     if (typeof values === 'function') {
       callback = values;
       values = undefined;
     }
     if (typeof callback === 'function') {
-      super.query(config, values, this.withDeadline(callback as Callback));
+      baseQuery.call(this, config, values, this.withDeadline(callback as Callback));
       return undefined;
     }
     return new Promise((resolve, reject) => {
-      super.query(
+      baseQuery.call(
+        this,
         config,
         values,
         this.withDeadline((err, result) => (err ? reject(err) : resolve(result))),
@@ -67,13 +82,17 @@ export class DeadlineClient extends Client {
   private withDeadline(callback: Callback): Callback {
     let settled = false;
     const timer = setTimeout(() => {
-      if (settled) return;
+      if (settled) {
+        return;
+      }
       settled = true;
       callback(new QueryDeadlineError(this.deadlineMs));
       this.abandon();
     }, this.deadlineMs);
     return (err, result) => {
-      if (settled) return;
+      if (settled) {
+        return;
+      }
       settled = true;
       clearTimeout(timer);
       callback(err, result);

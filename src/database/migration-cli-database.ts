@@ -17,11 +17,15 @@ export interface CliDatabase {
 /** The pid of a PostgreSQL running on `dataDir`, when alive. */
 function runningPostmaster(dataDir: string): { pid: number; port: number } | undefined {
   const pidFile = resolve(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return undefined;
+  if (!existsSync(pidFile)) {
+    return undefined;
+  }
   const lines = readFileSync(pidFile, 'utf8').split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) {
+    return undefined;
+  }
   try {
     process.kill(pid, 0);
   } catch {
@@ -33,7 +37,9 @@ function runningPostmaster(dataDir: string): { pid: number; port: number } | und
 /** Ask a PostgreSQL on `dataDir` for a fast shutdown (synchronous: usable in a process `exit` hook). */
 export function signalPostmasterStop(dataDir: string): void {
   const running = runningPostmaster(dataDir);
-  if (running) process.kill(running.pid, 'SIGINT');
+  if (running) {
+    process.kill(running.pid, 'SIGINT');
+  }
 }
 
 /** The port of a PostgreSQL running on `dataDir` (its `postmaster.pid`), when the process is alive. */

@@ -36,7 +36,9 @@ let installed = false;
  * - `int8` (e.g. `count(*)`) → number.
  */
 export function installPgTypeParsers(): void {
-  if (installed) return;
+  if (installed) {
+    return;
+  }
   installed = true;
   types.setTypeParser(TIMESTAMPTZ, (value) => normalizeTimestamp(value));
   types.setTypeParser(TIMESTAMP, (value) => normalizeTimestamp(value));

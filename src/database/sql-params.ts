@@ -15,7 +15,11 @@ export function combine(
   operator: 'and_' | 'or_' = 'and_',
 ): string | null {
   const kept = parts.filter((p): p is string => !!p);
-  if (!kept.length) return null;
-  if (kept.length === 1) return kept[0];
+  if (!kept.length) {
+    return null;
+  }
+  if (kept.length === 1) {
+    return kept[0];
+  }
   return `(${kept.join(operator === 'or_' ? ' OR ' : ' AND ')})`;
 }

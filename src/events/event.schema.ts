@@ -14,7 +14,6 @@ export interface EventLimits {
 export const RESOURCE_ID = 'prefect.resource.id';
 export const RESOURCE_ROLE = 'prefect.resource.role';
 
-
 type Loc = (string | number)[];
 
 /** The outcome of validating one event: the event, or FastAPI-shaped issues (locations under `loc`). */
@@ -26,7 +25,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function parseUuid(value: unknown, loc: Loc, issues: ValidationIssue[]): string | undefined {
-  if (isUuid(value)) return value.toLowerCase();
+  if (isUuid(value)) {
+    return value.toLowerCase();
+  }
   issues.push({ loc, msg: 'Input should be a valid UUID', type: 'uuid_parsing', input: value });
   return undefined;
 }
@@ -36,7 +37,9 @@ function parseTimestamp(value: unknown, loc: Loc, issues: ValidationIssue[]): Ti
     try {
       return normalizeTimestamp(value);
     } catch (err) {
-      if (!(err instanceof InvalidTimestampError)) throw err;
+      if (!(err instanceof InvalidTimestampError)) {
+        throw err;
+      }
     }
   }
   issues.push({ loc, msg: 'Input should be a valid datetime', type: 'datetime_parsing', input: value });
@@ -66,7 +69,9 @@ function parseLabels(
       });
     }
   }
-  if (issues.length > before) return undefined;
+  if (issues.length > before) {
+    return undefined;
+  }
   const labels = value as Record<string, string>;
   if (keys.length > limits.maximumLabelsPerResource) {
     issues.push({
@@ -144,8 +149,9 @@ export function parseEvent(raw: unknown, limits: EventLimits, loc: Loc = []): Ev
       : parseTimestamp(raw.occurred, [...loc, 'occurred'], issues);
 
   let event: string | undefined;
-  if (raw.event === undefined) missing('event');
-  else if (typeof raw.event !== 'string') {
+  if (raw.event === undefined) {
+    missing('event');
+  } else if (typeof raw.event !== 'string') {
     issues.push({
       loc: [...loc, 'event'],
       msg: 'Input should be a valid string',
@@ -158,7 +164,9 @@ export function parseEvent(raw: unknown, limits: EventLimits, loc: Loc = []): Ev
       msg: `String should have at most ${limits.maximumEventNameLength} characters`,
       type: 'string_too_long',
     });
-  } else event = raw.event;
+  } else {
+    event = raw.event;
+  }
 
   const resource: Resource | undefined =
     raw.resource === undefined
@@ -194,14 +202,19 @@ export function parseEvent(raw: unknown, limits: EventLimits, loc: Loc = []): Ev
         type: 'dict_type',
         input: raw.payload,
       });
-    } else payload = raw.payload;
+    } else {
+      payload = raw.payload;
+    }
   }
 
   let follows: string | null = null;
-  if (raw.follows !== undefined && raw.follows !== null)
+  if (raw.follows !== undefined && raw.follows !== null) {
     follows = parseUuid(raw.follows, [...loc, 'follows'], issues) ?? null;
+  }
 
-  if (issues.length) return { issues };
+  if (issues.length) {
+    return { issues };
+  }
   return {
     event: { id: id!, occurred: occurred!, event: event!, resource: resource!, related, payload, follows },
   };
@@ -214,10 +227,14 @@ export function parseReceivedEvent(
   loc: Loc = [],
 ): { event: ReceivedEvent } | { issues: ValidationIssue[] } {
   const parsed = parseEvent(raw, limits, loc);
-  if (parsed.issues) return { issues: parsed.issues };
+  if (parsed.issues) {
+    return { issues: parsed.issues };
+  }
   const issues: ValidationIssue[] = [];
   const received = parseTimestamp((raw as Record<string, unknown>).received, [...loc, 'received'], issues);
-  if (issues.length) return { issues };
+  if (issues.length) {
+    return { issues };
+  }
   return { event: { ...parsed.event, received: received! } };
 }
 

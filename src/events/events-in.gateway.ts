@@ -37,20 +37,30 @@ export class EventsInGateway implements OnGatewayConnection {
   }
 
   private async serve(socket: PrefectSocket): Promise<void> {
-    if (!(await prefectHandshake(socket, this.config.api.authString))) return;
+    if (!(await prefectHandshake(socket, this.config.api.authString))) {
+      return;
+    }
     // Frames are published without waiting for the previous commit (concurrent publishes share a group
     // commit), at most MAX_IN_FLIGHT at once; the socket is answered (closed) only after all have settled.
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
     const settleAll = async (): Promise<void> => {
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
+      while (inFlight.size) {
+        await Promise.allSettled([...inFlight]);
+      }
     };
     for (;;) {
       await this.waitForRoom(socket);
-      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-      if (failure !== undefined) break;
+      while (inFlight.size >= MAX_IN_FLIGHT) {
+        await Promise.race(inFlight);
+      }
+      if (failure !== undefined) {
+        break;
+      }
       const frame = await socket.receive();
-      if (frame === null || frame === undefined) break;
+      if (frame === null || frame === undefined) {
+        break;
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(frame);
@@ -79,8 +89,12 @@ export class EventsInGateway implements OnGatewayConnection {
       inFlight.add(published);
     }
     await settleAll();
-    if (failure === undefined) return;
-    if (!(failure instanceof ServiceUnavailableError)) throw failure;
+    if (failure === undefined) {
+      return;
+    }
+    if (!(failure instanceof ServiceUnavailableError)) {
+      throw failure;
+    }
     socket.close(GOING_AWAY, closeReason(failure.message));
   }
 
@@ -94,13 +108,17 @@ export class EventsInGateway implements OnGatewayConnection {
         await this.ingest.publish(events);
         return;
       } catch (err) {
-        if (!(err instanceof TooManyRequestsError) || socket.closed) throw err;
+        if (!(err instanceof TooManyRequestsError) || socket.closed) {
+          throw err;
+        }
         await sleep(25);
       }
     }
   }
 
   private async waitForRoom(socket: PrefectSocket): Promise<void> {
-    while (!this.ingest.hasRoom() && !socket.closed) await sleep(25);
+    while (!this.ingest.hasRoom() && !socket.closed) {
+      await sleep(25);
+    }
   }
 }

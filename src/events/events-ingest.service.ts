@@ -50,14 +50,18 @@ export class EventsIngestService {
     const issues: ValidationIssue[] = [];
     body.forEach((raw, i) => {
       const parsed = parseEvent(raw, this.limits, ['body', i]);
-      if (parsed.issues) issues.push(...parsed.issues);
-      else events.push(parsed.event);
+      if (parsed.issues) {
+        issues.push(...parsed.issues);
+      } else {
+        events.push(parsed.event);
+      }
     });
     if (issues.length) {
       const tooLarge = issues.find((issue) => issue.type === 'too_large');
       this.refused.inc({ reason: tooLarge ? 'too_large' : 'invalid' }, body.length);
-      if (tooLarge)
+      if (tooLarge) {
         throw new InvalidRequestError(`Event at index ${tooLarge.loc[1]} refused: ${tooLarge.msg}`);
+      }
       throw new RequestValidationError(issues);
     }
     return events;
@@ -86,7 +90,9 @@ export class EventsIngestService {
     this.assertCapacity(events.length);
     const received = this.clock.now();
     const stamped = events.map((e) => ({ ...e, received }));
-    if (stamped.length) await this.bus.publish(stamped);
+    if (stamped.length) {
+      await this.bus.publish(stamped);
+    }
     this.accepted.inc(stamped.length);
     return stamped;
   }

@@ -3,13 +3,13 @@ import { DomainError, InvalidRequestError } from '../common/errors/domain.error'
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
 import { Clock } from '../common/time/clock';
 import { fromMicros, toMicros } from '../common/time/timestamp';
+import { toWire } from './event.schema';
+import { ReceivedEvent } from './event.types';
+import { EVENT_COLUMNS, EventsRepository, rowToEvent } from './events.repository';
 import { EventFilter, FilterParseError } from './filters/event-filter.types';
 import { parseEventFilter } from './filters/parse';
 import { filterToWire } from './filters/serialize';
 import { FilterSql } from './filters/sql';
-import { toWire } from './event.schema';
-import { ReceivedEvent } from './event.types';
-import { EVENT_COLUMNS, EventsRepository, rowToEvent } from './events.repository';
 
 export const MAX_PAGE_SIZE = 50;
 export const MAX_BUCKETS = 1000;
@@ -83,7 +83,9 @@ export class EventsQueryService {
     try {
       return parseEventFilter(raw, this.clock.nowMicros(), loc);
     } catch (err) {
-      if (err instanceof FilterParseError) throw validation(err.issues);
+      if (err instanceof FilterParseError) {
+        throw validation(err.issues);
+      }
       throw err;
     }
   }
@@ -113,7 +115,9 @@ export class EventsQueryService {
   }
 
   async find(filter: EventFilter, limit: number, offset: number): Promise<ReceivedEvent[]> {
-    if (limit <= 0) return [];
+    if (limit <= 0) {
+      return [];
+    }
     const sql = new FilterSql();
     const where = sql.where(filter);
     const dir = filter.order;
@@ -155,12 +159,14 @@ export class EventsQueryService {
     }
     const b = (body ?? {}) as Record<string, unknown>;
     const issues: ValidationIssue[] = [];
-    if (b.filter === undefined)
+    if (b.filter === undefined) {
       issues.push({ loc: ['body', 'filter'], msg: 'Field required', type: 'missing' });
+    }
     let unit: TimeUnit = 'day';
     if (b.time_unit !== undefined) {
-      if (typeof b.time_unit === 'string' && b.time_unit in UNIT_SECONDS) unit = b.time_unit as TimeUnit;
-      else {
+      if (typeof b.time_unit === 'string' && b.time_unit in UNIT_SECONDS) {
+        unit = b.time_unit as TimeUnit;
+      } else {
         issues.push({
           loc: ['body', 'time_unit'],
           msg: "Input should be 'week', 'day', 'hour', 'minute' or 'second'",
@@ -185,9 +191,13 @@ export class EventsQueryService {
           type: 'greater_than_equal',
           input: b.time_interval,
         });
-      } else interval = b.time_interval;
+      } else {
+        interval = b.time_interval;
+      }
     }
-    if (issues.length) throw validation(issues);
+    if (issues.length) {
+      throw validation(issues);
+    }
     const filter = this.parseFilter(b.filter);
     const sql = new FilterSql();
     const where = sql.where(filter);
@@ -235,7 +245,9 @@ export class EventsQueryService {
       );
     }
     const now = this.clock.nowMicros();
-    if (until > now) until = now;
+    if (until > now) {
+      until = now;
+    }
     const counts = await this.repository.query<{ bucket: string; n: number }>(
       `SELECT floor((((extract(epoch FROM e.occurred) * 1000000)::bigint - ${sql.params.add(PIVOT_MICROS)}::bigint)::numeric / ${sql.params.add(delta)}::numeric))::bigint::text AS bucket,
               count(*)::int AS n
@@ -264,7 +276,9 @@ export class EventsQueryService {
   }
 
   private parseLimit(raw: unknown): number {
-    if (raw === undefined || raw === null) return MAX_PAGE_SIZE;
+    if (raw === undefined || raw === null) {
+      return MAX_PAGE_SIZE;
+    }
     if (typeof raw !== 'number' || !Number.isInteger(raw)) {
       throw validation([
         { loc: ['body', 'limit'], msg: 'Input should be a valid integer', type: 'int_type', input: raw },
@@ -300,7 +314,9 @@ export class EventsQueryService {
     pageSize: number,
     offset: number,
   ): string | null {
-    if (pageSize <= 0 || offset + pageSize >= count) return null;
+    if (pageSize <= 0 || offset + pageSize >= count) {
+      return null;
+    }
     const token: PageToken = {
       filter: filterToWire(filter),
       count,
@@ -317,11 +333,15 @@ export class EventsQueryService {
     offset: number;
   } {
     const invalid = () => new ForbiddenError('Invalid page token');
-    if (!token) throw invalid();
+    if (!token) {
+      throw invalid();
+    }
     try {
       // A `+` of the token may arrive as a space when the client did not percent-encode the query.
       const inner = Buffer.from(token.replace(/ /g, '+'), 'base64').toString('utf8');
-      if (!inner) throw invalid();
+      if (!inner) {
+        throw invalid();
+      }
       const parsed = JSON.parse(Buffer.from(inner, 'base64').toString('utf8')) as PageToken;
       const { count, page_size, offset } = parsed;
       if (

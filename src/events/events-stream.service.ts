@@ -1,5 +1,5 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { deferred, Deferred } from '../common/async/deferred';
 import { Clock } from '../common/time/clock';
@@ -66,7 +66,7 @@ export class EventsStreamService implements OnApplicationShutdown {
   /** Registers a listener; resolves once the bus subscription is open. Returns the unsubscribe function. */
   async listen(listener: LiveListener): Promise<() => void> {
     this.listeners.add(listener);
-    this.subscription ??= this.bus.subscribe(async (event) => this.fanOut(event), {
+    this.subscription ??= this.bus.subscribe((event) => Promise.resolve(this.fanOut(event)), {
       group: this.group,
       maxInFlight: 1000,
     });
@@ -75,11 +75,17 @@ export class EventsStreamService implements OnApplicationShutdown {
   }
 
   private async serve(socket: PrefectSocket): Promise<void> {
-    if (!(await prefectHandshake(socket, this.config.api.authString))) return;
+    if (!(await prefectHandshake(socket, this.config.api.authString))) {
+      return;
+    }
     const message = await socket.receiveJson();
-    if (message === null || message === undefined) return;
+    if (message === null || message === undefined) {
+      return;
+    }
     const request = this.streamRequest(socket, message);
-    if (!request) return;
+    if (!request) {
+      return;
+    }
     const { filter } = request;
 
     // Live first, so nothing that arrives during the backfill is missed.
@@ -87,9 +93,14 @@ export class EventsStreamService implements OnApplicationShutdown {
     let wake: Deferred<void> | undefined;
     let overflow = false;
     const unsubscribe = await this.listen((event) => {
-      if (!eventMatches(filter, event)) return;
-      if (pending.length >= MAX_PENDING) overflow = true;
-      else pending.push(event);
+      if (!eventMatches(filter, event)) {
+        return;
+      }
+      if (pending.length >= MAX_PENDING) {
+        overflow = true;
+      } else {
+        pending.push(event);
+      }
       wake?.resolve();
     });
     socket.ws.once('close', () => wake?.resolve());
@@ -108,11 +119,15 @@ export class EventsStreamService implements OnApplicationShutdown {
           wake = undefined;
           continue;
         }
-        if (sent.has(event.id)) continue;
+        if (sent.has(event.id)) {
+          continue;
+        }
         await socket.send({ type: 'event', event: toWire(event) });
       }
     } catch (err) {
-      if (!socket.closed) throw err;
+      if (!socket.closed) {
+        throw err;
+      }
     } finally {
       stopProbing();
       unsubscribe();
@@ -137,14 +152,20 @@ export class EventsStreamService implements OnApplicationShutdown {
     try {
       filter = parseEventFilter(value.filter, now, ['filter']);
     } catch (err) {
-      if (!(err instanceof FilterParseError)) throw err;
+      if (!(err instanceof FilterParseError)) {
+        throw err;
+      }
       socket.close(CloseCode.PROTOCOL_ERROR, closeReason(`Invalid filter: ${err.message}`));
       return undefined;
     }
     const rawUntil = (value.filter as { occurred?: { until?: unknown } } | null)?.occurred?.until;
-    if (rawUntil === undefined || rawUntil === null) filter.occurred.until = FAR_FUTURE;
+    if (rawUntil === undefined || rawUntil === null) {
+      filter.occurred.until = FAR_FUTURE;
+    }
     const earliest = now - Math.round(this.config.events.maximumWebsocketBackfill * 1e6);
-    if (toMicros(filter.occurred.since) < earliest) filter.occurred.since = fromMicros(earliest);
+    if (toMicros(filter.occurred.since) < earliest) {
+      filter.occurred.since = fromMicros(earliest);
+    }
     filter.order = 'ASC';
     return { filter, backfill: value.backfill !== false };
   }
@@ -159,7 +180,9 @@ export class EventsStreamService implements OnApplicationShutdown {
         sent.add(event.id);
         await socket.send({ type: 'event', event: toWire(event) });
       }
-      if (page.length < pageSize) break;
+      if (page.length < pageSize) {
+        break;
+      }
     }
     return sent;
   }
@@ -169,7 +192,9 @@ export class EventsStreamService implements OnApplicationShutdown {
     let alive = true;
     socket.ws.on('pong', () => (alive = true));
     const probe = setInterval(() => {
-      if (!alive) return socket.ws.terminate();
+      if (!alive) {
+        return socket.ws.terminate();
+      }
       alive = false;
       socket.ws.ping();
     }, PROBE_EVERY_MS);
@@ -191,6 +216,8 @@ export class EventsStreamService implements OnApplicationShutdown {
     const sub = this.subscription;
     this.subscription = undefined;
     this.listeners.clear();
-    if (sub) await (await sub).close();
+    if (sub) {
+      await (await sub).close();
+    }
   }
 }

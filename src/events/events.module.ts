@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { EventsInGateway } from './events-in.gateway';
-import { EventsOutGateway } from './events-out.gateway';
-import { EventsStreamService } from './events-stream.service';
 import { EventBus } from './bus/event-bus';
 import { eventBusProvider } from './bus/event-bus.provider';
+import { EventsInGateway } from './events-in.gateway';
 import { EventsIngestService } from './events-ingest.service';
+import { EventsOutGateway } from './events-out.gateway';
 import { EventsQueryService } from './events-query.service';
+import { EventsStreamService } from './events-stream.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { BusBackpressure, IngestBackpressure } from './ingest-backpressure';

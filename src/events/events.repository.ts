@@ -98,7 +98,9 @@ export function dedupeById(events: readonly ReceivedEvent[]): ReceivedEvent[] {
   const seen = new Set<string>();
   const out: ReceivedEvent[] = [];
   for (const e of events) {
-    if (seen.has(e.id)) continue;
+    if (seen.has(e.id)) {
+      continue;
+    }
     seen.add(e.id);
     out.push(e);
   }
@@ -121,7 +123,9 @@ export function serializeBatch(events: readonly ReceivedEvent[]): string {
     follows: e.follows,
   }));
   const json = JSON.stringify(rows);
-  if (!json.includes('\\u0000')) return json;
+  if (!json.includes('\\u0000')) {
+    return json;
+  }
   return JSON.stringify(rows, (_key, value: unknown) =>
     typeof value === 'string' ? value.replace(/\u0000/g, '\\u0000') : value,
   );

@@ -38,8 +38,12 @@ export class BusBackpressure extends IngestBackpressure {
 
   admit(): void {
     const pressure = this.bus.pressure(this.config.eventPersister.queueMaxSize);
-    if (!pressure) return;
-    if (pressure.kind === 'closing') throw new ServiceUnavailableError(pressure.message);
+    if (!pressure) {
+      return;
+    }
+    if (pressure.kind === 'closing') {
+      throw new ServiceUnavailableError(pressure.message);
+    }
     throw new TooManyRequestsError(
       pressure.message,
       Math.max(1, Math.ceil(this.config.eventPersister.flushInterval)),

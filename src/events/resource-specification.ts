@@ -25,7 +25,9 @@ export function globToRegExp(glob: string): RegExp {
       .map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
       .join('');
     re = new RegExp(`^${body}$`);
-    if (regexCache.size > 10_000) regexCache.clear();
+    if (regexCache.size > 10_000) {
+      regexCache.clear();
+    }
     regexCache.set(glob, re);
   }
   return re;
@@ -40,7 +42,9 @@ export function globToLike(glob: string): string {
 }
 
 export function labelMatches(value: string | undefined, patterns: readonly string[]): boolean {
-  if (value === undefined) return false;
+  if (value === undefined) {
+    return false;
+  }
   return patterns.some((p) => {
     const { negated, glob } = parsePattern(p);
     const hit = globToRegExp(glob).test(value);
@@ -50,7 +54,9 @@ export function labelMatches(value: string | undefined, patterns: readonly strin
 
 export function specificationMatches(spec: ResourceSpecification, labels: Record<string, string>): boolean {
   for (const [label, patterns] of Object.entries(spec)) {
-    if (!labelMatches(labels[label], patterns)) return false;
+    if (!labelMatches(labels[label], patterns)) {
+      return false;
+    }
   }
   return true;
 }

@@ -25,14 +25,19 @@ export function applyFlowRunTransforms(
   proposed.state_details.flow_run_id = run.id;
   if (proposed.type === 'RUNNING') {
     run.runCount += 1;
-    if (run.startTime == null) run.startTime = proposed.timestamp;
+    if (run.startTime == null) {
+      run.startTime = proposed.timestamp;
+    }
   }
   const wasFinal = isTerminal(initial?.type);
   const final = isTerminal(proposed.type);
-  if (wasFinal && !final) run.endTime = null;
-  else if (final && run.endTime == null) {
+  if (wasFinal && !final) {
+    run.endTime = null;
+  } else if (final && run.endTime == null) {
     run.endTime = proposed.timestamp;
-    if (run.startTime == null) run.startTime = proposed.timestamp;
+    if (run.startTime == null) {
+      run.startTime = proposed.timestamp;
+    }
   }
   if (initial?.type === 'RUNNING') {
     run.totalRunTime += (toMicros(proposed.timestamp) - toMicros(initial.timestamp)) / 1e6;
@@ -43,7 +48,10 @@ export function applyFlowRunTransforms(
         ? proposed.state_details.scheduled_time
         : proposed.timestamp;
   }
-  if (initial?.type === 'SCHEDULED') run.nextScheduledStartTime = null;
-  if (proposed.type === 'SCHEDULED')
+  if (initial?.type === 'SCHEDULED') {
+    run.nextScheduledStartTime = null;
+  }
+  if (proposed.type === 'SCHEDULED') {
     run.nextScheduledStartTime = proposed.state_details.scheduled_time ?? null;
+  }
 }

@@ -1,7 +1,48 @@
 import type { OrchestrationState } from '../orchestration/orchestration.types';
+import type { StateType } from '../orchestration/states';
+
+/** A `flow` row as the pg driver returns it (jsonb parsed; the columns are passed through untouched). */
+export interface FlowRow {
+  id: string;
+  created: unknown;
+  updated: unknown;
+  name: string;
+  tags: unknown;
+  labels: Record<string, unknown> | null;
+}
+
+/** A `flow_run` row as the pg driver returns it (`SELECT *` / `RETURNING *`). */
+export interface FlowRunRow {
+  id: string;
+  created: unknown;
+  updated: unknown;
+  name: string;
+  flow_id: string;
+  state_id: string | null;
+  deployment_id: string | null;
+  work_queue_name: string | null;
+  flow_version: string | null;
+  parameters: unknown;
+  idempotency_key: string | null;
+  context: unknown;
+  empirical_policy: unknown;
+  tags: unknown;
+  labels: unknown;
+  parent_task_run_id: string | null;
+  state_type: StateType | null;
+  state_name: string | null;
+  run_count: number;
+  expected_start_time: string | null;
+  next_scheduled_start_time: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  total_run_time: number;
+  created_by: unknown;
+  state: OrchestrationState | null;
+}
 
 /** A `flow` row → Flow JSON. */
-export function toFlowJson(row: Record<string, any>): Record<string, unknown> {
+export function toFlowJson(row: FlowRow): Record<string, unknown> {
   return {
     id: row.id,
     created: row.created,
@@ -13,7 +54,7 @@ export function toFlowJson(row: Record<string, any>): Record<string, unknown> {
 }
 
 /** A `flow_run` row → FlowRun JSON (the minimal subset this server keeps). */
-export function toFlowRunJson(row: Record<string, any>): Record<string, unknown> {
+export function toFlowRunJson(row: FlowRunRow): Record<string, unknown> {
   return {
     id: row.id,
     created: row.created,
@@ -40,6 +81,6 @@ export function toFlowRunJson(row: Record<string, any>): Record<string, unknown>
     end_time: row.end_time,
     total_run_time: row.total_run_time,
     created_by: row.created_by,
-    state: (row.state as OrchestrationState | null) ?? null,
+    state: row.state ?? null,
   };
 }

@@ -2,10 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nest
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
-import type { OrchestrationResult } from '../orchestration/orchestration.types';
-import { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/flow-runs.dto';
 import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
+import type { OrchestrationResult } from '../orchestration/orchestration.types';
 import { FlowResponse, FlowRunResponse } from './dto/flow-run.response';
+import { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/flow-runs.dto';
 import { FlowRunsService } from './flow-runs.service';
 
 @ApiTags('Flows')

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { NotFoundError } from '../common/errors/domain.error';
+import { generateRunName } from '../common/names/run-name';
 import { Clock } from '../common/time/clock';
 import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import type {
@@ -13,9 +14,8 @@ import type {
 import type { StateType } from '../orchestration/states';
 import type { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from './dto/flow-runs.dto';
 import { applyFlowRunTransforms, FlowRunTimes } from './flow-run-transforms';
-import { toFlowJson, toFlowRunJson } from './flow-run.mapper';
+import { FlowRow, FlowRunRow, toFlowJson, toFlowRunJson } from './flow-run.mapper';
 import { queryRows } from './query-rows';
-import { generateRunName } from '../common/names/run-name';
 
 /** What task orchestration reads about a flow run. */
 export interface FlowRunSnapshot {
@@ -24,6 +24,11 @@ export interface FlowRunSnapshot {
   stateType: StateType | null;
   stateName: string | null;
   stateDetails: StateDetails | null;
+}
+
+/** The columns readForOrchestration selects. */
+interface FlowRunStateRow extends Pick<FlowRunRow, 'id' | 'run_count' | 'state_type' | 'state_name'> {
+  state_details: StateDetails | null;
 }
 
 const FLOW_RUN_NOT_FOUND = 'Flow run not found';
@@ -37,12 +42,14 @@ export class FlowRunsService {
   ) {}
 
   async createFlow(dto: CreateFlowDto): Promise<{ flow: Record<string, unknown>; created: boolean }> {
-    const inserted: Record<string, unknown>[] = await this.dataSource.query(
+    const inserted: FlowRow[] = await this.dataSource.query(
       `INSERT INTO flow (name, tags, labels) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING *`,
       [dto.name, JSON.stringify(dto.tags ?? []), JSON.stringify(dto.labels ?? {})],
     );
-    if (inserted.length) return { flow: toFlowJson(inserted[0]), created: true };
-    const [row] = await this.dataSource.query(`SELECT * FROM flow WHERE name = $1`, [dto.name]);
+    if (inserted.length) {
+      return { flow: toFlowJson(inserted[0]), created: true };
+    }
+    const [row] = await this.dataSource.query<FlowRow[]>(`SELECT * FROM flow WHERE name = $1`, [dto.name]);
     return { flow: toFlowJson(row), created: false };
   }
 
@@ -51,21 +58,26 @@ export class FlowRunsService {
   ): Promise<{ flowRun: Record<string, unknown>; created: boolean }> {
     return this.dataSource.transaction(async (em) => {
       if (dto.idempotency_key) {
-        const [existing] = await em.query(
+        const [existing] = await em.query<(FlowRunRow | undefined)[]>(
           `SELECT * FROM flow_run WHERE flow_id = $1 AND idempotency_key = $2`,
           [dto.flow_id, dto.idempotency_key],
         );
-        if (existing) return { flowRun: toFlowRunJson(existing), created: false };
+        if (existing) {
+          return { flowRun: toFlowRunJson(existing), created: false };
+        }
       }
-      const [flow] = await em.query(`SELECT labels FROM flow WHERE id = $1`, [dto.flow_id]);
+      const [flow] = await em.query<(Pick<FlowRow, 'labels'> | undefined)[]>(
+        `SELECT labels FROM flow WHERE id = $1`,
+        [dto.flow_id],
+      );
       const labels: Record<string, unknown> = {
-        ...((flow?.labels as Record<string, unknown> | null) ?? {}),
+        ...(flow?.labels ?? {}),
         'prefect.flow.id': dto.flow_id,
         ...(dto.deployment_id ? { 'prefect.deployment.id': dto.deployment_id } : {}),
         ...(dto.labels ?? {}),
       };
       const id = dto.id ?? randomUUID();
-      const [row] = await em.query(
+      const [row] = await em.query<FlowRunRow[]>(
         `INSERT INTO flow_run (id, name, flow_id, deployment_id, work_queue_name, flow_version, parameters,
            idempotency_key, context, empirical_policy, tags, labels, created_by, parent_task_run_id)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING *`,
@@ -93,16 +105,26 @@ export class FlowRunsService {
   }
 
   async readFlowRun(id: string): Promise<Record<string, unknown>> {
-    const [row] = await this.dataSource.query(`SELECT * FROM flow_run WHERE id = $1`, [id]);
-    if (!row) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    const [row] = await this.dataSource.query<(FlowRunRow | undefined)[]>(
+      `SELECT * FROM flow_run WHERE id = $1`,
+      [id],
+    );
+    if (!row) {
+      throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    }
     return toFlowRunJson(row);
   }
 
   async setFlowRunState(id: string, dto: SetFlowRunStateDto): Promise<OrchestrationResult> {
     const proposed = stateFromCreate(dto.state, this.clock.now());
     return this.dataSource.transaction(async (em) => {
-      const [row] = await em.query(`SELECT * FROM flow_run WHERE id = $1 FOR UPDATE`, [id]);
-      if (!row) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+      const [row] = await em.query<(FlowRunRow | undefined)[]>(
+        `SELECT * FROM flow_run WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (!row) {
+        throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+      }
       const updated = await this.writeState(em, row, proposed);
       return {
         state: updated.state as OrchestrationState,
@@ -114,16 +136,20 @@ export class FlowRunsService {
 
   async deleteFlowRun(id: string): Promise<void> {
     const rows = await queryRows(this.dataSource, `DELETE FROM flow_run WHERE id = $1 RETURNING id`, [id]);
-    if (!rows.length) throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    if (!rows.length) {
+      throw new NotFoundError(FLOW_RUN_NOT_FOUND);
+    }
   }
 
   /** For task orchestration, inside the caller's transaction. */
   async readForOrchestration(em: EntityManager, id: string): Promise<FlowRunSnapshot | null> {
-    const [row] = await em.query(
+    const [row] = await em.query<(FlowRunStateRow | undefined)[]>(
       `SELECT id, run_count, state_type, state_name, state->'state_details' AS state_details FROM flow_run WHERE id = $1`,
       [id],
     );
-    if (!row) return null;
+    if (!row) {
+      return null;
+    }
     return {
       id: row.id,
       runCount: row.run_count,
@@ -135,10 +161,10 @@ export class FlowRunsService {
 
   private async writeState(
     em: EntityManager,
-    row: Record<string, any>,
+    row: FlowRunRow,
     proposed: OrchestrationState,
-  ): Promise<Record<string, any>> {
-    const initial = (row.state as OrchestrationState | null) ?? null;
+  ): Promise<FlowRunRow> {
+    const initial = row.state ?? null;
     const times: FlowRunTimes = {
       id: row.id,
       runCount: row.run_count,
@@ -149,7 +175,7 @@ export class FlowRunsService {
       totalRunTime: row.total_run_time,
     };
     applyFlowRunTransforms(times, initial, proposed);
-    const [updated] = await queryRows(
+    const [updated] = await queryRows<FlowRunRow>(
       em,
       `UPDATE flow_run SET state_id = $2, state_type = $3, state_name = $4, state_timestamp = $5, state = $6,
          run_count = $7, start_time = $8, end_time = $9, expected_start_time = $10, next_scheduled_start_time = $11,

@@ -4,7 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
  * Rows of a raw statement. TypeORM's pg driver answers UPDATE/DELETE … RETURNING with `[rows, rowCount]`
  * but INSERT/SELECT with `rows`; this always gives the rows.
  */
-export async function queryRows<T = Record<string, any>>(
+export async function queryRows<T = Record<string, unknown>>(
   db: DataSource | EntityManager,
   sql: string,
   params: unknown[] = [],

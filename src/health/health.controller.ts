@@ -1,8 +1,8 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { ReadinessModel } from './dto/readiness.response';
-import { Public } from '../common/auth/public.decorator';
 import type { Response } from 'express';
+import { Public } from '../common/auth/public.decorator';
+import { ReadinessModel } from './dto/readiness.response';
 import { HealthService, Readiness } from './health.service';
 
 @ApiTags('Root')

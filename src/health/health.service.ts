@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/app-config';
 import { ServiceReport, ServicesRegistry } from '../background/services.registry';
+import { AppConfig } from '../config/app-config';
 
 export interface Readiness {
   ready: boolean;
@@ -51,12 +51,21 @@ export class HealthService {
     const database = await this.checkDatabase();
     const services = this.services.report();
     const down: string[] = [];
-    if (!database.ok) down.push(`database: ${database.detail}`);
+    if (!database.ok) {
+      down.push(`database: ${database.detail}`);
+    }
     for (const s of services) {
-      if (!s.enabled) continue;
-      if (s.detail) s.detail = redactDriverText(s.detail);
-      if (s.status !== 'running') down.push(`${s.name}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`);
-      else if (s.detail) down.push(`${s.name}: ${s.detail}`);
+      if (!s.enabled) {
+        continue;
+      }
+      if (s.detail) {
+        s.detail = redactDriverText(s.detail);
+      }
+      if (s.status !== 'running') {
+        down.push(`${s.name}: ${s.status}${s.detail ? ` (${s.detail})` : ''}`);
+      } else if (s.detail) {
+        down.push(`${s.name}: ${s.detail}`);
+      }
     }
     return { ready: down.length === 0, database, services, down };
   }

@@ -25,7 +25,9 @@ export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
     inFlight.inc();
     let done = false;
     const finish = (): void => {
-      if (done) return;
+      if (done) {
+        return;
+      }
       done = true;
       inFlight.dec();
       // A client that went away before the answer was written: 499, as nginx counts it.

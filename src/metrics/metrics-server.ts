@@ -33,7 +33,9 @@ export async function serveMetrics(
     if (req.method !== 'GET' || (path !== '/metrics' && path !== '/api/metrics')) {
       return json(404, { detail: 'Not Found' });
     }
-    if (!auth.isAuthorized(req.headers.authorization)) return json(401, UNAUTHORIZED_BODY);
+    if (!auth.isAuthorized(req.headers.authorization)) {
+      return json(401, UNAUTHORIZED_BODY);
+    }
     metrics.render().then(
       ({ contentType, body }) => res.writeHead(200, { 'Content-Type': contentType }).end(body),
       () => json(500, { exception_message: 'Internal Server Error' }),

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { MetricsService } from '../common/metrics/metrics.service';
 import { DeadLettersService } from '../background/dead-letters/dead-letters.service';
 import { LoopService } from '../background/loop-service';
 import { ServicesRegistry } from '../background/services.registry';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 const DEAD_LETTER_QUERY_TIMEOUT_MS = 1000;
 
@@ -27,7 +27,9 @@ export class ServicesMetrics implements OnModuleInit {
       'Whether this process runs the service (its setting and SERVER_RUN_SERVICES), 1 or 0.',
       ['service'],
       (gauge) => {
-        for (const s of this.registry.report()) gauge.set({ service: s.name }, s.enabled ? 1 : 0);
+        for (const s of this.registry.report()) {
+          gauge.set({ service: s.name }, s.enabled ? 1 : 0);
+        }
       },
     );
     this.metrics.gauge(
@@ -35,8 +37,9 @@ export class ServicesMetrics implements OnModuleInit {
       'Whether the service is running in this process, 1 or 0.',
       ['service'],
       (gauge) => {
-        for (const s of this.registry.report())
+        for (const s of this.registry.report()) {
           gauge.set({ service: s.name }, s.status === 'running' ? 1 : 0);
+        }
       },
     );
     this.metrics.counter(
@@ -46,7 +49,9 @@ export class ServicesMetrics implements OnModuleInit {
       (counter) => {
         counter.reset();
         for (const { meta, instance } of this.registry.all()) {
-          if (instance instanceof LoopService) counter.inc({ service: meta.name }, instance.iterations);
+          if (instance instanceof LoopService) {
+            counter.inc({ service: meta.name }, instance.iterations);
+          }
         }
       },
     );
@@ -57,7 +62,9 @@ export class ServicesMetrics implements OnModuleInit {
       (counter) => {
         counter.reset();
         for (const { meta, instance } of this.registry.all()) {
-          if (instance instanceof LoopService) counter.inc({ service: meta.name }, instance.failures);
+          if (instance instanceof LoopService) {
+            counter.inc({ service: meta.name }, instance.failures);
+          }
         }
       },
     );
@@ -69,7 +76,9 @@ export class ServicesMetrics implements OnModuleInit {
         try {
           const counts = await withTimeout(this.deadLetters.countBySource(), DEAD_LETTER_QUERY_TIMEOUT_MS);
           gauge.reset();
-          for (const { source, count } of counts) gauge.set({ source }, count);
+          for (const { source, count } of counts) {
+            gauge.set({ source }, count);
+          }
         } catch (err) {
           // Keep the last values: a scrape must not fail because the database is down (see /api/ready).
           this.logger.debug({ msg: 'dead letter count unavailable', error: String(err) });

@@ -1,14 +1,15 @@
 import { INestApplication } from '@nestjs/common';
 import { ApiSchema, DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { ErrorDetailResponse, ValidationErrorResponse } from '../common/http/error.responses';
 import { ConcurrencyLimitCreateDto } from '../concurrency-limits/dto/concurrency-limit-create.dto';
 import { ConcurrencyLimitResetDto } from '../concurrency-limits/dto/concurrency-limit-reset.dto';
 import { ConcurrencyLimitSlotsDto } from '../concurrency-limits/dto/concurrency-limit-slots.dto';
 import { ConcurrencyLimitV2CreateDto } from '../concurrency-limits/dto/concurrency-limit-v2-create.dto';
 import { ConcurrencyLimitV2UpdateDto } from '../concurrency-limits/dto/concurrency-limit-v2-update.dto';
 import { LimitOffsetDto } from '../concurrency-limits/dto/limit-offset.dto';
+import { EventAnyResourceFilterModel, EventRelatedFilterModel } from '../events/dto/event.schemas';
 import { CreateFlowDto, CreateFlowRunDto, SetFlowRunStateDto } from '../flow-runs/dto/flow-runs.dto';
 import { StateCreateDto } from '../orchestration/dto/state-create.dto';
-import { EventAnyResourceFilterModel, EventRelatedFilterModel } from '../events/dto/event.schemas';
 import { ORCHESTRATION_DETAILS_MODELS } from '../orchestration/dto/state.response';
 import { ReadTaskWorkersDto, TaskWorkerFilterDto } from '../task-queues/dto/task-worker-filter.dto';
 import {
@@ -18,6 +19,7 @@ import {
   TaskRunFilterDto,
   TaskRunFiltersDto,
 } from '../task-runs/dto/filters.dto';
+import { TaskRunInputResponse } from '../task-runs/dto/task-run.response';
 import {
   CountTaskRunsDto,
   CreateTaskRunDto,
@@ -28,8 +30,6 @@ import {
   TaskRunHistoryDto,
   UpdateTaskRunDto,
 } from '../task-runs/dto/task-runs.dto';
-import { TaskRunInputResponse } from '../task-runs/dto/task-run.response';
-import { ErrorDetailResponse, ValidationErrorResponse } from '../common/http/error.responses';
 import { ANY_JSON, deriveRequestSchemas } from './validator-schemas';
 import { WEBSOCKETS_DESCRIPTION } from './websockets.description';
 
@@ -89,9 +89,13 @@ let named = false;
 
 /** Give every request DTO its schema name (Prefect's where it has one). */
 function nameRequestSchemas(): void {
-  if (named) return;
+  if (named) {
+    return;
+  }
   named = true;
-  for (const [target, name] of REQUEST_NAMES) ApiSchema({ name })(target);
+  for (const [target, name] of REQUEST_NAMES) {
+    ApiSchema({ name })(target);
+  }
 }
 
 type Operation = {
@@ -110,10 +114,14 @@ const errorResponse = (description: string, ref: string): Record<string, unknown
 function addErrorResponses(document: OpenAPIObject): void {
   for (const [path, item] of Object.entries(document.paths)) {
     for (const operation of Object.values(item) as Operation[]) {
-      if (!operation?.responses) continue;
+      if (!operation?.responses) {
+        continue;
+      }
       const responses = operation.responses;
       const takesInput = !!operation.requestBody || (operation.parameters ?? []).length > 0;
-      if (takesInput) responses['422'] ??= errorResponse('Invalid request', 'ValidationErrorResponse');
+      if (takesInput) {
+        responses['422'] ??= errorResponse('Invalid request', 'ValidationErrorResponse');
+      }
       if ((operation.parameters ?? []).some((p) => p.in === 'path')) {
         responses['404'] ??= errorResponse('Not found', 'ErrorDetailResponse');
       }
@@ -135,10 +143,16 @@ function addErrorResponses(document: OpenAPIObject): void {
  * design type of `unknown`), so generated clients see `unknown`, which is what they are.
  */
 function untypeAnyJson(node: unknown): void {
-  if (!node || typeof node !== 'object') return;
+  if (!node || typeof node !== 'object') {
+    return;
+  }
   const schema = node as Record<string, unknown>;
-  if (typeof schema.description === 'string' && schema.description.startsWith(ANY_JSON)) delete schema.type;
-  for (const value of Object.values(schema)) untypeAnyJson(value);
+  if (typeof schema.description === 'string' && schema.description.startsWith(ANY_JSON)) {
+    delete schema.type;
+  }
+  for (const value of Object.values(schema)) {
+    untypeAnyJson(value);
+  }
 }
 
 /** Build the OpenAPI document of `app` (an app created with or without `preview: true`). */
@@ -160,7 +174,9 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       'basic',
     )
     .addSecurityRequirements('basic');
-  for (const [name, description] of TAGS) builder.addTag(name, description);
+  for (const [name, description] of TAGS) {
+    builder.addTag(name, description);
+  }
   const document = SwaggerModule.createDocument(app, builder.build(), {
     extraModels: [
       ...ORCHESTRATION_DETAILS_MODELS,

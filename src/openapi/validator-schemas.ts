@@ -77,15 +77,26 @@ function propertyOptions(target: Ctor, property: string, metas: ValidationMetada
   for (const meta of metas) {
     const t = typeOf(meta);
     if (t) {
-      if (meta.each) item = { ...item, ...t };
-      else value = { ...value, ...t };
+      if (meta.each) {
+        item = { ...item, ...t };
+      } else {
+        value = { ...value, ...t };
+      }
     }
-    if (meta.name === 'min') value.minimum = meta.constraints[0] as number;
-    if (meta.name === 'max') value.maximum = meta.constraints[0] as number;
-    if (meta.name === 'isNotEmpty') value.minLength = 1;
+    if (meta.name === 'min') {
+      value.minimum = meta.constraints[0] as number;
+    }
+    if (meta.name === 'max') {
+      value.maximum = meta.constraints[0] as number;
+    }
+    if (meta.name === 'isNotEmpty') {
+      value.minLength = 1;
+    }
   }
   const options: PropertyOptions = { required: !optional };
-  if (optional) options.nullable = true;
+  if (optional) {
+    options.nullable = true;
+  }
   if (nested) {
     const typeMeta = defaultMetadataStorage.findTypeMetadata(target, property);
     const nestedType = typeMeta?.typeFunction() as Ctor | undefined;
@@ -108,7 +119,9 @@ function ownProperties(target: Ctor): Map<string, ValidationMetadata[]> {
   const byProperty = new Map<string, ValidationMetadata[]>();
   const all = getMetadataStorage().getTargetValidationMetadatas(target, '', true, false);
   for (const meta of all) {
-    if (meta.target !== target) continue;
+    if (meta.target !== target) {
+      continue;
+    }
     const list = byProperty.get(meta.propertyName) ?? [];
     list.push(meta);
     byProperty.set(meta.propertyName, list);
@@ -125,10 +138,14 @@ function validatedClasses(): Ctor[] {
 /** Install the derived schema factory on every validated class. Idempotent. */
 export function deriveRequestSchemas(): void {
   for (const target of validatedClasses()) {
-    if (Object.prototype.hasOwnProperty.call(target, METADATA_FACTORY)) continue;
+    if (Object.prototype.hasOwnProperty.call(target, METADATA_FACTORY)) {
+      continue;
+    }
     const properties = ownProperties(target);
     const metadata: Record<string, PropertyOptions> = {};
-    for (const [property, metas] of properties) metadata[property] = propertyOptions(target, property, metas);
+    for (const [property, metas] of properties) {
+      metadata[property] = propertyOptions(target, property, metas);
+    }
     Object.defineProperty(target, METADATA_FACTORY, { value: () => metadata, enumerable: false });
   }
 }

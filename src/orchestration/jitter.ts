@@ -8,7 +8,9 @@ export function exponentialCdf(x: number, average: number): number {
 }
 
 export function lowerClampMultiple(k: number): number {
-  if (k >= 50) return 0;
+  if (k >= 50) {
+    return 0;
+  }
   return Math.log2(Math.max(2 ** k / (2 ** k - 1), 1e-10));
 }
 
@@ -27,7 +29,9 @@ export function clampedPoissonInterval(
   clampingFactor = 0.3,
   random: () => number = Math.random,
 ): number {
-  if (clampingFactor <= 0) throw new RangeError('`clamping_factor` must be >= 0.');
+  if (clampingFactor <= 0) {
+    throw new RangeError('`clamping_factor` must be >= 0.');
+  }
   const upperMultiple = 1 + clampingFactor;
   const upperBound = average * upperMultiple;
   const lowerBound = Math.max(0, average * lowerClampMultiple(upperMultiple));

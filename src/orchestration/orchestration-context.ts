@@ -1,6 +1,5 @@
 import type { EntityManager } from 'typeorm';
 import { fromMicros, toMicros, type Timestamp } from '../common/time/timestamp';
-import type { StateType } from './states';
 import type {
   OrchestratedRun,
   OrchestrationDetails,
@@ -9,6 +8,7 @@ import type {
   OrchestrationStatus,
   StateDetails,
 } from './orchestration.types';
+import type { StateType } from './states';
 
 /** What flow-aware rules need to know about the run's flow run. */
 export interface FlowRunView {

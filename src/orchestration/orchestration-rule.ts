@@ -1,6 +1,6 @@
-import { STATE_TYPES, type StateType } from './states';
 import type { TaskOrchestrationContext } from './orchestration-context';
 import type { OrchestrationState } from './orchestration.types';
+import { STATE_TYPES, type StateType } from './states';
 
 /** A set of state types a rule applies to; `null` stands for "no state". */
 export type StateTypeSet = ReadonlySet<StateType | null>;

@@ -1,6 +1,6 @@
 import { TaskOrchestrationContext } from './orchestration-context';
-import { orchestrate } from './orchestration.engine';
 import { ALL_STATES, OrchestrationRule, RuleScope, states, UniversalTransform } from './orchestration-rule';
+import { orchestrate } from './orchestration.engine';
 import { fakeContext, FakePorts, st } from './orchestration.testing';
 
 class Recorder extends OrchestrationRule {

@@ -1,8 +1,8 @@
 import { isRetryableDbError } from '../common/errors/db-errors';
-import type { StateType } from './states';
 import type { TaskOrchestrationContext } from './orchestration-context';
 import { OrchestrationRule, PolicyEntry, RuleScope, UniversalTransform } from './orchestration-rule';
 import type { OrchestrationResult, OrchestrationState } from './orchestration.types';
+import type { StateType } from './states';
 
 class ValidatedStateError extends Error {
   constructor() {
@@ -11,7 +11,9 @@ class ValidatedStateError extends Error {
 }
 
 function describeError(err: unknown): string {
-  if (err instanceof Error) return `${err.name}(${JSON.stringify(err.message)})`;
+  if (err instanceof Error) {
+    return `${err.name}(${JSON.stringify(err.message)})`;
+  }
   return String(err);
 }
 
@@ -37,7 +39,9 @@ class RuleExecution {
 
   async enter(): Promise<void> {
     this.invalid = !this.rule.appliesTo(this.fromType, this.toType) || this.pairChanged();
-    if (this.invalid) return;
+    if (this.invalid) {
+      return;
+    }
     try {
       await this.rule.beforeTransition(this.scope(this.ctx.proposedState));
     } catch (err) {
@@ -47,14 +51,21 @@ class RuleExecution {
   }
 
   async exit(): Promise<void> {
-    if (this.invalid) return;
+    if (this.invalid) {
+      return;
+    }
     const scope = this.scope(this.ctx.validatedState);
-    if (this.pairChanged()) await this.rule.cleanup(scope);
-    else await this.rule.afterTransition(scope);
+    if (this.pairChanged()) {
+      await this.rule.cleanup(scope);
+    } else {
+      await this.rule.afterTransition(scope);
+    }
   }
 
   private guard(): void {
-    if (this.ctx.validatedState != null) throw new ValidatedStateError();
+    if (this.ctx.validatedState != null) {
+      throw new ValidatedStateError();
+    }
   }
 
   private abort(reason: string): void {
@@ -93,7 +104,9 @@ class RuleExecution {
       },
       renameState: (name) => {
         this.guard();
-        if (ctx.proposedState) ctx.proposedState.name = name;
+        if (ctx.proposedState) {
+          ctx.proposedState.name = name;
+        }
       },
     };
   }
@@ -120,7 +133,9 @@ class TransformExecution {
   }
 
   async exit(): Promise<void> {
-    if (this.ctx.orchestrationError === undefined) await this.transform.after(this.ctx);
+    if (this.ctx.orchestrationError === undefined) {
+      await this.transform.after(this.ctx);
+    }
   }
 }
 
@@ -151,8 +166,12 @@ export async function orchestrate(
     stack.push(execution);
   }
   await validateProposedState(ctx);
-  for (const execution of stack.reverse()) await execution.exit();
-  if (ctx.orchestrationError !== undefined) throw ctx.orchestrationError;
+  for (const execution of stack.reverse()) {
+    await execution.exit();
+  }
+  if (ctx.orchestrationError !== undefined) {
+    throw ctx.orchestrationError;
+  }
   return ctx.result();
 }
 
@@ -165,7 +184,9 @@ export async function validateProposedState(ctx: TaskOrchestrationContext): Prom
   try {
     ctx.validatedState = await ctx.ports.writeState(ctx.run, ctx.proposedState);
   } catch (err) {
-    if (isRetryableDbError(err)) throw err;
+    if (isRetryableDbError(err)) {
+      throw err;
+    }
     ctx.proposedState = null;
     ctx.responseStatus = 'ABORT';
     ctx.responseDetails = { type: 'abort_details', reason: `Error validating state: ${describeError(err)}` };

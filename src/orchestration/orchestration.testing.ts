@@ -1,16 +1,16 @@
 /* Test helpers for rule/engine specs: an in-memory run, fake ports and a one-rule orchestration. */
 import { fromMicros } from '../common/time/timestamp';
 import { FlowRunView, OrchestrationPorts, TaskOrchestrationContext } from './orchestration-context';
-import { orchestrate } from './orchestration.engine';
 import type { PolicyEntry, UniversalTransform } from './orchestration-rule';
+import { orchestrate } from './orchestration.engine';
 import type {
   OrchestratedRun,
   OrchestrationResult,
   OrchestrationState,
   StateDetails,
 } from './orchestration.types';
-import type { StateType } from './states';
 import { makeState } from './state-factory';
+import type { StateType } from './states';
 
 export const T0 = Date.UTC(2026, 0, 1) * 1000;
 
@@ -63,12 +63,16 @@ export class FakePorts implements OrchestrationPorts {
 
   insertCacheEntry(key: string, expiration: string | null, stateId: string): Promise<void> {
     const state = this.written.find((s) => s.id === stateId);
-    if (state) this.cache.push({ key, expiration, state });
+    if (state) {
+      this.cache.push({ key, expiration, state });
+    }
     return Promise.resolve();
   }
 
   writeState(run: OrchestratedRun, state: OrchestrationState): Promise<OrchestrationState> {
-    if (this.failWrite) return Promise.reject(this.failWrite);
+    if (this.failWrite) {
+      return Promise.reject(this.failWrite);
+    }
     run.stateId = state.id;
     const copy = structuredClone(state);
     this.written.push(copy);

@@ -1,6 +1,6 @@
-import { defaultStateName, type StateType } from './states';
 import type { OrchestrationState, StateDetails, TaskRunPolicy } from './orchestration.types';
 import { uuid7 } from './state-ids';
+import { defaultStateName, type StateType } from './states';
 
 /** StateDetails defaults (docs/reference.md §1.7): every field is present on the wire, as Prefect serialises it. */
 export const STATE_DETAILS_DEFAULTS: Readonly<StateDetails> = Object.freeze({
@@ -37,7 +37,9 @@ export function makeState(
   nowMs: number = Date.now(),
 ): OrchestrationState {
   const details: StateDetails = { ...STATE_DETAILS_DEFAULTS, ...(init.state_details ?? {}) };
-  if (init.type === 'SCHEDULED' && details.scheduled_time == null) details.scheduled_time = timestamp;
+  if (init.type === 'SCHEDULED' && details.scheduled_time == null) {
+    details.scheduled_time = timestamp;
+  }
   return {
     id: uuid7(nowMs),
     type: init.type,
@@ -64,8 +66,12 @@ export function normalizeTaskRunPolicy(
   const retryDelaySeconds = p.retry_delay_seconds ?? 0;
   let retries = p.retries ?? null;
   let retryDelay = p.retry_delay ?? null;
-  if (!retries && maxRetries !== 0) retries = maxRetries;
-  if (!retryDelay && retryDelaySeconds !== 0) retryDelay = retryDelaySeconds;
+  if (!retries && maxRetries !== 0) {
+    retries = maxRetries;
+  }
+  if (!retryDelay && retryDelaySeconds !== 0) {
+    retryDelay = retryDelaySeconds;
+  }
   return {
     ...p,
     max_retries: maxRetries,
@@ -78,12 +84,18 @@ export function normalizeTaskRunPolicy(
 
 /** A state's data counts as a persisted result unless it is empty or `{"type":"unpersisted"}`. */
 export function hasPersistedResult(data: unknown): boolean {
-  if (!data) return false;
+  if (!data) {
+    return false;
+  }
   if (typeof data === 'object' && !Array.isArray(data)) {
     const obj = data as Record<string, unknown>;
-    if (Object.keys(obj).length === 0) return false;
+    if (Object.keys(obj).length === 0) {
+      return false;
+    }
     return obj.type !== 'unpersisted';
   }
-  if (Array.isArray(data)) return data.length > 0;
+  if (Array.isArray(data)) {
+    return data.length > 0;
+  }
   return true;
 }

@@ -10,6 +10,8 @@ import { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { TooManyRequestsError } from '../common/errors/domain.error';
 import { AppConfig } from '../config/app-config';
+import { poolDeadlines } from '../database/data-source-options';
+import { REPLICA_ID } from './replica-id';
 import { notifyPayload, TASK_QUEUE_CHANNEL, TaskQueueListener, WaiterRegistry } from './task-queue.notifier';
 import {
   Delivery,
@@ -21,8 +23,6 @@ import {
   TaskQueueStore,
 } from './task-queue.store';
 import { TaskQueuesMetrics } from './task-queues.metrics';
-import { REPLICA_ID } from './replica-id';
-import { poolDeadlines } from '../database/data-source-options';
 import { TaskRunSnapshots } from './task-run-snapshots.port';
 
 /** Runs per page when restoring deferred SCHEDULED runs at start-up (bounded statements). */
@@ -126,7 +126,9 @@ export class PgTaskQueueStore
     );
     this.sweepTimer = setInterval(
       () => {
-        if (this.sweeping) return;
+        if (this.sweeping) {
+          return;
+        }
         this.sweeping = this.sweep()
           .then(() => undefined)
           .catch((e: unknown) => this.warn('sweep', e))
@@ -152,7 +154,9 @@ export class PgTaskQueueStore
       this.warn('release at shutdown', e);
       return 0;
     });
-    if (released) this.logger.log({ msg: 'returned unacked deliveries to the retry queue', count: released });
+    if (released) {
+      this.logger.log({ msg: 'returned unacked deliveries to the retry queue', count: released });
+    }
     await this.pool?.end().catch(() => undefined);
     this.pool = undefined;
   }
@@ -163,7 +167,9 @@ export class PgTaskQueueStore
    * as after a replica crash), while the enqueue itself commits durably in the caller's transaction.
    */
   private async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    if (!this.pool) return this.dataSource.query<T[]>(sql, params);
+    if (!this.pool) {
+      return this.dataSource.query<T[]>(sql, params);
+    }
     const result = await this.pool.query(sql, params);
     return result.rows as T[];
   }
@@ -228,7 +234,9 @@ export class PgTaskQueueStore
   }
 
   async claim(keys: readonly string[]): Promise<Delivery | null> {
-    if (this.stopping || keys.length === 0) return null;
+    if (this.stopping || keys.length === 0) {
+      return null;
+    }
     const next =
       keys.length === 1
         ? `SELECT task_run_id FROM task_queue_item WHERE task_key = ($1::text[])[1] AND status = 'queued'
@@ -243,7 +251,9 @@ export class PgTaskQueueStore
       [keys, this.replicaId, this.leaseSeconds],
     );
     const row = rows[0];
-    if (!row) return null;
+    if (!row) {
+      return null;
+    }
     this.inFlight.set(row.lease_token, row.task_key);
     // There may be more: pass the wake-up on to the next waiter on this key (see WaiterRegistry).
     this.waiters.wakeOne(row.task_key);
@@ -268,7 +278,9 @@ export class PgTaskQueueStore
        SELECT * FROM acked`,
       [delivery.taskRunId, delivery.token],
     );
-    if (rows.length) this.metrics.acks.inc({ task_key: delivery.taskKey });
+    if (rows.length) {
+      this.metrics.acks.inc({ task_key: delivery.taskKey });
+    }
     return rows.length > 0;
   }
 
@@ -294,12 +306,16 @@ export class PgTaskQueueStore
        SELECT pg_notify('${TASK_QUEUE_CHANNEL}', ${PAYLOAD_SQL}) FROM released`,
       [delivery.taskRunId, delivery.token],
     );
-    if (rows.length) this.metrics.returnedFor(delivery.taskKey, reason);
+    if (rows.length) {
+      this.metrics.returnedFor(delivery.taskKey, reason);
+    }
     return rows.length > 0;
   }
 
   waitForWork(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+    if (this.stopping) {
+      return Promise.resolve();
+    }
     return this.waiters.wait(keys, timeoutMs, signal);
   }
 
@@ -345,7 +361,9 @@ export class PgTaskQueueStore
     let after: { stateTimestamp: string; id: string } | null = null;
     for (;;) {
       const page = await this.taskRuns.deferredScheduledRuns(after, RESTORE_PAGE, Date.now() * 1000);
-      if (!page.length) break;
+      if (!page.length) {
+        break;
+      }
       const rows = await this.query<{ task_key: string; n: number }>(
         `WITH restored AS (
            INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot)
@@ -366,7 +384,9 @@ export class PgTaskQueueStore
       count += rows.reduce((sum, r) => sum + r.n, 0);
       const last = page[page.length - 1];
       after = { stateTimestamp: last.stateTimestamp, id: last.taskRunId };
-      if (page.length < RESTORE_PAGE) break;
+      if (page.length < RESTORE_PAGE) {
+        break;
+      }
     }
     if (count) {
       this.metrics.restored.inc(count);
@@ -387,7 +407,9 @@ export class PgTaskQueueStore
 
   /** Moves expired leases to the retry queue (and now and then purges tombstones of runs gone on). */
   async sweep(): Promise<number> {
-    if (this.restorePending) await this.restoreOrRetryLater();
+    if (this.restorePending) {
+      await this.restoreOrRetryLater();
+    }
     const rows = await this.query<{ task_key: string; n: number }>(
       `WITH expired AS (
          UPDATE task_queue_item SET ${RELEASE_SET}
@@ -404,7 +426,9 @@ export class PgTaskQueueStore
       total += r.n;
       this.metrics.returned.inc({ task_key: r.task_key, reason: 'lease_expired' }, r.n);
     }
-    if (total) this.logger.warn({ msg: 'expired deliveries returned to the retry queue', count: total });
+    if (total) {
+      this.logger.warn({ msg: 'expired deliveries returned to the retry queue', count: total });
+    }
     if (Date.now() - this.lastPurge > 60_000) {
       this.lastPurge = Date.now();
       await this.purgeTombstones();
@@ -417,7 +441,9 @@ export class PgTaskQueueStore
     const acked = await this.query<{ task_run_id: string }>(
       `SELECT task_run_id FROM task_queue_item WHERE status = 'acked' LIMIT 1000`,
     );
-    if (!acked.length) return;
+    if (!acked.length) {
+      return;
+    }
     const ids = acked.map((r) => r.task_run_id);
     const scheduled = await this.taskRuns.stillScheduled(ids);
     const gone = ids.filter((id) => !scheduled.has(id));
@@ -430,7 +456,9 @@ export class PgTaskQueueStore
   }
 
   private async renewLeases(): Promise<void> {
-    if (this.inFlight.size === 0) return;
+    if (this.inFlight.size === 0) {
+      return;
+    }
     await this.query(
       `UPDATE task_queue_item SET lease_expires_at = clock_timestamp() + make_interval(secs => $2)
        WHERE lease_token = ANY($1::uuid[]) AND status = 'leased'`,

@@ -20,7 +20,9 @@ export function parseSubscribe(message: unknown): SubscribeResult {
     return { ok: false, reason: SubscribeViolation.TYPE };
   }
   const m = message as Record<string, unknown>;
-  if (m.type !== 'subscribe') return { ok: false, reason: SubscribeViolation.TYPE };
+  if (m.type !== 'subscribe') {
+    return { ok: false, reason: SubscribeViolation.TYPE };
+  }
   const keys = m.keys;
   if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) {
     return { ok: false, reason: SubscribeViolation.KEYS };
@@ -36,7 +38,9 @@ export type Reply = 'ack' | 'quit' | 'other';
 
 /** Classifies the worker's answer to a delivered run. */
 export function parseReply(message: unknown): Reply {
-  if (!message || typeof message !== 'object') return 'other';
+  if (!message || typeof message !== 'object') {
+    return 'other';
+  }
   const type = (message as { type?: unknown }).type;
   return type === 'ack' ? 'ack' : type === 'quit' ? 'quit' : 'other';
 }

@@ -29,7 +29,9 @@ export class WaiterRegistry {
   }
 
   wait(keys: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.resolve();
+    if (signal?.aborted) {
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -46,7 +48,9 @@ export class WaiterRegistry {
 
   /** Wakes one waiter subscribed to `key` (every waiter for `*`). */
   wakeOne(key: string): void {
-    if (key === WAKE_ALL) return this.wakeAll();
+    if (key === WAKE_ALL) {
+      return this.wakeAll();
+    }
     for (const waiter of this.waiters) {
       if (waiter.keys.has(key)) {
         waiter.wake();
@@ -56,7 +60,9 @@ export class WaiterRegistry {
   }
 
   wakeAll(): void {
-    for (const waiter of [...this.waiters]) waiter.wake();
+    for (const waiter of [...this.waiters]) {
+      waiter.wake();
+    }
   }
 }
 
@@ -95,7 +101,9 @@ export class TaskQueueListener {
     const client = this.client;
     this.client = undefined;
     this.connected = false;
-    if (client) await client.end().catch(() => undefined);
+    if (client) {
+      await client.end().catch(() => undefined);
+    }
   }
 
   private async connect(): Promise<void> {
@@ -119,18 +127,24 @@ export class TaskQueueListener {
   }
 
   private lost(client: Client, err: unknown): void {
-    if (client !== this.client) return;
+    if (client !== this.client) {
+      return;
+    }
     this.client = undefined;
     this.connected = false;
     void client.end().catch(() => undefined);
-    if (this.stopped) return;
+    if (this.stopped) {
+      return;
+    }
     this.logger.warn({ msg: 'task queue listener lost its connection; reconnecting', error: String(err) });
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     this.reconnectTimer = setTimeout(() => {
       void this.connect()
         .then(() => {
-          if (this.connected) this.onReconnect();
+          if (this.connected) {
+            this.onReconnect();
+          }
         })
         .catch((e: unknown) =>
           this.logger.error({ msg: 'task queue listener reconnect failed', error: String(e) }),

@@ -45,7 +45,9 @@ class MemoryStore extends TaskQueueStore {
       const q = this.queues.get(key);
       for (const kind of ['retry', 'scheduled'] as const) {
         const item = q?.[kind].shift();
-        if (item) return { ...item, queue: kind, token: 't', attempts: 1, enqueuedAt: '' };
+        if (item) {
+          return { ...item, queue: kind, token: 't', attempts: 1, enqueuedAt: '' };
+        }
       }
     }
     return null;
@@ -89,7 +91,9 @@ describe(MultiQueue.name, () => {
     const sut = new MultiQueue(store, ['b', 'a', 'b']);
     expect(sut.keys).toEqual(['b', 'a']);
     const ids: (string | undefined)[] = [];
-    for (let i = 0; i < 4; i++) ids.push((await sut.get({ timeoutMs: 20 }))?.taskRunId);
+    for (let i = 0; i < 4; i++) {
+      ids.push((await sut.get({ timeoutMs: 20 }))?.taskRunId);
+    }
     expect(ids).toEqual(['b2', 'b1', 'a1', undefined]);
   });
 

@@ -21,20 +21,26 @@ async function nextFrom(
 ): Promise<Delivery | null> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
-    if (opts.signal?.aborted) return null;
+    if (opts.signal?.aborted) {
+      return null;
+    }
     const attempt = new AbortController();
     const stop = (): void => attempt.abort();
     opts.signal?.addEventListener('abort', stop, { once: true });
     try {
       const woken = store.waitForWork(keys, Math.max(0, deadline - Date.now()), attempt.signal);
       const delivery = await store.claim(keys);
-      if (delivery) return delivery;
+      if (delivery) {
+        return delivery;
+      }
       await woken;
     } finally {
       attempt.abort();
       opts.signal?.removeEventListener('abort', stop);
     }
-    if (Date.now() >= deadline) return null;
+    if (Date.now() >= deadline) {
+      return null;
+    }
   }
 }
 

@@ -80,7 +80,9 @@ export class TaskQueuesMetrics {
       ['task_key'],
       async (gauge) => {
         gauge.reset();
-        for (const s of await this.freshStats()) gauge.set({ task_key: s.taskKey }, s.inFlight);
+        for (const s of await this.freshStats()) {
+          gauge.set({ task_key: s.taskKey }, s.inFlight);
+        }
       },
     );
   }
@@ -91,7 +93,9 @@ export class TaskQueuesMetrics {
   }
 
   private freshStats(): Promise<TaskQueueStats[]> {
-    if (!this.collector) return Promise.resolve([]);
+    if (!this.collector) {
+      return Promise.resolve([]);
+    }
     const now = Date.now();
     if (!this.pending || now - this.pending.at > 250) {
       this.pending = { at: now, stats: this.collector().catch(() => []) };

@@ -60,15 +60,21 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
   /** Closes every socket (their unacked runs go back to the retry queue) and waits for them to finish. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    for (const socket of this.sessions.keys()) socket.close(GOING_AWAY.code, GOING_AWAY.reason);
+    for (const socket of this.sessions.keys()) {
+      socket.close(GOING_AWAY.code, GOING_AWAY.reason);
+    }
     const all = Promise.all(this.sessions.values());
     await Promise.race([all, new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 
   private async serve(socket: PrefectSocket): Promise<void> {
-    if (!(await prefectHandshake(socket, this.config.api.authString))) return;
+    if (!(await prefectHandshake(socket, this.config.api.authString))) {
+      return;
+    }
     const first = await socket.receiveJson();
-    if (first === null || first === undefined) return;
+    if (first === null || first === undefined) {
+      return;
+    }
     const subscription = parseSubscribe('value' in first ? first.value : undefined);
     if (!subscription.ok) {
       socket.close(CloseCode.SUBSCRIPTION_PROTOCOL_VIOLATION, subscription.reason);
@@ -78,7 +84,9 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
     const session = Symbol(clientId);
     const closed = new AbortController();
     socket.ws.once('close', () => closed.abort());
-    if (socket.closed) closed.abort();
+    if (socket.closed) {
+      closed.abort();
+    }
     try {
       await this.deliverLoop(socket, session, clientId, new MultiQueue(this.store, keys), closed.signal);
     } finally {
@@ -106,11 +114,14 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
         const delivery = prefetched ?? (await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed }));
         prefetched = null;
         if (!delivery) {
-          if (!(await this.isAlive(socket, lastPong))) return;
+          if (!(await this.isAlive(socket, lastPong))) {
+            return;
+          }
           continue;
         }
-        if (socket.closed || this.stopping)
+        if (socket.closed || this.stopping) {
           return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
+        }
         try {
           await socket.send(delivery.snapshot);
         } catch {
@@ -152,7 +163,9 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
         }
       }
     } finally {
-      if (prefetched) await this.store.unclaim(prefetched).catch((e: unknown) => this.warn('unclaim', e));
+      if (prefetched) {
+        await this.store.unclaim(prefetched).catch((e: unknown) => this.warn('unclaim', e));
+      }
       await Promise.all(acks);
     }
   }
@@ -165,10 +178,16 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
   private async isAlive(socket: PrefectSocket, lastPong: number): Promise<boolean> {
     for (;;) {
       const frame = await socket.receive(0);
-      if (frame === null) return false;
-      if (frame === undefined) break;
+      if (frame === null) {
+        return false;
+      }
+      if (frame === undefined) {
+        break;
+      }
     }
-    if (socket.closed) return false;
+    if (socket.closed) {
+      return false;
+    }
     if (Date.now() - lastPong > LIVENESS_TIMEOUT_MS) {
       socket.ws.terminate();
       return false;
@@ -180,7 +199,9 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
   private countDelivery(delivery: Delivery): void {
     const labels = { task_key: delivery.taskKey };
     this.metrics.deliveries.inc(labels);
-    if (delivery.attempts > 1) this.metrics.redeliveries.inc(labels);
+    if (delivery.attempts > 1) {
+      this.metrics.redeliveries.inc(labels);
+    }
     const waited = (Date.now() - Date.parse(delivery.enqueuedAt)) / 1000;
     this.metrics.waitSeconds.observe(labels, Math.max(0, waited));
   }

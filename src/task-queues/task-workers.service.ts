@@ -47,7 +47,9 @@ export class TaskWorkersService implements OnApplicationBootstrap, BeforeApplica
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
-      if (this.beating) return;
+      if (this.beating) {
+        return;
+      }
       this.beating = this.heartbeat()
         .catch((e: unknown) => this.logger.warn({ msg: 'task worker heartbeat failed', error: String(e) }))
         .finally(() => (this.beating = undefined));
@@ -86,9 +88,13 @@ export class TaskWorkersService implements OnApplicationBootstrap, BeforeApplica
   /** Forgets one socket of a worker; the worker disappears with its last socket on this replica. */
   async forget(session: symbol, identifier: string): Promise<void> {
     const worker = this.local.get(identifier);
-    if (!worker) return;
+    if (!worker) {
+      return;
+    }
     worker.sessions.delete(session);
-    if (worker.sessions.size > 0) return;
+    if (worker.sessions.size > 0) {
+      return;
+    }
     this.local.delete(identifier);
     await this.dataSource.query(`DELETE FROM task_worker WHERE replica_id = $1 AND identifier = $2`, [
       this.replicaId,
@@ -135,7 +141,9 @@ export class TaskWorkersService implements OnApplicationBootstrap, BeforeApplica
       );
     }
     // Rows of replicas that died long ago.
-    if (Date.now() - this.lastCleanup < 60_000) return;
+    if (Date.now() - this.lastCleanup < 60_000) {
+      return;
+    }
     this.lastCleanup = Date.now();
     await this.dataSource.query(
       `DELETE FROM task_worker WHERE last_seen < clock_timestamp() - interval '1 hour'`,

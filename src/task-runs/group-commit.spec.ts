@@ -18,7 +18,9 @@ describe('GroupCommit', () => {
       maxQueued: 100,
       run: async (items) => {
         groups.push(items);
-        if (groups.length === 1) await gate.done;
+        if (groups.length === 1) {
+          await gate.done;
+        }
         return items.map((v) => ({ ok: true, value: v * 2 }));
       },
     });
@@ -36,8 +38,10 @@ describe('GroupCommit', () => {
       maxBatch: 10,
       maxInFlight: 1,
       maxQueued: 100,
-      run: async (items): Promise<Outcome<number>[]> =>
-        items.map((v) => (v === 3 ? { ok: false, error: new Error('bad 3') } : { ok: true, value: v })),
+      run: (items): Promise<Outcome<number>[]> =>
+        Promise.resolve(
+          items.map((v) => (v === 3 ? { ok: false, error: new Error('bad 3') } : { ok: true, value: v })),
+        ),
     });
     const answers = await Promise.allSettled([1, 2, 3, 4].map((v) => sut.submit(v)));
     expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
@@ -51,13 +55,15 @@ describe('GroupCommit', () => {
       maxInFlight: 1,
       maxQueued: 100,
       key: (s) => s,
-      run: async (items) => {
+      run: (items) => {
         groups.push(items);
-        return items.map((v) => ({ ok: true, value: v }));
+        return Promise.resolve(items.map((v) => ({ ok: true as const, value: v })));
       },
     });
     await Promise.all(['a', 'b', 'a', 'c', 'a', 'b'].map((v) => sut.submit(v)));
-    for (const g of groups) expect(new Set(g).size).toBe(g.length);
+    for (const g of groups) {
+      expect(new Set(g).size).toBe(g.length);
+    }
     expect(groups.flat().sort()).toEqual(['a', 'a', 'a', 'b', 'b', 'c']);
   });
 
@@ -88,10 +94,12 @@ describe('GroupCommit', () => {
       maxBatch: 1,
       maxInFlight: 1,
       maxQueued: 10,
-      run: async (items) => {
+      run: (items) => {
         calls += 1;
-        if (calls === 1) throw new Error('boom');
-        return items.map((v) => ({ ok: true, value: v }));
+        if (calls === 1) {
+          return Promise.reject(new Error('boom'));
+        }
+        return Promise.resolve(items.map((v) => ({ ok: true as const, value: v })));
       },
     });
     const [a, b] = await Promise.allSettled([sut.submit(1), sut.submit(2)]);

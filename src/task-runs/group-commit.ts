@@ -53,7 +53,9 @@ export class GroupCommit<I, O> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.options.maxInFlight || !this.queue.length) return;
+    if (this.scheduled || this.inFlight >= this.options.maxInFlight || !this.queue.length) {
+      return;
+    }
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -77,7 +79,9 @@ export class GroupCommit<I, O> {
   /** The next group: in arrival order, distinct keys, at most maxBatch; the rest stays queued in order. */
   private take(): Waiting<I, O>[] {
     const key = this.options.key;
-    if (!key) return this.queue.splice(0, this.options.maxBatch);
+    if (!key) {
+      return this.queue.splice(0, this.options.maxBatch);
+    }
     const group: Waiting<I, O>[] = [];
     const rest: Waiting<I, O>[] = [];
     const keys = new Set<string>();
@@ -86,7 +90,9 @@ export class GroupCommit<I, O> {
       if (group.length < this.options.maxBatch && !keys.has(k)) {
         keys.add(k);
         group.push(w);
-      } else rest.push(w);
+      } else {
+        rest.push(w);
+      }
     }
     this.queue = rest;
     return group;
@@ -97,12 +103,18 @@ export class GroupCommit<I, O> {
       const outcomes = await this.options.run(group.map((w) => w.item));
       group.forEach((w, i) => {
         const o = outcomes[i];
-        if (!o) w.reject(new Error('group commit: no outcome for an item'));
-        else if (o.ok) w.resolve(o.value);
-        else w.reject(o.error);
+        if (!o) {
+          w.reject(new Error('group commit: no outcome for an item'));
+        } else if (o.ok) {
+          w.resolve(o.value);
+        } else {
+          w.reject(o.error);
+        }
       });
     } catch (err) {
-      for (const w of group) w.reject(err);
+      for (const w of group) {
+        w.reject(err);
+      }
     }
   }
 }

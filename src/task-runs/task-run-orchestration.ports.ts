@@ -37,7 +37,9 @@ export function placeResult(data: unknown): ResultPlacement {
     !Array.isArray(value) &&
     (value as Record<string, unknown>).type === 'unpersisted' &&
     Object.keys(value).length === 1;
-  if (value === null || unpersisted) return { inline: value, artifact: null, data: value };
+  if (value === null || unpersisted) {
+    return { inline: value, artifact: null, data: value };
+  }
   if (typeof value === 'object' && !Array.isArray(value)) {
     const { artifact_key, artifact_type, artifact_description, ...rest } = value as Record<string, unknown>;
     return {

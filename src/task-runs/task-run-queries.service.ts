@@ -3,6 +3,7 @@ import { InvalidRequestError, NotFoundError } from '../common/errors/domain.erro
 import { Clock } from '../common/time/clock';
 import { fromMicros, toMicros } from '../common/time/timestamp';
 import { AppConfig } from '../config/app-config';
+import { SqlParams } from '../database/sql-params';
 import type { OrchestrationState } from '../orchestration/orchestration.types';
 import { STATE_TYPES, type StateType } from '../orchestration/states';
 import type { TaskRunFiltersDto } from './dto/filters.dto';
@@ -13,7 +14,6 @@ import type {
   TaskRunHistoryDto,
   TaskRunSort,
 } from './dto/task-runs.dto';
-import { SqlParams } from '../database/sql-params';
 import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
 import { stateRowToJson, TaskRunRow, toReducedTaskRunJson, toTaskRunJson } from './task-run.mapper';
 import { TaskRunsRepository } from './task-runs.repository';
@@ -35,15 +35,23 @@ export class TaskRunQueriesService {
   /** `GET /ui/task_runs/{id}`: TaskRun plus `flow_run_name`. */
   async readUiTaskRun(id: string): Promise<TaskRunJson> {
     const row = await this.repo.readUi(id);
-    if (!row) throw new NotFoundError(TASK_NOT_FOUND);
+    if (!row) {
+      throw new NotFoundError(TASK_NOT_FOUND);
+    }
     return { ...toTaskRunJson(row, this.clock.nowMicros()), flow_run_name: row.flow_run_name ?? null };
   }
 
   resolveLimit(limit: number | null | undefined): number {
     const max = this.config.api.defaultLimit;
-    if (limit == null) return max;
-    if (limit < 0) throw new InvalidRequestError('Invalid limit: must be greater than or equal to 0.');
-    if (limit > max) throw new InvalidRequestError(`Invalid limit: must be less than or equal to ${max}.`);
+    if (limit == null) {
+      return max;
+    }
+    if (limit < 0) {
+      throw new InvalidRequestError('Invalid limit: must be greater than or equal to 0.');
+    }
+    if (limit > max) {
+      throw new InvalidRequestError(`Invalid limit: must be less than or equal to ${max}.`);
+    }
     return limit;
   }
 
@@ -53,7 +61,9 @@ export class TaskRunQueriesService {
     limit: number,
     offset: number,
   ): Promise<TaskRunRow[]> {
-    if (limit === 0) return [];
+    if (limit === 0) {
+      return [];
+    }
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
     const order = orderBy(filters, sort);
@@ -141,7 +151,9 @@ export class TaskRunQueriesService {
 
   async readState(id: string): Promise<OrchestrationState> {
     const row = await this.repo.readState(id);
-    if (!row) throw new NotFoundError('Flow run state not found');
+    if (!row) {
+      throw new NotFoundError('Flow run state not found');
+    }
     return stateRowToJson(row);
   }
 
@@ -152,14 +164,20 @@ export class TaskRunQueriesService {
     const where = compileTaskRunWhere(filters, p);
     const rows = await this.repo.countByState(where, p);
     const counts = Object.fromEntries(STATE_TYPES.map((t) => [t, 0])) as Record<StateType, number>;
-    for (const r of rows) if (r.state_type) counts[r.state_type] = r.count;
+    for (const r of rows) {
+      if (r.state_type) {
+        counts[r.state_type] = r.count;
+      }
+    }
     return counts;
   }
 
   /** `POST /ui/task_runs/dashboard/counts`: 20 buckets of completed / failed (FAILED or CRASHED) runs. */
   async dashboardCounts(dto: DashboardCountsDto): Promise<{ completed: number; failed: number }[]> {
     const after = dto.task_runs?.start_time?.after_;
-    if (!after) throw new InvalidRequestError('task_runs.start_time.after_ is required');
+    if (!after) {
+      throw new InvalidRequestError('task_runs.start_time.after_ is required');
+    }
     const minute = 60_000_000;
     const startMicros = Math.floor(toMicros(after) / minute) * minute;
     const before = dto.task_runs.start_time?.before_;

@@ -1,4 +1,5 @@
 import { fromMicros } from '../common/time/timestamp';
+import { placeResult } from './task-run-orchestration.ports';
 import {
   estimatedRunTime,
   estimatedStartTimeDelta,
@@ -7,7 +8,6 @@ import {
   TaskRunRow,
   toReducedTaskRunJson,
 } from './task-run.mapper';
-import { placeResult } from './task-run-orchestration.ports';
 
 const T = Date.UTC(2026, 0, 1) * 1000;
 const at = (s: number) => fromMicros(T + s * 1e6);

@@ -1,4 +1,3 @@
-import type { TaskRunInputResponse, TaskRunResponse, TaskRunResponseReduced } from './dto/task-run.response';
 import { toMicros } from '../common/time/timestamp';
 import type {
   OrchestratedRun,
@@ -7,6 +6,7 @@ import type {
 } from '../orchestration/orchestration.types';
 import { normalizeTaskRunPolicy } from '../orchestration/state-factory';
 import { isTerminal, type StateType } from '../orchestration/states';
+import type { TaskRunInputResponse, TaskRunResponse, TaskRunResponseReduced } from './dto/task-run.response';
 
 /** Columns of a task run plus its current state (`s_*`) and the state's result artifact data. */
 export const TASK_RUN_SELECT = `tr.id, tr.created, tr.updated, tr.name, tr.flow_run_id, tr.task_key, tr.dynamic_key,
@@ -76,9 +76,15 @@ export interface TaskRunStateRow {
 
 /** Truthiness of a JSON value as Python sees it (`{}`, `[]`, `""`, `0`, `false`, null are falsy). */
 export function isTruthyJson(value: unknown): boolean {
-  if (value == null || value === false || value === 0 || value === '') return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
+  if (value == null || value === false || value === 0 || value === '') {
+    return false;
+  }
+  if (Array.isArray(value)) {
+    return value.length > 0;
+  }
+  if (typeof value === 'object') {
+    return Object.keys(value).length > 0;
+  }
   return true;
 }
 
@@ -89,7 +95,9 @@ export function stateData(inline: unknown, artifactData: unknown): unknown {
 
 /** The State JSON from `prefix`ed columns (`s_` by default), or null when the run has no state. */
 export function toStateJson(row: TaskRunRow): OrchestrationState | null {
-  if (!row.s_id) return null;
+  if (!row.s_id) {
+    return null;
+  }
   return {
     id: row.s_id,
     type: row.s_type!,
@@ -132,13 +140,17 @@ export function estimatedRunTime(run: Timing, nowMicros: number): number {
 
 /** `estimated_start_time_delta` (docs/reference.md §1.1), in seconds. */
 export function estimatedStartTimeDelta(run: Timing, nowMicros: number): number {
-  if (!run.expected_start_time) return 0;
+  if (!run.expected_start_time) {
+    return 0;
+  }
   const expected = toMicros(run.expected_start_time);
   if (run.start_time) {
     const start = toMicros(run.start_time);
     return start > expected ? (start - expected) / 1e6 : 0;
   }
-  if (!isTerminal(run.state_type) && expected < nowMicros) return (nowMicros - expected) / 1e6;
+  if (!isTerminal(run.state_type) && expected < nowMicros) {
+    return (nowMicros - expected) / 1e6;
+  }
   return 0;
 }
 

@@ -30,20 +30,28 @@ export class TaskRunMetrics {
       ['decision'],
     );
     this.created.inc(0);
-    for (const type of STATE_TYPES) this.transitions.inc({ state_type: type }, 0);
-    for (const decision of DECISIONS) this.decisions.inc({ decision }, 0);
+    for (const type of STATE_TYPES) {
+      this.transitions.inc({ state_type: type }, 0);
+    }
+    for (const decision of DECISIONS) {
+      this.decisions.inc({ decision }, 0);
+    }
   }
 
   /** A run was created with its first state. */
   runCreated(stateType: StateType | null | undefined): void {
     this.created.inc();
-    if (stateType) this.transitions.inc({ state_type: stateType });
+    if (stateType) {
+      this.transitions.inc({ state_type: stateType });
+    }
   }
 
   /** set_state answered; `wroteState` when a new state was written (201). */
   orchestrated(result: OrchestrationResult, wroteState: boolean): void {
     this.decisions.inc({ decision: result.status });
-    if (wroteState && result.state) this.transitions.inc({ state_type: result.state.type });
+    if (wroteState && result.state) {
+      this.transitions.inc({ state_type: result.state.type });
+    }
   }
 }
 
@@ -62,14 +70,18 @@ export class TaskRunMetricsInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const handler = context.getHandler().name;
-    if (handler !== 'create' && handler !== 'setState') return next.handle();
+    if (handler !== 'create' && handler !== 'setState') {
+      return next.handle();
+    }
     const res = context.switchToHttp().getResponse<Response>();
     return next.handle().pipe(
       tap((body: unknown) => {
         try {
           const wrote = res.statusCode === 201;
           if (handler === 'create') {
-            if (wrote) this.metrics.runCreated((body as { state?: { type?: StateType } | null }).state?.type);
+            if (wrote) {
+              this.metrics.runCreated((body as { state?: { type?: StateType } | null }).state?.type);
+            }
           } else {
             this.metrics.orchestrated(body as OrchestrationResult, wrote);
           }

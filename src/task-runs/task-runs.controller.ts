@@ -14,8 +14,9 @@ import {
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
-import { TaskRunMetricsInterceptor } from './task-run.metrics';
+import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
 import type { OrchestrationResult } from '../orchestration/orchestration.types';
+import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './dto/task-run.response';
 import {
   CountTaskRunsDto,
   CreateTaskRunDto,
@@ -25,9 +26,8 @@ import {
   TaskRunHistoryDto,
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
-import { OrchestrationResultResponse } from '../orchestration/dto/state.response';
-import { HistoryResponse, TaskRunPaginationResponse, TaskRunResponse } from './dto/task-run.response';
 import { TaskRunQueriesService } from './task-run-queries.service';
+import { TaskRunMetricsInterceptor } from './task-run.metrics';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
 /** `/api/task_runs` (docs/reference.md §2). */

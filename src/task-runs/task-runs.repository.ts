@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Timestamp } from '../common/time/timestamp';
+import { SqlParams } from '../database/sql-params';
+import { queryRows } from '../flow-runs/query-rows';
 import type {
   OrchestratedRun,
   OrchestrationState,
@@ -9,8 +11,6 @@ import type {
 } from '../orchestration/orchestration.types';
 import type { StateType } from '../orchestration/states';
 import { RestorableTaskRun, TaskRunSnapshots } from '../task-queues/task-run-snapshots.port';
-import { queryRows } from '../flow-runs/query-rows';
-import { SqlParams } from '../database/sql-params';
 import { json, ResultPlacement, StateTimestampConflict } from './task-run-orchestration.ports';
 import {
   stateRowToJson,
@@ -169,7 +169,10 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   // ---------------------------------------------------------------- reads of one run
 
   async findById(id: string, em: EntityManager = this.manager): Promise<TaskRunRow | undefined> {
-    const [row] = await em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1`, [id]);
+    const [row] = await em.query<(TaskRunRow | undefined)[]>(
+      `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = $1`,
+      [id],
+    );
     return row;
   }
 
@@ -185,7 +188,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
       `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       [sorted],
     );
-    if (!locked.length) return [];
+    if (!locked.length) {
+      return [];
+    }
     return em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`, [
       locked.map((r) => r.id),
     ]);
@@ -193,7 +198,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /** The runs that hold these natural keys (a NULL flow run matches a NULL flow run, as create's idempotency). */
   async findByNaturalKeys(em: EntityManager, keys: readonly NaturalKey[]): Promise<TaskRunRow[]> {
-    if (!keys.length) return [];
+    if (!keys.length) {
+      return [];
+    }
     const withFlow = keys.filter((k) => k.flow_run_id != null);
     const without = keys.filter((k) => k.flow_run_id == null);
     const parts: string[] = [];
@@ -339,8 +346,12 @@ export class TaskRunsRepository extends TaskRunSnapshots {
        SELECT u.id, u.updated, ${states.length ? '(SELECT count(*) FROM s)::int' : '0'} AS states FROM u`,
       params,
     );
-    if (rows.length && rows[0].states !== states.length) throw new StateTimestampConflict();
-    if (!rows.length && states.length) throw new StateTimestampConflict();
+    if (rows.length && rows[0].states !== states.length) {
+      throw new StateTimestampConflict();
+    }
+    if (!rows.length && states.length) {
+      throw new StateTimestampConflict();
+    }
     return new Map(rows.map((r) => [r.id, r.updated]));
   }
 
@@ -371,7 +382,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     cacheKey: string,
     now: Timestamp,
   ): Promise<OrchestrationState | null> {
-    const [row] = await em.query(
+    const [row] = await em.query<(TaskRunStateRow | undefined)[]>(
       `SELECT s.*, a.data AS artifact_data
          FROM task_run_state_cache c
          JOIN task_run_state s ON s.id = c.task_run_state_id
@@ -387,7 +398,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   // ---------------------------------------------------------------- lists and aggregates (filters compiled by the caller)
 
   async readUi(id: string): Promise<(TaskRunRow & { flow_run_name: string | null }) | undefined> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<((TaskRunRow & { flow_run_name: string | null }) | undefined)[]>(
       `SELECT ${TASK_RUN_SELECT}, fr.name AS flow_run_name FROM ${TASK_RUN_FROM}
          LEFT JOIN flow_run fr ON fr.id = tr.flow_run_id WHERE tr.id = $1`,
       [id],
@@ -405,7 +416,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   }
 
   async count(where: string, p: SqlParams): Promise<number> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<{ count: number }[]>(
       `SELECT count(*)::int AS count FROM task_run tr WHERE ${where}`,
       p.values,
     );
@@ -480,7 +491,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   }
 
   async readState(id: string): Promise<TaskRunStateRow | undefined> {
-    const [row] = await this.manager.query(
+    const [row] = await this.manager.query<(TaskRunStateRow | undefined)[]>(
       `SELECT s.*, a.data AS artifact_data FROM task_run_state s
          LEFT JOIN artifact a ON a.id = s.result_artifact_id WHERE s.id = $1`,
       [id],
@@ -607,7 +618,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /** Of these run ids, the ones still SCHEDULED. */
   async stillScheduled(ids: readonly string[]): Promise<Set<string>> {
-    if (!ids.length) return new Set();
+    if (!ids.length) {
+      return new Set();
+    }
     const rows: { id: string }[] = await this.manager.query(
       `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) AND state_type = 'SCHEDULED'`,
       [ids],
@@ -626,6 +639,10 @@ async function lockKeysWithoutFlowRun(em: EntityManager, inserts: readonly RunIn
   const keys = [
     ...new Set(inserts.filter((i) => !i.run.flowRunId).map((i) => `${i.run.taskKey}\u001f${i.dynamicKey}`)),
   ].sort();
-  if (keys.length === 0) return;
-  await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`, [keys]);
+  if (keys.length === 0) {
+    return;
+  }
+  await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`, [
+    keys,
+  ]);
 }

@@ -1,15 +1,14 @@
-import type { TaskRunResponse } from './dto/task-run.response';
+import { randomUUID } from 'node:crypto';
 import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { ConflictError, NotFoundError, ObjectNotFoundError } from '../common/errors/domain.error';
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
+import { generateRunName } from '../common/names/run-name';
 import { Clock } from '../common/time/clock';
 import { fromMicros, normalizeTimestamp, toMicros } from '../common/time/timestamp';
 import { AppConfig } from '../config/app-config';
 import { FlowRunsService } from '../flow-runs/flow-runs.service';
-import { generateRunName } from '../common/names/run-name';
 import { stateFromCreate } from '../orchestration/dto/state-create.mapper';
 import { TaskOrchestrationContext } from '../orchestration/orchestration-context';
 import { orchestrate } from '../orchestration/orchestration.engine';
@@ -22,6 +21,7 @@ import type {
 import { OrchestrationPolicy, type TransitionRequest } from '../orchestration/policies/orchestration-policy';
 import { normalizeTaskRunPolicy } from '../orchestration/state-factory';
 import { TaskQueueStore } from '../task-queues/task-queue.store';
+import type { TaskRunResponse } from './dto/task-run.response';
 import type { CreateTaskRunDto, SetTaskRunStateDto, UpdateTaskRunDto } from './dto/task-runs.dto';
 import { GroupCommit, Outcome } from './group-commit';
 import { BufferedWritePorts, StateTimestampConflict } from './task-run-orchestration.ports';
@@ -130,13 +130,18 @@ export class TaskRunsService {
       try {
         return await this.repo.transaction((em) => this.createInTransaction(em, items, false));
       } catch (err) {
-        if (!(err instanceof NeedsPrecheck)) throw err;
+        if (!(err instanceof NeedsPrecheck)) {
+          throw err;
+        }
         return await this.repo.transaction((em) => this.createInTransaction(em, items, true));
       }
     } catch (err) {
-      if (items.length > 1)
+      if (items.length > 1) {
         return Promise.all(items.map(async (item) => (await this.createGroup([item]))[0]));
-      if (!(err instanceof CreateRaceLost)) return [{ ok: false, error: err }];
+      }
+      if (!(err instanceof CreateRaceLost)) {
+        return [{ ok: false, error: err }];
+      }
       const { dto } = items[0];
       const [existing] = await this.repo.findByNaturalKeys(this.repo.manager, [
         { flow_run_id: dto.flow_run_id ?? null, task_key: dto.task_key, dynamic_key: dto.dynamic_key },
@@ -168,7 +173,9 @@ export class TaskRunsService {
     const leaders = new Map<string, number>();
     items.forEach((item, i) => {
       const k = naturalKeyOf(item.dto);
-      if (!leaders.has(k)) leaders.set(k, i);
+      if (!leaders.has(k)) {
+        leaders.set(k, i);
+      }
     });
     const existingRows = precheck
       ? await this.repo.findByNaturalKeys(
@@ -203,7 +210,9 @@ export class TaskRunsService {
     const created = new Map<string, TaskRunJson>();
     for (const { index, insert, ctx } of planned) {
       const row = byId.get(insert.run.id);
-      if (!row) throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
+      if (!row) {
+        throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
+      }
       const taskRun = toTaskRunJson(applyOrchestratedRun(row, insert.run, ctx.validatedState), nowMicros);
       created.set(naturalKeyOf(items[index].dto), taskRun);
       if (ctx.enqueue && this.taskQueue) {
@@ -217,7 +226,9 @@ export class TaskRunsService {
     return items.map((item, i) => {
       const k = naturalKeyOf(item.dto);
       const mine = created.get(k);
-      if (mine) return { ok: true, value: { taskRun: mine, created: leaders.get(k) === i } };
+      if (mine) {
+        return { ok: true, value: { taskRun: mine, created: leaders.get(k) === i } };
+      }
       return { ok: true, value: { taskRun: toTaskRunJson(existing.get(k)!, nowMicros), created: false } };
     });
   }
@@ -281,17 +292,23 @@ export class TaskRunsService {
   /** The full TaskRun JSON (with its state) for an id; 404 `Task not found`. */
   async readTaskRun(id: string, em?: EntityManager): Promise<TaskRunJson> {
     const row = await this.repo.findById(id, em);
-    if (!row) throw new NotFoundError(TASK_NOT_FOUND);
+    if (!row) {
+      throw new NotFoundError(TASK_NOT_FOUND);
+    }
     return toTaskRunJson(row, this.clock.nowMicros());
   }
 
   async updateTaskRun(id: string, dto: UpdateTaskRunDto): Promise<void> {
     const name = 'name' in dto && dto.name !== undefined ? dto.name || generateRunName() : undefined;
-    if (!(await this.repo.rename(id, name))) throw new NotFoundError('Task run not found');
+    if (!(await this.repo.rename(id, name))) {
+      throw new NotFoundError('Task run not found');
+    }
   }
 
   async deleteTaskRun(id: string): Promise<void> {
-    if (!(await this.repo.delete(id))) throw new NotFoundError(TASK_NOT_FOUND);
+    if (!(await this.repo.delete(id))) {
+      throw new NotFoundError(TASK_NOT_FOUND);
+    }
   }
 
   // ---------------------------------------------------------------- orchestration
@@ -319,8 +336,12 @@ export class TaskRunsService {
       if (items.length > 1) {
         return Promise.all(items.map(async (item) => (await this.transitionGroup([item], 0))[0]));
       }
-      if (!(err instanceof StateTimestampConflict)) return [{ ok: false, error: err }];
-      if (attempt === 0) return this.transitionGroup(items, 1);
+      if (!(err instanceof StateTimestampConflict)) {
+        return [{ ok: false, error: err }];
+      }
+      if (attempt === 0) {
+        return this.transitionGroup(items, 1);
+      }
       return [{ ok: false, error: new ConflictError(err.message) }];
     }
   }
@@ -346,7 +367,7 @@ export class TaskRunsService {
     const order = items
       .map((item, index) => ({ item, index }))
       .sort((a, b) => (a.item.id < b.item.id ? -1 : 1));
-    const outcomes: Outcome<TransitionOutcome>[] = new Array(items.length);
+    const outcomes = new Array<Outcome<TransitionOutcome>>(items.length);
     const writes: TransitionWrite[] = [];
     const done: {
       index: number;
@@ -463,7 +484,9 @@ export class TaskRunsService {
           type: 'value_error',
         });
       }
-    } else numOrNull('retry_delay', delay);
+    } else {
+      numOrNull('retry_delay', delay);
+    }
     if (typeof policy.retry_jitter_factor === 'number' && policy.retry_jitter_factor < 0) {
       issues.push({
         loc: loc('retry_jitter_factor'),
@@ -471,7 +494,9 @@ export class TaskRunsService {
         type: 'value_error',
       });
     }
-    if (issues.length) throw new RequestValidationError(issues);
+    if (issues.length) {
+      throw new RequestValidationError(issues);
+    }
     return normalizeTaskRunPolicy(policy);
   }
 }

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { uuidParam } from '../common/http/uuid-param';
-import { CountTaskRunsDto, DashboardCountsDto } from './dto/task-runs.dto';
 import { CountByState, TaskRunCount, UiTaskRunResponse } from './dto/task-run.response';
+import { CountTaskRunsDto, DashboardCountsDto } from './dto/task-runs.dto';
 import { TaskRunQueriesService } from './task-run-queries.service';
 import type { TaskRunJson } from './task-runs.service';
 

@@ -29,7 +29,7 @@ export interface Dashboard {
   databaseUrl: string;
   baseUrl: string;
   /** JSON call to `/api<path>`; throws on an unexpected status. */
-  api<T = any>(method: string, path: string, body?: unknown, expectStatus?: number[]): Promise<T>;
+  api<T = unknown>(method: string, path: string, body?: unknown, expectStatus?: number[]): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -41,7 +41,9 @@ export async function startDashboard(
   const server = await startServer({ DATABASE_URL: url, ...env });
   const auth = env.PREFECT_SERVER_API_AUTH_STRING;
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (auth) headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  if (auth) {
+    headers.Authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  }
   return {
     server,
     databaseUrl: url,
@@ -79,7 +81,9 @@ export async function openPage(browser: Browser, width = 1400, height = 900): Pr
   page.setDefaultTimeout(20_000);
   const errors: string[] = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error') {
+      errors.push(`console: ${msg.text()}`);
+    }
   });
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   return { page, context, errors: () => [...errors], close: () => context.close() };

@@ -106,7 +106,9 @@ describe('Dashboard: overview, budgets and database outage', () => {
         const scripts: Promise<void>[] = [];
         if (i === 0) {
           t.page.on('response', (res) => {
-            if (res.request().resourceType() !== 'script') return;
+            if (res.request().resourceType() !== 'script') {
+              return;
+            }
             jsFiles.push(new URL(res.url()).pathname);
             scripts.push(res.body().then((body) => void (jsGzipBytes += gzipSync(body).length)));
           });

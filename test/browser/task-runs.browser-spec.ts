@@ -47,12 +47,16 @@ describe('Dashboard: task runs and a task run', () => {
       await page.goto(`${d.baseUrl}/task-runs`);
       await page.locator('[data-test=total]', { hasText: '30 task runs' }).waitFor();
       await expectEventually(async () => expect(await rows(page).count()).toBe(25));
-      const firstPage = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+      const firstPage = await rows(page).evaluateAll((trs: { getAttribute(name: string): string | null }[]) =>
+        trs.map((tr) => tr.getAttribute('data-id')),
+      );
       await page.click('[data-test=next]');
       await expectEventually(() => expect(new URL(page.url()).searchParams.get('page')).toBe('2'));
       await page.locator('[data-test=page]', { hasText: 'Page 2 of 2' }).waitFor();
       await expectEventually(async () => expect(await rows(page).count()).toBe(5));
-      const secondPage = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+      const secondPage = await rows(page).evaluateAll(
+        (trs: { getAttribute(name: string): string | null }[]) => trs.map((tr) => tr.getAttribute('data-id')),
+      );
       expect(secondPage.filter((id) => firstPage.includes(id))).toEqual([]);
       await page.selectOption('[data-test=limit]', '50');
       await expectEventually(() => {

@@ -28,7 +28,9 @@ function jsonLines(output: string): LogLine[] {
 async function accessLine(server: ServerProcess, requestId: string): Promise<LogLine> {
   for (let i = 0; i < 100; i++) {
     const line = jsonLines(server.output()).find((l) => l.msg === 'request' && l.request_id === requestId);
-    if (line) return line;
+    if (line) {
+      return line;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no access line for ${requestId}:\n${server.output()}`);
@@ -146,8 +148,9 @@ describe('pretty logs', () => {
     expect(output).not.toContain('\u001b[');
     const lines = output.split('\n').filter((l) => l !== '');
     expect(lines.length).toBeGreaterThan(3);
-    for (const line of lines)
+    for (const line of lines) {
       expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (TRACE|DEBUG|INFO|WARN|ERROR|FATAL): /);
+    }
     expect(lines.some((l) => l.includes('[Main] listening {"url":"http://127.0.0.1:'))).toBe(true);
   });
 });

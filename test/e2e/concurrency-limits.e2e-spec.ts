@@ -103,12 +103,12 @@ describe('concurrency limits API (v1 and v2)', () => {
         await api().post('/api/v2/concurrency_limits/').send({ name, limit: 1 }).expect(201);
       }
       const all = await api().post('/api/v2/concurrency_limits/filter').send({}).expect(200);
-      expect(all.body.map((l: { name: string }) => l.name)).toEqual(['a', 'b', 'c']);
+      expect((all.body as { name: string }[]).map((l) => l.name)).toEqual(['a', 'b', 'c']);
       const page = await api()
         .post('/api/v2/concurrency_limits/filter')
         .send({ limit: 1, offset: 1 })
         .expect(200);
-      expect(page.body.map((l: { name: string }) => l.name)).toEqual(['b']);
+      expect((page.body as { name: string }[]).map((l) => l.name)).toEqual(['b']);
       const over = await api().post('/api/v2/concurrency_limits/filter').send({ limit: 201 }).expect(422);
       expect(over.body).toEqual({ detail: 'Invalid limit: must be less than or equal to 200.' });
       const neg = await api().post('/api/v2/concurrency_limits/filter').send({ limit: -1 }).expect(422);
@@ -200,7 +200,7 @@ describe('concurrency limits API (v1 and v2)', () => {
       await insertV1('0-legacy', 2);
       const res = await api().post('/api/concurrency_limits/filter').send({}).expect(200);
       expect(
-        res.body.map((l: { tag: string; concurrency_limit: number }) => [l.tag, l.concurrency_limit]),
+        (res.body as { tag: string; concurrency_limit: number }[]).map((l) => [l.tag, l.concurrency_limit]),
       ).toEqual([
         ['a', 1],
         ['b', 1],
@@ -210,7 +210,7 @@ describe('concurrency limits API (v1 and v2)', () => {
         .post('/api/concurrency_limits/filter')
         .send({ limit: 1, offset: 2 })
         .expect(200);
-      expect(page.body.map((l: { tag: string }) => l.tag)).toEqual(['0-legacy']);
+      expect((page.body as { tag: string }[]).map((l) => l.tag)).toEqual(['0-legacy']);
     });
 
     it('should reset a tag limit: drop its holders and slots, or set them to slot_override', async () => {

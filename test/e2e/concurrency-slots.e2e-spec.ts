@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
+import { MetricsService } from '../../src/common/metrics/metrics.service';
 import {
   ConcurrencySlotsService,
   SlotDecision,
 } from '../../src/concurrency-limits/concurrency-slots.service';
-import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 describe(ConcurrencySlotsService.name, () => {
@@ -169,7 +169,9 @@ describe(ConcurrencySlotsService.name, () => {
     await secure(run, ['u', 'u1']);
     const second = await secure(run, ['u', 'u1', 'u2']);
     expect(second).toEqual({ status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: ['u2'] } });
-    if (second.status !== 'ACCEPT') throw new Error('unreachable');
+    if (second.status !== 'ACCEPT') {
+      throw new Error('unreachable');
+    }
     await t.dataSource.transaction((m) => sut.undo(m, run, second.acquired));
     expect(await v2Slots('u')).toBe(1);
     expect(await v1Holders('u1')).toEqual([run]);

@@ -1,5 +1,5 @@
-import { ServerProcess } from '../utils/processes';
 import { expectNothingAckedLostAfterKill } from '../utils/crash-load';
+import { ServerProcess } from '../utils/processes';
 
 /**
  * SIGKILL on a real server process with the default configuration (no broker setting: the PostgreSQL event
@@ -21,7 +21,9 @@ describe('crash durability, default broker', () => {
   });
 
   afterEach(async () => {
-    for (const p of processes.splice(0)) await p.kill();
+    for (const p of processes.splice(0)) {
+      await p.kill();
+    }
   });
 
   it.each([

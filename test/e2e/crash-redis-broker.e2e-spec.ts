@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { dropRedisStream } from '../utils/redis-stream';
-import { ServerProcess } from '../utils/processes';
 import { expectNothingAckedLostAfterKill } from '../utils/crash-load';
+import { ServerProcess } from '../utils/processes';
+import { dropRedisStream } from '../utils/redis-stream';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -29,7 +29,9 @@ describe('crash durability, redis broker', () => {
   });
 
   afterEach(async () => {
-    for (const p of processes.splice(0)) await p.kill();
+    for (const p of processes.splice(0)) {
+      await p.kill();
+    }
   });
 
   it.each([['the persister', '%INTO events%']])(

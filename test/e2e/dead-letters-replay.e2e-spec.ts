@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { DeadLetterReplayer } from '../../src/services/dead-letter-replayer/dead-letter-replayer.background';
-import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { createTestDatabase } from '../utils/test-database';
@@ -26,12 +26,11 @@ describe('dead-letter replay across processes', () => {
       env: { SERVER_RUN_SERVICES: 'false' },
     });
     const deadLetters = services.app.get(DeadLettersService);
-    deadLetters.registerReplayHandler('replay-test', async (payload) => {
+    deadLetters.registerReplayHandler('replay-test', (payload) => {
       replayed.push(payload);
+      return Promise.resolve();
     });
-    deadLetters.registerReplayHandler('replay-fails', async () => {
-      throw new Error('still broken');
-    });
+    deadLetters.registerReplayHandler('replay-fails', () => Promise.reject(new Error('still broken')));
   });
 
   afterAll(async () => {
@@ -114,7 +113,9 @@ describe('migration DeadLetterReplayRequests1764300007000', () => {
           `SELECT name FROM migrations ORDER BY id DESC LIMIT 1`,
         );
         await ds.undoLastMigration({ transaction: 'each' });
-        if (executed[0].name === 'DeadLetterReplayRequests1764300007000') break;
+        if (executed[0].name === 'DeadLetterReplayRequests1764300007000') {
+          break;
+        }
       }
       expect(await hasColumn()).toBe(false);
       await ds.runMigrations({ transaction: 'each' });

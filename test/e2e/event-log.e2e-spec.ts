@@ -1,11 +1,11 @@
-import { Client } from 'pg';
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { Subscription } from '../../src/events/bus/event-bus';
 import { PostgresEventBus } from '../../src/events/bus/postgres-event-bus';
 import { ReceivedEvent } from '../../src/events/event.types';
-import { Subscription } from '../../src/events/bus/event-bus';
-import { createTestDatabase } from '../utils/test-database';
-import { expectEventually } from '../utils/expect-eventually';
 import { wireEvent } from '../factories/event.factory';
+import { expectEventually } from '../utils/expect-eventually';
+import { createTestDatabase } from '../utils/test-database';
 
 /**
  * The PostgreSQL broker against a real database: ordered visibility (the high-water mark never skips a row
@@ -42,7 +42,9 @@ describe(PostgresEventBus.name, () => {
   ): Promise<Subscription> =>
     bus.subscribe(
       async (e) => {
-        if (handler) await handler(e);
+        if (handler) {
+          await handler(e);
+        }
         got.push(e.id);
       },
       { group, maxInFlight: 100 },
@@ -59,8 +61,12 @@ describe(PostgresEventBus.name, () => {
   });
 
   afterEach(async () => {
-    for (const c of clients.splice(0)) await c.end().catch(() => undefined);
-    for (const b of buses.splice(0)) await b.onApplicationShutdown().catch(() => undefined);
+    for (const c of clients.splice(0)) {
+      await c.end().catch(() => undefined);
+    }
+    for (const b of buses.splice(0)) {
+      await b.onApplicationShutdown().catch(() => undefined);
+    }
   });
 
   it('should not skip a row whose transaction commits after a later one was appended', async () => {
@@ -140,7 +146,9 @@ describe(PostgresEventBus.name, () => {
     let hold = false;
     await collect(first, group, gotFirst, async (e) => {
       handed.push(e.id);
-      if (hold) await new Promise(() => undefined); // never settles: as if the process died mid-batch
+      if (hold) {
+        await new Promise(() => undefined);
+      } // never settles: as if the process died mid-batch
     });
     const before = Array.from({ length: 5 }, () => ev());
     await first.publish(before);

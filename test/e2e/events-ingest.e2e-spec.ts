@@ -2,9 +2,9 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { EventPersister } from '../../src/services/event-persister/event-persister.background';
+import { wireEvent } from '../factories/event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
-import { wireEvent } from '../factories/event.factory';
 
 async function countRows(t: TestApp, table: 'events' | 'event_resources', ids?: string[]): Promise<number> {
   const col = table === 'events' ? 'id' : 'event_id';
@@ -169,7 +169,7 @@ describe('POST /api/events and the event persister', () => {
           { ...wireEvent(), resource: { 'prefect.resource.id': 'a', n: 1 } },
         ])
         .expect(422);
-      const locs = res.body.exception_detail.map((d: { loc: unknown[] }) => d.loc);
+      const locs = (res.body.exception_detail as { loc: unknown[] }[]).map((d) => d.loc);
       expect(locs).toEqual(
         expect.arrayContaining([
           ['body', 1, 'resource'],
@@ -197,7 +197,9 @@ describe('POST /api/events and the event persister', () => {
         .expect(422);
       expect(res.body.exception_detail[0].msg).toContain('maximum number of related resources is 100');
       const resource: Record<string, string> = { 'prefect.resource.id': 'r' };
-      for (let i = 0; i < 500; i++) resource[`l${i}`] = 'v';
+      for (let i = 0; i < 500; i++) {
+        resource[`l${i}`] = 'v';
+      }
       const res2 = await request(t.baseUrl)
         .post('/api/events')
         .send([wireEvent({ resource })])

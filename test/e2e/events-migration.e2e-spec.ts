@@ -11,16 +11,16 @@ describe('CreateEvents migration', () => {
       await ds.runMigrations({ transaction: 'each' });
       const tables = async () =>
         (
-          await ds.query(
+          await ds.query<{ tablename: string }[]>(
             `SELECT tablename FROM pg_tables WHERE tablename IN ('events', 'event_resources') ORDER BY tablename`,
           )
-        ).map((r: { tablename: string }) => r.tablename);
+        ).map((r) => r.tablename);
       expect(await tables()).toEqual(['event_resources', 'events']);
       const indexes = (
-        await ds.query(
+        await ds.query<{ indexname: string }[]>(
           `SELECT indexname FROM pg_indexes WHERE tablename IN ('events', 'event_resources') ORDER BY 1`,
         )
-      ).map((r: { indexname: string }) => r.indexname);
+      ).map((r) => r.indexname);
       expect(indexes).toEqual(
         expect.arrayContaining([
           'ix_events__related_resource_ids_gin',
@@ -34,7 +34,9 @@ describe('CreateEvents migration', () => {
           'ix_event_resources__event_id',
         ]),
       );
-      while ((await tables()).length) await ds.undoLastMigration({ transaction: 'each' });
+      while ((await tables()).length) {
+        await ds.undoLastMigration({ transaction: 'each' });
+      }
       expect(await tables()).toEqual([]);
       await ds.runMigrations({ transaction: 'each' });
       expect(await tables()).toEqual(['event_resources', 'events']);

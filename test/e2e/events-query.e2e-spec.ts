@@ -1,9 +1,9 @@
 import request from 'supertest';
 import { fromMicros } from '../../src/common/time/timestamp';
-import { eventMatches } from '../../src/events/filters/match';
-import { parseEventFilter } from '../../src/events/filters/parse';
 import { ReceivedEvent } from '../../src/events/event.types';
 import { EventsRepository } from '../../src/events/events.repository';
+import { eventMatches } from '../../src/events/filters/match';
+import { parseEventFilter } from '../../src/events/filters/parse';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
 const HOUR_US = 3_600_000_000;
@@ -88,7 +88,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .post('/api/events/filter')
       .send({ filter: f, ...extra })
       .expect(200);
-    const ids: string[] = res.body.events.map((e: { id: string }) => e.id);
+    const ids: string[] = (res.body.events as { id: string }[]).map((e) => e.id);
     const parsed = parseEventFilter(f, Date.now() * 1000);
     if (!parsed.resource?.distinct && extra.limit === undefined) {
       const mirrored = events
@@ -113,7 +113,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
     const res = await request(t.baseUrl).post('/api/events/filter').send({}).expect(200);
     expect(res.body.total).toBe(4);
     expect(res.body.next_page).toBeNull();
-    expect(res.body.events.map((e: { id: string }) => e.id)).toEqual([id(4), id(3), id(2), id(1)]);
+    expect((res.body.events as { id: string }[]).map((e) => e.id)).toEqual([id(4), id(3), id(2), id(1)]);
     expect(res.body.events[2]).toEqual({
       id: id(2),
       occurred: at(10),
@@ -131,7 +131,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .post('/api/events/filter')
       .send({ limit: 3, filter: { order: 'ASC' } })
       .expect(200);
-    expect(first.body.events.map((e: { id: string }) => e.id)).toEqual([id(1), id(2), id(3)]);
+    expect((first.body.events as { id: string }[]).map((e) => e.id)).toEqual([id(1), id(2), id(3)]);
     expect(first.body.total).toBe(4);
     const next = first.body.next_page as string;
     expect(next).toMatch(new RegExp(`^${t.baseUrl}/api/events/filter/next\\?page-token=`));
@@ -140,7 +140,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
     expect(inner).toMatchObject({ count: 4, page_size: 3, offset: 3 });
 
     const second = await request(t.baseUrl).get(next.slice(t.baseUrl.length)).expect(200);
-    expect(second.body.events.map((e: { id: string }) => e.id)).toEqual([id(4)]);
+    expect((second.body.events as { id: string }[]).map((e) => e.id)).toEqual([id(4)]);
     expect(second.body.next_page).toBeNull();
     expect(second.body.total).toBe(4);
 
@@ -234,7 +234,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .post('/api/events/count-by/event')
       .send({ filter: {} })
       .expect(200);
-    expect(byEvent.body.map((c: { value: string; count: number }) => [c.value, c.count])).toEqual([
+    expect((byEvent.body as { value: string; count: number }[]).map((c) => [c.value, c.count])).toEqual([
       ['custom.thing', 1],
       ['prefect.flow-run.Completed', 1],
       ['prefect.flow-run.Running', 1],
@@ -256,7 +256,7 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .post('/api/events/count-by/time')
       .send({ filter: { occurred: { since: at(0), until: at(179) } }, time_unit: 'hour', time_interval: 1 })
       .expect(200);
-    expect(res.body.map((c: { count: number }) => c.count)).toEqual([2, 1, 1]);
+    expect((res.body as { count: number }[]).map((c) => c.count)).toEqual([2, 1, 1]);
     expect(res.body[0]).toEqual({
       value: '0', // the position in the answer, as upstream
       label: `${at(0).slice(0, 19)}+00:00`, // Python's isoformat()
@@ -268,12 +268,12 @@ describe('event queries: /api/events/filter, /filter/next, /count-by', () => {
       .post('/api/events/count-by/time')
       .send({ filter: { occurred: { since: at(-120), until: at(-1) } }, time_unit: 'hour' })
       .expect(200);
-    expect(empty.body.map((c: { count: number }) => c.count)).toEqual([0, 0]);
+    expect((empty.body as { count: number }[]).map((c) => c.count)).toEqual([0, 0]);
     const day = await request(t.baseUrl)
       .post('/api/events/count-by/day')
       .send({ filter: { occurred: { since: at(0), until: at(179) } } })
       .expect(200);
-    expect(day.body.reduce((n: number, c: { count: number }) => n + c.count, 0)).toBe(4);
+    expect((day.body as { count: number }[]).reduce((n, c) => n + c.count, 0)).toBe(4);
   });
 
   it('should refuse bad count-by requests with 422', async () => {

@@ -42,7 +42,7 @@ describe('event retention service', () => {
 
   async function count(table: string, ids: string[]): Promise<number> {
     const col = table === 'events' ? 'id' : 'event_id';
-    const [row] = await t.dataSource.query(
+    const [row] = await t.dataSource.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM ${table} WHERE ${col} = ANY($1::uuid[])`,
       [ids],
     );

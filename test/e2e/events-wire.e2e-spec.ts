@@ -79,12 +79,12 @@ describe('events wire details', () => {
       time_interval: 1,
     });
     expect(res.body).toHaveLength(600);
-    expect(res.body.map((c: { value: string }) => c.value)).toEqual(
+    expect((res.body as { value: string }[]).map((c) => c.value)).toEqual(
       Array.from({ length: 600 }, (_, i) => String(i)),
     );
     // The event at 01:02:02 falls in bucket 62.
     expect(res.body[62]).toMatchObject({ value: '62', count: 1 });
-    expect(res.body.reduce((n: number, c: { count: number }) => n + c.count, 0)).toBe(10);
+    expect((res.body as { count: number }[]).reduce((n, c) => n + c.count, 0)).toBe(10);
   });
 
   it('should align large intervals on the pivot grid and still number from 0 (test_counting_by_time_large_interval)', async () => {

@@ -29,7 +29,9 @@ describe('event websockets', () => {
       s.send({ type: 'auth', token: null });
       await expectEventually(() => expect(s.messages).toEqual([{ type: 'auth_success' }]));
       const events = [wireEvent(), wireEvent(), wireEvent()];
-      for (const e of events) s.send(e);
+      for (const e of events) {
+        s.send(e);
+      }
       await expectEventually(async () =>
         expect(
           await stored(
@@ -105,7 +107,9 @@ describe('event websockets', () => {
       const s = await TestSocket.open(`${t.wsUrl}/api/events/in`);
       s.send({ type: 'auth', token: null });
       const events = Array.from({ length: 6 }, () => wireEvent());
-      for (const e of events) s.send(e);
+      for (const e of events) {
+        s.send(e);
+      }
       await expectEventually(() => expect(persister.depth).toBe(2));
       await expectEventually(() => request(t.baseUrl).post('/api/events').send([wireEvent()]).expect(429));
       await expectEventually(async () => {

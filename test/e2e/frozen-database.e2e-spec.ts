@@ -16,11 +16,15 @@ function postgresProcesses(dataDir: string): number[] {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) children.push(Number(entry));
+      if (ppid === postmaster) {
+        children.push(Number(entry));
+      }
     } catch {
       // exited meanwhile
     }
@@ -100,7 +104,9 @@ describe('PostgreSQL frozen (SIGSTOP) under a real server process', () => {
     expect((await call(base, '/api/ready')).status).toBe(200);
 
     frozen = postgresProcesses(dataDir);
-    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    for (const pid of frozen) {
+      process.kill(pid, 'SIGSTOP');
+    }
     try {
       // Probes twice a second for 6 s, while reads and writes come in: the probes must not drain the pool.
       const probes = (async () => {

@@ -74,7 +74,9 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
           contentType: 'application/json',
         };
         const problem = problemWith(await send(t.baseUrl, r));
-        if (problem) problems.push(`${describeRequest(r)} → ${problem}`);
+        if (problem) {
+          problems.push(`${describeRequest(r)} → ${problem}`);
+        }
       }
     }
     expect(problems).toEqual([]);
@@ -89,7 +91,9 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
         fc.asyncProperty(fuzzRequest(routes), async (r) => {
           runs += 1;
           const problem = problemWith(await send(t.baseUrl, r));
-          if (problem) throw new Error(`${describeRequest(r)} → ${problem}`);
+          if (problem) {
+            throw new Error(`${describeRequest(r)} → ${problem}`);
+          }
         }),
         {
           numRuns: 100_000,
@@ -118,7 +122,10 @@ describe('fuzz: every HTTP route and websocket with hostile input', () => {
     }
     // Still serving sockets and HTTP afterwards.
     const out = await exchange(`${t.wsUrl}${PROBE_SOCKET_PATH}`, [authFrame(null), '{"type":"ping"}']);
-    expect(out.messages.map((m) => JSON.parse(m))).toEqual([{ type: 'auth_success' }, { type: 'pong' }]);
+    expect(out.messages.map((m) => JSON.parse(m) as unknown)).toEqual([
+      { type: 'auth_success' },
+      { type: 'pong' },
+    ]);
     await expectHealthy();
   }, 120_000);
 });

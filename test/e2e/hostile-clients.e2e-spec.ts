@@ -80,7 +80,9 @@ describe('hostile clients against a real server process', () => {
         baselineMs: Math.round(Math.max(...baseline)),
         worstMs: Math.round(Math.max(...during)),
       });
-      if (attempts[attempts.length - 1].worstMs < attempts[attempts.length - 1].baselineMs + 100) break;
+      if (attempts[attempts.length - 1].worstMs < attempts[attempts.length - 1].baselineMs + 100) {
+        break;
+      }
     }
     expect(attempts.some((a) => a.worstMs < a.baselineMs + 100) ? 'never blocked 100 ms' : attempts).toBe(
       'never blocked 100 ms',
@@ -149,7 +151,9 @@ describe('hostile clients against a real server process', () => {
         await new Promise((resolve) => ws.once('message', resolve));
       }
       const sent = Date.now();
-      for (let i = 0; i < 10_000; i++) ws.send(`garbage ${i}`);
+      for (let i = 0; i < 10_000; i++) {
+        ws.send(`garbage ${i}`);
+      }
       const [closeCode, releasedAfter] = await new Promise<[number, number]>((resolve) =>
         ws.once('close', (c) => resolve([c, Date.now() - sent])),
       );

@@ -20,9 +20,12 @@ class MetricsProbeLoop extends LoopService {
   protected loopSeconds(): number {
     return 0.01;
   }
-  async runOnce(): Promise<void> {
+  runOnce(): Promise<void> {
     this.calls += 1;
-    if (this.calls % 2 === 0) throw new Error('every other iteration fails');
+    if (this.calls % 2 === 0) {
+      return Promise.reject(new Error('every other iteration fails'));
+    }
+    return Promise.resolve();
   }
 }
 

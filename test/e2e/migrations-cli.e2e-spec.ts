@@ -80,7 +80,9 @@ describe('migrations CLI (ormconfig.ts)', () => {
       expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
 
       const show = await cli('migration:show', env);
-      for (const name of names) expect(show.stdout).toMatch(new RegExp(`\\[X\\] \\d+ ${name}`));
+      for (const name of names) {
+        expect(show.stdout).toMatch(new RegExp(`\\[X\\] \\d+ ${name}`));
+      }
       expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
     }, 120_000);
 

@@ -23,7 +23,9 @@ describe('migrations', () => {
         expect.arrayContaining(['dead_letter', 'task_run', 'task_run_state', 'flow_run']),
       );
 
-      for (let i = 0; i < migrations.length; i++) await ds.undoLastMigration({ transaction: 'each' });
+      for (let i = 0; i < migrations.length; i++) {
+        await ds.undoLastMigration({ transaction: 'each' });
+      }
       expect(await tables(ds)).toEqual([]);
 
       await ds.runMigrations({ transaction: 'each' });

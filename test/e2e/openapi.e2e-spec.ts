@@ -49,16 +49,26 @@ const PREFECT_TAGS = [
 
 /** A schema with something in it: a $ref to a component with properties, a typed value, or a union. */
 function isDescriptive(schema: Schema | undefined, doc: Document, seen = new Set<string>()): boolean {
-  if (!schema) return false;
+  if (!schema) {
+    return false;
+  }
   if (schema.$ref) {
     const name = schema.$ref.replace('#/components/schemas/', '');
-    if (seen.has(name)) return true;
+    if (seen.has(name)) {
+      return true;
+    }
     seen.add(name);
     return isDescriptive(doc.components.schemas[name], doc, seen);
   }
-  if (schema.type === 'array') return isDescriptive(schema.items, doc, seen);
-  if (schema.oneOf || schema.allOf || Array.isArray(schema.enum)) return true;
-  if (schema.type === 'object') return Object.keys(schema.properties ?? {}).length > 0;
+  if (schema.type === 'array') {
+    return isDescriptive(schema.items, doc, seen);
+  }
+  if (schema.oneOf || schema.allOf || Array.isArray(schema.enum)) {
+    return true;
+  }
+  if (schema.type === 'object') {
+    return Object.keys(schema.properties ?? {}).length > 0;
+  }
   return typeof schema.type === 'string' || Array.isArray(schema.enum);
 }
 
@@ -113,7 +123,9 @@ describe('OpenAPI document', () => {
     for (const [key, op] of operations(doc)) {
       const takesBody = /^(post|patch|put) /.test(key) && !BODYLESS.has(key);
       const schema = op.requestBody?.content['application/json']?.schema;
-      if (takesBody && !isDescriptive(schema, doc)) missing.push(key);
+      if (takesBody && !isDescriptive(schema, doc)) {
+        missing.push(key);
+      }
     }
     expect(missing).toEqual([]);
     expect(operations(doc).length).toBeGreaterThanOrEqual(45);
@@ -123,12 +135,18 @@ describe('OpenAPI document', () => {
     const missing: string[] = [];
     for (const [key, op] of operations(doc)) {
       const success = Object.entries(op.responses).filter(([status]) => /^2/.test(status));
-      if (success.length === 0) missing.push(`${key}: no 2xx`);
+      if (success.length === 0) {
+        missing.push(`${key}: no 2xx`);
+      }
       for (const [status, response] of success) {
-        if (status === '204') continue;
+        if (status === '204') {
+          continue;
+        }
         const content = response.content ?? {};
         const schema = content['application/json']?.schema ?? content['text/plain']?.schema;
-        if (!isDescriptive(schema, doc) && !content['text/plain']) missing.push(`${key} ${status}`);
+        if (!isDescriptive(schema, doc) && !content['text/plain']) {
+          missing.push(`${key} ${status}`);
+        }
       }
     }
     expect(missing).toEqual([]);
@@ -142,16 +160,18 @@ describe('OpenAPI document', () => {
       'StateCreate',
       'OrchestrationResult',
       'TaskRunFilter',
-    ])
+    ]) {
       expect(doc.components.schemas[name]).toBeDefined();
+    }
     for (const name of [
       'TaskRunCount',
       'CountByState',
       'HistoryResponse',
       'TaskRunPaginationResponse',
       'Event',
-    ])
+    ]) {
       expect(doc.components.schemas[name]).toBeDefined();
+    }
     expect(doc.components.schemas.TaskRunCreate.required).toEqual(['task_key', 'dynamic_key']);
     const used = new Set(operations(doc).flatMap(([, op]) => op.tags ?? []));
     expect([...used].filter((tag) => !PREFECT_TAGS.includes(tag))).toEqual([]);
@@ -162,8 +182,9 @@ describe('OpenAPI document', () => {
 
   it('should describe the websockets', () => {
     const description = (doc as unknown as { info: { description: string } }).info.description;
-    for (const path of ['/api/task_runs/subscriptions/scheduled', '/api/events/in', '/api/events/out'])
+    for (const path of ['/api/task_runs/subscriptions/scheduled', '/api/events/in', '/api/events/out']) {
       expect(description).toContain(path);
+    }
   });
 
   it('should write the same document with `npm run openapi:dump`, without a database', async () => {

@@ -1,5 +1,8 @@
-import request from 'supertest';
 import { Injectable } from '@nestjs/common';
+import request from 'supertest';
+import { Clock } from '../../src/common/time/clock';
+import { toMicros } from '../../src/common/time/timestamp';
+import type { TaskOrchestrationContext } from '../../src/orchestration/orchestration-context';
 import {
   ALL_STATES,
   OrchestrationRule,
@@ -7,19 +10,20 @@ import {
   states,
   UniversalTransform,
 } from '../../src/orchestration/orchestration-rule';
-import type { TaskOrchestrationContext } from '../../src/orchestration/orchestration-context';
-import type { TaskConcurrencyRules } from '../../src/orchestration/policies/task-policies';
+import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
 import {
   DefaultTaskOrchestrationPolicy,
   OrchestrationPolicy,
   TransitionRequest,
 } from '../../src/orchestration/policies/orchestration-policy';
-import type { PolicyEntry } from '../../src/orchestration/orchestration-rule';
+import type { TaskConcurrencyRules } from '../../src/orchestration/policies/task-policies';
 import type { StateType } from '../../src/orchestration/states';
-import { Clock } from '../../src/common/time/clock';
-import { toMicros } from '../../src/common/time/timestamp';
 import { createTaskRun } from '../factories/task-run.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
+
+/** The parts of the API's answers these tests read. */
+type FlowRunJson = { id: string };
+type StateResult = { state: { timestamp: string; state_details: { scheduled_time: string } } };
 
 describe('orchestration through the API', () => {
   let t: TestApp;
@@ -38,7 +42,7 @@ describe('orchestration through the API', () => {
   const propose = (id: string, state: Record<string, unknown>, force = false) =>
     api().post(`/api/task_runs/${id}/set_state`).send({ state, force });
   const newFlowRun = async (state: Record<string, unknown> = { type: 'RUNNING' }) =>
-    (await api().post('/api/flow_runs/').send({ flow_id: flowId, state }).expect(201)).body;
+    (await api().post('/api/flow_runs/').send({ flow_id: flowId, state }).expect(201)).body as FlowRunJson;
 
   it('should retry a failed run as AwaitingRetry, wait for its scheduled time, then give up', async () => {
     const run = await createTaskRun(t.baseUrl, { empirical_policy: { retries: 1, retry_delay: 30 } });
@@ -49,7 +53,8 @@ describe('orchestration through the API', () => {
       details: { type: 'reject_details', reason: 'Retrying' },
       state: { type: 'SCHEDULED', name: 'AwaitingRetry', message: 'boom' },
     });
-    const delay = (Date.parse(failed.body.state.state_details.scheduled_time) - Date.now()) / 1000;
+    const delay =
+      (Date.parse((failed.body as StateResult).state.state_details.scheduled_time) - Date.now()) / 1000;
     expect(delay).toBeGreaterThan(25);
     expect(delay).toBeLessThanOrEqual(30);
     const beforeWait = (await api().get(`/api/task_runs/${run.id}`)).body;
@@ -77,7 +82,7 @@ describe('orchestration through the API', () => {
     const first = await propose(run.id, { type: 'FAILED' }).expect(201);
     const after = Date.now();
     // A delay of 0 (the first of the list): scheduled while the request was in flight (ms resolution).
-    const scheduled = Date.parse(first.body.state.state_details.scheduled_time);
+    const scheduled = Date.parse((first.body as StateResult).state.state_details.scheduled_time);
     expect(scheduled).toBeGreaterThanOrEqual(before - 1);
     expect(scheduled).toBeLessThanOrEqual(after + 1);
     await propose(run.id, { type: 'RUNNING' }).expect(201);
@@ -185,7 +190,9 @@ class NoRunningOnTag extends OrchestrationRule {
   readonly fromStates = ALL_STATES;
   readonly toStates = states('RUNNING');
   override beforeTransition(scope: RuleScope): void {
-    if (scope.ctx.run.tags.includes('frozen')) scope.abortTransition('Frozen runs may not start.');
+    if (scope.ctx.run.tags.includes('frozen')) {
+      scope.abortTransition('Frozen runs may not start.');
+    }
   }
 }
 
@@ -293,22 +300,24 @@ describe('set_state when the run already has a state at the proposed µs', () =>
 
   it('should retry once with a new timestamp, then answer 409', async () => {
     const run = await createTaskRun(t.baseUrl);
-    const pendingAt = toMicros(run.state.timestamp);
+    const pendingAt = toMicros(run.state!.timestamp);
     clock.queue.push(pendingAt, pendingAt);
     const running = await api()
       .post(`/api/task_runs/${run.id}/set_state`)
       .send({ state: { type: 'RUNNING' } })
       .expect(201);
     expect(running.body.status).toBe('ACCEPT');
-    expect(toMicros(running.body.state.timestamp)).toBeGreaterThan(pendingAt);
-    const runningAt = toMicros(running.body.state.timestamp);
+    const runningAt = toMicros((running.body as StateResult).state.timestamp);
+    expect(runningAt).toBeGreaterThan(pendingAt);
     clock.queue.push(runningAt, runningAt, runningAt, runningAt);
     await api()
       .post(`/api/task_runs/${run.id}/set_state`)
       .send({ state: { type: 'COMPLETED' } })
       .expect(409);
-    const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`)).body;
-    expect(states.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING']);
+    const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`)).body as {
+      type: string;
+    }[];
+    expect(states.map((s) => s.type)).toEqual(['PENDING', 'RUNNING']);
     expect((await api().get(`/api/task_runs/${run.id}`)).body.state_type).toBe('RUNNING');
   });
 });
@@ -316,7 +325,9 @@ describe('set_state when the run already has a state at the proposed µs', () =>
 /** A stand-in for tag concurrency: a universal transform that writes through the orchestration transaction. */
 class ProbeRelease extends UniversalTransform {
   override async after(ctx: TaskOrchestrationContext): Promise<void> {
-    if (!ctx.transaction) throw new Error('no orchestration transaction');
+    if (!ctx.transaction) {
+      throw new Error('no orchestration transaction');
+    }
     await ctx.transaction.query(
       `INSERT INTO task_run_state_cache (cache_key, task_run_state_id) VALUES ('probe:' || $1::text, $1::uuid)`,
       [ctx.run.id],

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { ReceivedEvent } from '../../src/events/event.types';
 import { EventBus } from '../../src/events/bus/event-bus';
 import { RedisEventBus } from '../../src/events/bus/redis-event-bus';
+import { ReceivedEvent } from '../../src/events/event.types';
 import { EventPersister } from '../../src/services/event-persister/event-persister.background';
 import { wireEvent } from '../factories/event.factory';
 import { createTestApp } from '../utils/create-test-app';
@@ -45,7 +45,9 @@ describe('RedisEventBus (real Redis)', () => {
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((b) => b.onApplicationShutdown()));
     const keys = await admin.keys(`${stream}*`);
-    if (keys.length) await admin.del(...keys);
+    if (keys.length) {
+      await admin.del(...keys);
+    }
   });
 
   afterAll(async () => {
@@ -58,14 +60,22 @@ describe('RedisEventBus (real Redis)', () => {
     const other: string[] = [];
     const replicaA = bus();
     const replicaB = bus();
-    await replicaA.subscribe(async (e) => void a.push(e.id), { group: 'event-persister', maxInFlight: 10 });
-    await replicaB.subscribe(async (e) => void b.push(e.id), { group: 'event-persister', maxInFlight: 10 });
-    await replicaB.subscribe(async (e) => void other.push(e.id), {
+    await replicaA.subscribe((e) => Promise.resolve(void a.push(e.id)), {
+      group: 'event-persister',
+      maxInFlight: 10,
+    });
+    await replicaB.subscribe((e) => Promise.resolve(void b.push(e.id)), {
+      group: 'event-persister',
+      maxInFlight: 10,
+    });
+    await replicaB.subscribe((e) => Promise.resolve(void other.push(e.id)), {
       group: 'task-run-recorder',
       maxInFlight: 10,
     });
     const events = Array.from({ length: 200 }, received);
-    for (let i = 0; i < events.length; i += 20) await replicaA.publish(events.slice(i, i + 20));
+    for (let i = 0; i < events.length; i += 20) {
+      await replicaA.publish(events.slice(i, i + 20));
+    }
     const all = events.map((e) => e.id).sort();
     await expectEventually(() => expect([...a, ...b].sort()).toEqual(all));
     await expectEventually(() => expect([...other].sort()).toEqual(all));
@@ -91,7 +101,7 @@ describe('RedisEventBus (real Redis)', () => {
     doomed.abandon(); // the process dies: nothing acked, nothing refreshed
 
     const got: string[] = [];
-    await survivor.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 100 });
+    await survivor.subscribe((e) => Promise.resolve(void got.push(e.id)), { group: 'g', maxInFlight: 100 });
     await expectEventually(() => expect(got.sort()).toEqual(events.map((e) => e.id).sort()), {
       timeoutMs: 5000,
     });
@@ -119,7 +129,10 @@ describe('RedisEventBus (real Redis)', () => {
       const events = Array.from({ length: 3 }, received);
       await slow.publish(events);
       await expectEventually(() => expect(slowGot.length).toBe(3));
-      await other.subscribe(async (e) => void otherGot.push(e.id), { group: 'g', maxInFlight: 10 });
+      await other.subscribe((e) => Promise.resolve(void otherGot.push(e.id)), {
+        group: 'g',
+        maxInFlight: 10,
+      });
       // Watch the group for twice the claim idle time (the other consumer tries to claim every third of it):
       // the entries stay with one consumer, delivered once, because its heartbeats keep them fresh.
       const watchUntil = Date.now() + 2 * claimIdleMs;
@@ -149,13 +162,13 @@ describe('RedisEventBus (real Redis)', () => {
     const dead: [string, string, number][] = [];
     const b = bus(
       { maxRetries: 2 },
-      { deadLetter: async (group, e, attempts) => void dead.push([group, e.id, attempts]) },
+      { deadLetter: (group, e, attempts) => Promise.resolve(void dead.push([group, e.id, attempts])) },
     );
     const calls: string[] = [];
     await b.subscribe(
-      async (e) => {
+      (e) => {
         calls.push(e.id);
-        throw new Error('nope');
+        return Promise.reject(new Error('nope'));
       },
       { group: 'g' },
     );
@@ -169,7 +182,7 @@ describe('RedisEventBus (real Redis)', () => {
   it('should dedupe published events by id, and trim what every durable group acknowledged', async () => {
     const b = bus();
     const got: string[] = [];
-    await b.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 10 });
+    await b.subscribe((e) => Promise.resolve(void got.push(e.id)), { group: 'g', maxInFlight: 10 });
     const e = received();
     await b.publish([e, e]);
     await b.publish([e]);

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { expectEventually } from '../utils/expect-eventually';
-import { dropRedisStream } from '../utils/redis-stream';
 import { freePort, ServerProcess, startApiReplica, startServicesProcess } from '../utils/processes';
+import { dropRedisStream } from '../utils/redis-stream';
 import { createTestDatabase, currentRun } from '../utils/test-database';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -50,7 +50,7 @@ describe('two API replicas and one services process on one database and Redis', 
   it('should have both replicas ready, running no services themselves', async () => {
     for (const replica of [replicaA, replicaB]) {
       const res = await request(replica.baseUrl).get('/api/ready').expect(200);
-      expect(res.body.services.every((s: { enabled: boolean }) => !s.enabled)).toBe(true);
+      expect((res.body.services as { enabled: boolean }[]).every((s) => !s.enabled)).toBe(true);
     }
   });
 
@@ -95,7 +95,9 @@ describe('scripts/replicas.sh', () => {
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect({ code, out }).toEqual({ code: 0, out: expect.stringContaining('all three up') });
-    for (const name of ['services', 'api-b', 'api-a']) expect(out).toContain(`${name} stopped (exit 0)`);
+    for (const name of ['services', 'api-b', 'api-a']) {
+      expect(out).toContain(`${name} stopped (exit 0)`);
+    }
     expect(out).toMatch(/dropped database prefect_replicas_/);
   }, 150_000);
 });
@@ -150,11 +152,15 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
     );
     let sideEffect: Promise<void> | undefined;
     for (const [b, batch] of batches.entries()) {
-      if (b === Math.floor(batches.length / 2) && during) sideEffect = during();
+      if (b === Math.floor(batches.length / 2) && during) {
+        sideEffect = during();
+      }
       const res = await request(replicas[b % replicas.length].baseUrl)
         .post('/api/events')
         .send(batch);
-      if (res.status === 204) accepted.push(...batch.map((e) => e.id as string));
+      if (res.status === 204) {
+        accepted.push(...batch.map((e) => e.id as string));
+      }
     }
     await sideEffect;
     return accepted;
@@ -168,7 +174,9 @@ const HAS_EVENTS = existsSync(join(__dirname, '..', '..', 'src', 'events', 'even
       .expect(200);
     for (;;) {
       ids.push(...(res.body.events as { id: string }[]).map((e) => e.id));
-      if (!res.body.next_page) return ids;
+      if (!res.body.next_page) {
+        return ids;
+      }
       const next = new URL(res.body.next_page as string);
       res = await request(baseUrl).get(`${next.pathname}${next.search}`).expect(200);
     }

@@ -1,5 +1,5 @@
-import { expectEventually } from '../utils/expect-eventually';
 import { randomUUID } from 'node:crypto';
+import { expectEventually } from '../utils/expect-eventually';
 import { freePort } from '../utils/processes';
 import { runEntry, waitForExit } from '../utils/server-process';
 import { createTestDatabase } from '../utils/test-database';

@@ -41,18 +41,21 @@ class BufferingService extends LoopService {
 
   protected override async drain(): Promise<void> {
     // The database must still be open here: this write proves the lifecycle order.
-    if (!this.dataSource.isInitialized) throw new Error('database closed before drain');
+    if (!this.dataSource.isInitialized) {
+      throw new Error('database closed before drain');
+    }
     await this.flush('drain');
   }
 
   private async flush(reason: string): Promise<void> {
     const items = this.buffer.splice(0);
-    if (items.length)
+    if (items.length) {
       await this.deadLetters.record(
         'test-buffering',
         reason,
         items.map((payload) => ({ payload, attempts: 0 })),
       );
+    }
   }
 }
 
@@ -60,7 +63,7 @@ class BufferingService extends LoopService {
 class BufferingModule {}
 
 async function countFlushed(dataSource: DataSource, reason: string): Promise<number> {
-  const [{ n }] = await dataSource.query(
+  const [{ n }] = await dataSource.query<{ n: number }[]>(
     `SELECT count(*)::int AS n FROM dead_letter WHERE source = 'test-buffering' AND reason = $1`,
     [reason],
   );
@@ -103,10 +106,12 @@ describe('services framework', () => {
     const service = t.app.get(BufferingService);
     expect(service.status).toBe('stopped');
     const ready = await request(t.baseUrl).get('/api/ready').expect(200);
-    expect(ready.body.services.find((s: { name: string }) => s.name === 'TestBuffering')).toMatchObject({
-      enabled: false,
-      status: 'stopped',
-    });
+    expect((ready.body.services as { name: string }[]).find((s) => s.name === 'TestBuffering')).toMatchObject(
+      {
+        enabled: false,
+        status: 'stopped',
+      },
+    );
   });
 
   it('should not start services in an API-only process (SERVER_RUN_SERVICES=false)', async () => {
@@ -131,7 +136,9 @@ describe('services framework', () => {
     service.failNext = 1_000_000;
     await expectEventually(async () => {
       const res = await request(t!.baseUrl).get('/api/ready').expect(503);
-      expect(res.body.down.join('\n')).toContain('TestBuffering: last iteration failed: simulated failure');
+      expect((res.body as { down: string[] }).down.join('\n')).toContain(
+        'TestBuffering: last iteration failed: simulated failure',
+      );
     });
     service.failNext = 0;
     await expectEventually(() => request(t!.baseUrl).get('/api/ready').expect(200));

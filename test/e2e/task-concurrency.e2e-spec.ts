@@ -22,7 +22,8 @@ describe('tag concurrency in the task policy', () => {
       .post(`/api/task_runs/${id}/set_state`)
       .send(force === undefined ? { state } : { state, force });
   const holders = async (tag: string): Promise<string[]> =>
-    (await api().get(`/api/concurrency_limits/tag/${tag}`).expect(200)).body.active_slots;
+    ((await api().get(`/api/concurrency_limits/tag/${tag}`).expect(200)).body as { active_slots: string[] })
+      .active_slots;
   const tagLimit = (tag: string, limit: number) =>
     api().post('/api/concurrency_limits/').send({ tag, concurrency_limit: limit }).expect(201);
 

@@ -40,7 +40,9 @@ describe(PgTaskQueueStore.name, () => {
   };
   const claimOrFail = async (store: PgTaskQueueStore, keys: string[]): Promise<Delivery> => {
     const d = await store.claim(keys);
-    if (!d) throw new Error(`nothing to claim for ${keys.join(', ')}`);
+    if (!d) {
+      throw new Error(`nothing to claim for ${keys.join(', ')}`);
+    }
     return d;
   };
 
@@ -68,7 +70,9 @@ describe(PgTaskQueueStore.name, () => {
     const r1 = await enqueue(k1, 'retry');
 
     const claimed: Delivery[] = [];
-    for (let i = 0; i < 5; i++) claimed.push(await claimOrFail(storeA, [k1, k2]));
+    for (let i = 0; i < 5; i++) {
+      claimed.push(await claimOrFail(storeA, [k1, k2]));
+    }
     expect(claimed.map((d) => [d.taskRunId, d.queue])).toEqual([
       [r1, 'retry'],
       [s1a, 'scheduled'],
@@ -77,7 +81,9 @@ describe(PgTaskQueueStore.name, () => {
       [s2, 'scheduled'],
     ]);
     expect(await storeA.claim([k1, k2])).toBeNull(); // the other key's run is not theirs
-    for (const d of claimed) expect(await storeA.ack(d)).toBe(true);
+    for (const d of claimed) {
+      expect(await storeA.ack(d)).toBe(true);
+    }
   });
 
   it("should make a stale delivery's ack, retry and unclaim no-ops once its lease expired and another replica claimed the run", async () => {

@@ -141,7 +141,9 @@ describe('background task delivery through the task runs API', () => {
       const wa = await subscribe(t, [k]);
       const wb = await subscribe(other, [k]);
       const ids = new Set<string>();
-      for (let i = 0; i < 10; i++) ids.add((await createDeferredTaskRun((i % 2 ? t : other).baseUrl, k)).id);
+      for (let i = 0; i < 10; i++) {
+        ids.add((await createDeferredTaskRun((i % 2 ? t : other).baseUrl, k)).id);
+      }
       const got: string[] = [];
       await expectEventually(
         async () => {

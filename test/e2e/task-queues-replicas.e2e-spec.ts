@@ -6,8 +6,8 @@ import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
 import { enqueueRun } from '../factories/task-run.sql';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
-import { createTestDatabase } from '../utils/test-database';
 import { TaskWorkerClient } from '../utils/task-worker-client';
+import { createTestDatabase } from '../utils/test-database';
 
 /** Several app instances on one database: restart, crash (lease expiry) and replicas. */
 jest.setTimeout(60_000);
@@ -33,7 +33,9 @@ describe('task queues across restarts and replicas', () => {
     const got: string[] = [];
     for (;;) {
       const run = (await w.next(quietMs)) as { id: string } | undefined;
-      if (!run) return got;
+      if (!run) {
+        return got;
+      }
       got.push(run.id);
       w.ack();
     }
@@ -49,7 +51,9 @@ describe('task queues across restarts and replicas', () => {
     const first = await start(db);
     const k = key();
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(await enqueueRun(first.dataSource, storeOf(first), k));
+    for (let i = 0; i < 5; i++) {
+      ids.push(await enqueueRun(first.dataSource, storeOf(first), k));
+    }
     await first.close();
 
     const second = await start(db);
@@ -157,7 +161,9 @@ describe('task queues across restarts and replicas', () => {
       const got: string[] = [];
       while (received < total && Date.now() < deadline) {
         const run = (await w.next(200)) as { id: string } | undefined;
-        if (!run) continue;
+        if (!run) {
+          continue;
+        }
         received++;
         got.push(run.id);
         w.ack();
@@ -175,7 +181,9 @@ describe('task queues across restarts and replicas', () => {
     expect(got.length).toBe(total);
     expect(new Set(got)).toEqual(new Set(ids));
     // Nothing more arrives afterwards, and both replicas took part.
-    for (const w of workers) expect(await w.next(300)).toBeUndefined();
+    for (const w of workers) {
+      expect(await w.next(300)).toBeUndefined();
+    }
     expect(perWorker[0].length + perWorker[1].length).toBeGreaterThan(0);
     expect(perWorker[2].length + perWorker[3].length).toBeGreaterThan(0);
   });

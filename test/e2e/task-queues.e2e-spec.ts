@@ -98,7 +98,7 @@ describe('task queues and the task-worker websocket', () => {
     const worker = await subscribe([k]);
     await expectEventually(async () => {
       const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
-      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+      expect((res.body as { task_keys: string[] }[]).map((w) => w.task_keys).flat()).toContain(k);
     });
     const id = await enqueue(k);
     expect((await worker.nextRun(5000)).id).toBe(id);
@@ -110,12 +110,16 @@ describe('task queues and the task-worker websocket', () => {
     const w1 = await subscribe([k]);
     const w2 = await subscribe([k]);
     const ids = new Set<string>();
-    for (let i = 0; i < 20; i++) ids.add(await enqueue(k));
+    for (let i = 0; i < 20; i++) {
+      ids.add(await enqueue(k));
+    }
     const drain = async (w: TaskWorkerClient): Promise<string[]> => {
       const got: string[] = [];
       for (;;) {
         const run = (await w.next(2000)) as { id: string } | undefined;
-        if (!run) return got;
+        if (!run) {
+          return got;
+        }
         got.push(run.id);
         w.ack();
       }
@@ -335,7 +339,9 @@ describe('task queues and the task-worker websocket', () => {
       expect((await worker.nextRun()).id).toBe(pendingId); // and delivered once its transaction commits
       worker.ack();
     } finally {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      if (runner.isTransactionActive) {
+        await runner.rollbackTransaction();
+      }
       await runner.release();
     }
   });
@@ -352,7 +358,7 @@ describe('task queues and the task-worker websocket', () => {
     const worker = await subscribe([k]);
     await expectEventually(async () => {
       const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
-      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+      expect((res.body as { task_keys: string[] }[]).map((w) => w.task_keys).flat()).toContain(k);
     });
     // Woken by NOTIFY on the new connection, not by the wait's timeout (30 s): the bound sits far from both.
     const waited = store.waitForWork([k], 30_000);

@@ -15,7 +15,9 @@ import { expectEventually } from '../utils/expect-eventually';
 jest.setTimeout(60_000);
 
 function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
+  if (items.length <= 1) {
+    return [items];
+  }
   return items.flatMap((item, i) =>
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
   );
@@ -30,6 +32,14 @@ function shuffle<T>(items: T[], seed: number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/** A `task_run_state` row, as far as these tests read it. */
+interface StateRow {
+  id: string;
+  type: string;
+  timestamp: string;
+  state_details: { task_run_id: string; flow_run_id: string | null };
 }
 
 describe('TaskRunBulkWriter on PostgreSQL', () => {
@@ -50,9 +60,9 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
     await t.close();
   });
 
-  const run = async (id: string): Promise<Record<string, any> | undefined> =>
-    (await ds.query(`SELECT * FROM task_run WHERE id = $1`, [id]))[0];
-  const states = async (id: string): Promise<Record<string, any>[]> =>
+  const run = async (id: string): Promise<Record<string, unknown> | undefined> =>
+    (await ds.query<Record<string, unknown>[]>(`SELECT * FROM task_run WHERE id = $1`, [id]))[0];
+  const states = async (id: string): Promise<StateRow[]> =>
     ds.query(`SELECT * FROM task_run_state WHERE task_run_id = $1 ORDER BY timestamp`, [id]);
 
   describe('arrival order', () => {
@@ -64,7 +74,9 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         const flowRunId = await insertFlowRun(ds);
         const id = randomUUID();
         const events = runLifecycle(id, flowRunId);
-        for (const i of order.split('').map(Number)) await sut.recordBulkTaskRunEvents([events[i]]);
+        for (const i of order.split('').map(Number)) {
+          await sut.recordBulkTaskRunEvents([events[i]]);
+        }
         const row = await run(id);
         expect(row).toMatchObject({
           state_type: 'COMPLETED',
@@ -95,7 +107,7 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         });
         const rows = await states(id);
         expect(rows.map((s) => [s.id, s.type, s.timestamp])).toEqual(
-          events.map((e) => [e.id, (e.payload.validated_state as any).type, e.occurred]),
+          events.map((e) => [e.id, (e.payload.validated_state as { type: string }).type, e.occurred]),
         );
         expect(rows[0].state_details).toEqual({ task_run_id: id, flow_run_id: null });
       },
@@ -228,7 +240,10 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
       await sut.recordBulkTaskRunEvents([
         taskRunEvent({ taskRunId: b, flowRunId, type: 'RUNNING', occurred: at(1) }),
       ]);
-      const rows = await ds.query(`SELECT id, state_type FROM task_run WHERE flow_run_id = $1`, [flowRunId]);
+      const rows = await ds.query<{ id: string; state_type: string }[]>(
+        `SELECT id, state_type FROM task_run WHERE flow_run_id = $1`,
+        [flowRunId],
+      );
       expect(rows).toEqual([{ id: a, state_type: 'RUNNING' }]);
       const st = await states(a);
       expect(st.map((s) => s.type)).toEqual(['PENDING', 'RUNNING']);
@@ -244,7 +259,10 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         taskRunEvent({ taskRunId: b, flowRunId, type: 'RUNNING', occurred: at(1) }),
         taskRunEvent({ taskRunId: a, flowRunId, type: 'PENDING', occurred: at(0) }),
       ]);
-      const rows = await ds.query(`SELECT id, state_type FROM task_run WHERE flow_run_id = $1`, [flowRunId]);
+      const rows = await ds.query<{ id: string; state_type: string }[]>(
+        `SELECT id, state_type FROM task_run WHERE flow_run_id = $1`,
+        [flowRunId],
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0].state_type).toBe('RUNNING');
       expect(await states(rows[0].id)).toHaveLength(2);
@@ -337,7 +355,7 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
   it('should refuse a malformed event without writing anything', async () => {
     const good = runLifecycle(randomUUID(), null)[0];
     const bad = taskRunEvent({ taskRunId: randomUUID(), type: 'PENDING', occurred: at(0) });
-    delete (bad.payload as any).validated_state;
+    delete bad.payload.validated_state;
     await expect(sut.recordBulkTaskRunEvents([good, bad])).rejects.toThrow(InvalidTaskRunEventError);
     expect(await states(good.resource['prefect.resource.id'].slice('prefect.task-run.'.length))).toHaveLength(
       0,
@@ -437,14 +455,17 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
       // Each recorder gets every event (at-least-once redelivery), in its own order and batch cut.
       const feed = async (writer: TaskRunBulkWriter, seed: number, size: number) => {
         const mine = shuffle(events, seed);
-        for (let i = 0; i < mine.length; i += size)
+        for (let i = 0; i < mine.length; i += size) {
           await writer.recordBulkTaskRunEvents(mine.slice(i, i + size));
+        }
       };
       await Promise.all([feed(sut, 1, 50), feed(other, 2, 70), feed(sut, 3, 33), feed(other, 4, 100)]);
-      const rows = await ds.query(`SELECT id, state_type FROM task_run WHERE task_key = 'race'`);
+      const rows = await ds.query<{ id: string; state_type: string }[]>(
+        `SELECT id, state_type FROM task_run WHERE task_key = 'race'`,
+      );
       expect(rows).toHaveLength(300);
-      expect(new Set(rows.map((r: any) => r.id))).toEqual(new Set(ids));
-      expect(rows.every((r: any) => r.state_type === 'COMPLETED')).toBe(true);
+      expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
+      expect(rows.every((r) => r.state_type === 'COMPLETED')).toBe(true);
       const [{ n }] = await ds.query(
         `SELECT count(*) AS n FROM task_run_state s JOIN task_run r ON r.id = s.task_run_id WHERE r.task_key = 'race'`,
       );
@@ -524,10 +545,10 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
           expect(rows).toHaveLength(1);
           expect(rows[0]).toMatchObject({
             state_id: latest.id,
-            state_type: (latest.payload.validated_state as any).type,
+            state_type: (latest.payload.validated_state as { type: string }).type,
             state_timestamp: latest.occurred,
-            run_count: (latest.payload.task_run as any).run_count,
-            tags: (latest.payload.task_run as any).tags,
+            run_count: (latest.payload.task_run as { run_count: number }).run_count,
+            tags: (latest.payload.task_run as { tags: string[] }).tags,
             states: mine.length,
           });
         }

@@ -95,8 +95,8 @@ describe('task run filters, sorts, count, paginate and history', () => {
 
   it('should return every run for an empty body, with ID_DESC by default', async () => {
     const res = await api().post('/api/task_runs/filter').send({}).expect(200);
-    expect(res.body.map((r: { name: string }) => r.name).sort()).toEqual(ALL);
-    const byId = [...res.body.map((r: { id: string }) => r.id)];
+    expect((res.body as { name: string }[]).map((r) => r.name).sort()).toEqual(ALL);
+    const byId = [...(res.body as { id: string }[]).map((r) => r.id)];
     expect(byId).toEqual([...byId].sort().reverse());
   });
 
@@ -376,7 +376,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
           task_runs: { name: { like_: 'a' }, id: { any_: [ids.alpha, ids.beta, ids.gamma] } },
         })
         .expect(200);
-      const got = ets.body.map((r: { id: string }) => r.id);
+      const got = (ets.body as { id: string }[]).map((r) => r.id);
       expect(got).toEqual([...got].sort().reverse());
       for (const sort of [
         'ID_DESC',
@@ -389,13 +389,13 @@ describe('task run filters, sorts, count, paginate and history', () => {
           .post('/api/task_runs/filter')
           .send({ sort, task_runs: { name: { like_: 'amm' } } })
           .expect(200);
-        expect(withLike.body.map((r: { name: string }) => r.name)).toEqual(['gamma']);
+        expect((withLike.body as { name: string }[]).map((r) => r.name)).toEqual(['gamma']);
       }
       const ordered = await api()
         .post('/api/task_runs/filter')
         .send({ sort: 'EXPECTED_START_TIME_DESC', task_runs: { name: { like_: 'elt' } } })
         .expect(200);
-      expect(ordered.body.map((r: { name: string }) => r.name)).toEqual(['delta']);
+      expect((ordered.body as { name: string }[]).map((r) => r.name)).toEqual(['delta']);
     });
 
     it('should refuse an unknown sort', async () => {
@@ -410,7 +410,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
         .post('/api/task_runs/filter')
         .send({ sort: 'NAME_ASC', limit: 2, offset: 1 })
         .expect(200);
-      expect(res.body.map((r: { name: string }) => r.name)).toEqual(['beta', 'delta']);
+      expect((res.body as { name: string }[]).map((r) => r.name)).toEqual(['beta', 'delta']);
       expect((await api().post('/api/task_runs/filter').send({ limit: 0 }).expect(200)).body).toEqual([]);
       expect((await api().post('/api/task_runs/filter').send({ limit: null }).expect(200)).body).toHaveLength(
         5,
@@ -443,7 +443,7 @@ describe('task run filters, sorts, count, paginate and history', () => {
       [{ work_pools: {} }, ['body', 'work_pools']],
     ])('should answer 422 for a bad filter %#', async (body, loc) => {
       const res = await api().post('/api/task_runs/filter').send(body).expect(422);
-      expect(res.body.exception_detail.map((d: { loc: unknown }) => d.loc)).toContainEqual(loc);
+      expect((res.body.exception_detail as { loc: unknown }[]).map((d) => d.loc)).toContainEqual(loc);
     });
 
     it('should keep SQL out of values', async () => {
@@ -479,8 +479,8 @@ describe('task run filters, sorts, count, paginate and history', () => {
         .send({ sort: 'NAME_ASC', limit: 2, page: 2 })
         .expect(200);
       expect(res.body).toMatchObject({ count: 5, limit: 2, pages: 3, page: 2 });
-      expect(res.body.results.map((r: { name: string }) => r.name)).toEqual(['delta', 'epsilon']);
-      expect(Object.keys(res.body.results[0]).sort()).toEqual(
+      expect((res.body.results as { name: string }[]).map((r) => r.name)).toEqual(['delta', 'epsilon']);
+      expect(Object.keys((res.body as { results: object[] }).results[0]).sort()).toEqual(
         [
           'id',
           'created',
@@ -521,13 +521,13 @@ describe('task run filters, sorts, count, paginate and history', () => {
         .send({ history_start: start, history_end: tAfterRuns, history_interval_seconds: 3600 })
         .expect(200);
       expect(res.body).toHaveLength(1);
-      const [bucket] = res.body;
+      const [bucket] = res.body as {
+        interval_start: string;
+        states: { state_type: string; state_name: string; count_runs: number }[];
+      }[];
       expect(bucket.interval_start).toBe(new Date(start).toISOString().replace('Z', '000Z'));
       const byState = Object.fromEntries(
-        bucket.states.map((s: { state_type: string; state_name: string; count_runs: number }) => [
-          `${s.state_type}/${s.state_name}`,
-          s.count_runs,
-        ]),
+        bucket.states.map((s) => [`${s.state_type}/${s.state_name}`, s.count_runs]),
       );
       expect(byState).toEqual({
         'COMPLETED/Completed': 1,

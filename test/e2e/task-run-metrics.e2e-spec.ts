@@ -43,15 +43,17 @@ describe('task-run counters on /api/metrics', () => {
 
   it('should start every series at 0 and count creations, written states by type and decisions', async () => {
     const before = await scrape();
-    for (const series of SERIES) expect(before[series]).toBe(0);
+    for (const series of SERIES) {
+      expect(before[series]).toBe(0);
+    }
 
     // A: created PENDING, RUNNING (ACCEPT), FAILED with a retry left → rejected to AwaitingRetry (REJECT).
     const a = await request(t.baseUrl)
       .post('/api/task_runs/')
       .send({ task_key: 'm', dynamic_key: 'a', empirical_policy: { retries: 1 } })
       .expect(201);
-    expect(await setState(a.body.id, { type: 'RUNNING' }, 201)).toBe('ACCEPT');
-    expect(await setState(a.body.id, { type: 'FAILED' }, 201)).toBe('REJECT');
+    expect(await setState((a.body as { id: string }).id, { type: 'RUNNING' }, 201)).toBe('ACCEPT');
+    expect(await setState((a.body as { id: string }).id, { type: 'FAILED' }, 201)).toBe('REJECT');
     // B: created SCHEDULED an hour ahead; RUNNING now must WAIT (no state written).
     const later = new Date(Date.now() + 3600_000).toISOString();
     const b = await request(t.baseUrl)
@@ -62,14 +64,14 @@ describe('task-run counters on /api/metrics', () => {
         state: { type: 'SCHEDULED', state_details: { scheduled_time: later } },
       })
       .expect(201);
-    expect(await setState(b.body.id, { type: 'RUNNING' }, 200)).toBe('WAIT');
+    expect(await setState((b.body as { id: string }).id, { type: 'RUNNING' }, 200)).toBe('WAIT');
     // C: COMPLETED, then CRASHED is refused (ABORT).
     const c = await request(t.baseUrl)
       .post('/api/task_runs/')
       .send({ task_key: 'm', dynamic_key: 'c' })
       .expect(201);
-    expect(await setState(c.body.id, { type: 'COMPLETED' }, 201)).toBe('ACCEPT');
-    expect(await setState(c.body.id, { type: 'CRASHED' }, 200)).toBe('ABORT');
+    expect(await setState((c.body as { id: string }).id, { type: 'COMPLETED' }, 201)).toBe('ACCEPT');
+    expect(await setState((c.body as { id: string }).id, { type: 'CRASHED' }, 200)).toBe('ABORT');
     // An existing run answered 200 is not a creation.
     await request(t.baseUrl)
       .post('/api/task_runs/')

@@ -20,7 +20,9 @@ function wire(events: ReceivedEvent[]): Record<string, unknown>[] {
 }
 
 function permutations<T>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
+  if (items.length <= 1) {
+    return [items];
+  }
   return items.flatMap((item, i) =>
     permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
   );
@@ -36,16 +38,25 @@ async function post(t: TestApp, events: ReceivedEvent[]): Promise<void> {
   await request(t.baseUrl).post('/api/events').send(wire(events)).expect(204);
 }
 
-async function runRow(t: TestApp, id: string): Promise<Record<string, any> | undefined> {
-  return (await t.dataSource.query(`SELECT * FROM task_run WHERE id = $1`, [id]))[0];
+/** A dead letter as `/api/admin/dead_letters` answers it, as far as these tests read it. */
+interface DeadLetterJson {
+  id: string;
+  reason: string;
+  payload: { id: string };
+}
+
+async function runRow(t: TestApp, id: string): Promise<Record<string, unknown> | undefined> {
+  return (
+    await t.dataSource.query<Record<string, unknown>[]>(`SELECT * FROM task_run WHERE id = $1`, [id])
+  )[0];
 }
 
 async function stateTypes(t: TestApp, id: string): Promise<string[]> {
-  const rows = await t.dataSource.query(
+  const rows = await t.dataSource.query<{ type: string }[]>(
     `SELECT type FROM task_run_state WHERE task_run_id = $1 ORDER BY timestamp`,
     [id],
   );
-  return rows.map((r: { type: string }) => r.type);
+  return rows.map((r) => r.type);
 }
 
 describe('TaskRunRecorder through the event bus', () => {
@@ -78,7 +89,9 @@ describe('TaskRunRecorder through the event bus', () => {
       const id = randomUUID();
       const events = runLifecycle(id, flowRunId);
       // one request per event, each possibly recorded in its own flush
-      for (const i of order.split('').map(Number)) await post(t, [events[i]]);
+      for (const i of order.split('').map(Number)) {
+        await post(t, [events[i]]);
+      }
       await expectEventually(async () =>
         expect(await stateTypes(t, id)).toEqual(['PENDING', 'RUNNING', 'COMPLETED']),
       );
@@ -117,9 +130,9 @@ describe('TaskRunRecorder through the event bus', () => {
       const res = await request(t.baseUrl)
         .get('/api/admin/dead_letters?source=task-run-recorder')
         .expect(200);
-      const found = res.body.find((l: any) => l.payload.id === poison.id);
+      const found = (res.body as DeadLetterJson[]).find((l) => l.payload.id === poison.id);
       expect(found).toBeDefined();
-      return found;
+      return found!;
     });
     expect(letter).toMatchObject({ source: 'task-run-recorder', attempts: 2 });
     expect(letter.reason).toMatch(/foreign key/);
@@ -137,18 +150,18 @@ describe('TaskRunRecorder through the event bus', () => {
 
   it('should dead-letter an event with an unusable payload at once', async () => {
     const bad = taskRunEvent({ taskRunId: randomUUID(), type: 'RUNNING', occurred: at(0) });
-    delete (bad.payload as any).validated_state;
+    delete bad.payload.validated_state;
     await post(t, [bad]);
     const letter = await expectEventually(async () => {
       const res = await request(t.baseUrl)
         .get('/api/admin/dead_letters?source=task-run-recorder')
         .expect(200);
-      const found = res.body.find((l: any) => l.payload.id === bad.id);
+      const found = (res.body as DeadLetterJson[]).find((l) => l.payload.id === bad.id);
       expect(found).toMatchObject({
         attempts: 1,
         reason: expect.stringMatching(/validated_state is missing/),
       });
-      return found;
+      return found!;
     });
     // replaying it cannot succeed either: 422 with the reason
     const res = await request(t.baseUrl).post(`/api/admin/dead_letters/${letter.id}/replay`).expect(422);
@@ -245,10 +258,14 @@ describe('TaskRunRecorder lifecycle', () => {
         Array.from({ length: Math.ceil(list.length / n) }, (_, i) => list.slice(i * n, i * n + n));
       await Promise.all([
         (async () => {
-          for (const c of chunks(events, 30)) await post(a, c);
+          for (const c of chunks(events, 30)) {
+            await post(a, c);
+          }
         })(),
         (async () => {
-          for (const c of chunks(reversed, 45)) await post(b, c);
+          for (const c of chunks(reversed, 45)) {
+            await post(b, c);
+          }
         })(),
       ]);
       await expectEventually(
@@ -260,10 +277,12 @@ describe('TaskRunRecorder lifecycle', () => {
         },
         { timeoutMs: 20_000 },
       );
-      const rows = await a.dataSource.query(`SELECT id, state_type FROM task_run WHERE task_key = 'two'`);
+      const rows = await a.dataSource.query<{ id: string; state_type: string }[]>(
+        `SELECT id, state_type FROM task_run WHERE task_key = 'two'`,
+      );
       expect(rows).toHaveLength(200);
-      expect(new Set(rows.map((r: any) => r.id))).toEqual(new Set(ids));
-      expect(rows.every((r: any) => r.state_type === 'COMPLETED')).toBe(true);
+      expect(new Set(rows.map((r) => r.id))).toEqual(new Set(ids));
+      expect(rows.every((r) => r.state_type === 'COMPLETED')).toBe(true);
       const letters = await a.dataSource.query(`SELECT count(*) AS n FROM dead_letter`);
       expect(letters[0].n).toBe(0);
     } finally {
@@ -294,15 +313,17 @@ describe('TaskRunRecorder lifecycle', () => {
       }
       // interleave so that a run's events are spread over requests, batches and both recorders
       const order = [0, 1, 2].flatMap((k) => events.filter((_, i) => i % 3 === k));
-      for (let i = 0; i < order.length; i += 25) await post(i % 50 ? a : b, order.slice(i, i + 25));
+      for (let i = 0; i < order.length; i += 25) {
+        await post(i % 50 ? a : b, order.slice(i, i + 25));
+      }
       await expectEventually(
         async () => {
-          const rows = await a.dataSource.query(
+          const rows = await a.dataSource.query<{ id: string; state_type: string; n: unknown }[]>(
             `SELECT id, state_type, (SELECT count(*) FROM task_run_state s WHERE s.task_run_id = r.id) AS n
                FROM task_run r WHERE task_key = 'redis'`,
           );
           expect(rows).toHaveLength(100);
-          expect(rows.every((r: any) => r.state_type === 'COMPLETED' && r.n === 3)).toBe(true);
+          expect(rows.every((r) => r.state_type === 'COMPLETED' && r.n === 3)).toBe(true);
         },
         { timeoutMs: 20_000 },
       );
@@ -323,7 +344,9 @@ describe('TaskRunRecorder lifecycle', () => {
       await b.close();
       await a.close();
       const keys = await admin.keys(`${stream}*`);
-      if (keys.length) await admin.del(...keys);
+      if (keys.length) {
+        await admin.del(...keys);
+      }
       await admin.quit();
     }
   });

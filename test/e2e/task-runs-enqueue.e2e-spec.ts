@@ -12,7 +12,7 @@ class RecordingQueue implements Pick<TaskQueueStore, 'enqueue'> {
   items: {
     taskRunId: string;
     taskKey: string;
-    snapshot: Record<string, any>;
+    snapshot: Record<string, unknown>;
     queue: TaskQueueKind;
     inTx: boolean;
   }[] = [];

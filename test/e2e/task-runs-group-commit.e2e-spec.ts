@@ -39,7 +39,7 @@ describe('task runs: group commit', () => {
         round,
         created: answers.filter((a) => a.status === 201).length,
         existing: answers.filter((a) => a.status === 200).length,
-        ids: new Set(answers.map((a) => a.body.id)).size,
+        ids: new Set(answers.map((a) => (a.body as { id: string }).id)).size,
       }).toEqual({ round, created: 1, existing: 7, ids: 1 });
     }
     const [{ n }] = await t.dataSource.query(
@@ -88,7 +88,7 @@ describe('task runs: group commit', () => {
       });
       expect(answers[i].body.labels).toMatchObject({ n: i });
     });
-    expect(new Set(answers.slice(0, 40).map((a) => a.body.id)).size).toBe(40);
+    expect(new Set(answers.slice(0, 40).map((a) => (a.body as { id: string }).id)).size).toBe(40);
     for (const [from, to] of [
       [40, 48],
       [48, 56],
@@ -96,7 +96,7 @@ describe('task runs: group commit', () => {
       const group = answers.slice(from, to);
       expect(group.filter((a) => a.status === 201)).toHaveLength(1);
       expect(group.filter((a) => a.status === 200)).toHaveLength(7);
-      expect(new Set(group.map((a) => a.body.id)).size).toBe(1);
+      expect(new Set(group.map((a) => (a.body as { id: string }).id)).size).toBe(1);
     }
     // Each answer is the stored run.
     for (const a of answers.slice(0, 56)) {
@@ -148,7 +148,7 @@ describe('task runs: group commit', () => {
       });
       expect(run.body.start_time).toBe(answers[i].body.state.timestamp);
       const states = await api().get(`/api/task_run_states/?task_run_id=${ids[i]}`).expect(200);
-      expect(states.body.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING']);
+      expect((states.body as { type: string }[]).map((s) => s.type)).toEqual(['PENDING', 'RUNNING']);
     }
     expect(service.transitions.groups - groupsBefore).toBeLessThan(31);
 
@@ -193,7 +193,11 @@ describe('task runs: group commit', () => {
     expect(accepted).toHaveLength(1);
     expect(answers.filter((a) => a.body.status === 'REJECT')).toHaveLength(9);
     const states = await api().get(`/api/task_run_states/?task_run_id=${run.id}`).expect(200);
-    expect(states.body.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING', 'COMPLETED']);
+    expect((states.body as { type: string }[]).map((s) => s.type)).toEqual([
+      'PENDING',
+      'RUNNING',
+      'COMPLETED',
+    ]);
     const stored = await api().get(`/api/task_runs/${run.id}`).expect(200);
     expect(stored.body.state.id).toBe(accepted[0].body.state.id);
   });
@@ -220,7 +224,7 @@ describe('task runs: group commit', () => {
       ),
     );
     expect(service.transitions.groups - groupsBefore).toBeLessThan(20);
-    const statuses = answers.map((a) => a.body.status);
+    const statuses = answers.map((a) => (a.body as { status: string }).status);
     expect(statuses.slice(0, 10).filter((x) => x === 'ACCEPT')).toHaveLength(3);
     expect(statuses.slice(0, 10).filter((x) => x === 'WAIT')).toHaveLength(7);
     expect(statuses.slice(10)).toEqual(Array(10).fill('ACCEPT'));

@@ -80,10 +80,10 @@ describe('task runs API', () => {
       });
       expect(run.name).toMatch(/^[a-z]+-[a-z]+$/);
       expect(run.created).toMatch(TS_RE);
-      expect(run.state.timestamp).toMatch(TS_RE);
-      expect(run.state.state_details.task_run_id).toBe(run.id);
-      expect(run.expected_start_time).toBe(run.state.timestamp);
-      expect(Object.keys(run.state).sort()).toEqual([
+      expect(run.state?.timestamp).toMatch(TS_RE);
+      expect(run.state?.state_details.task_run_id).toBe(run.id);
+      expect(run.expected_start_time).toBe(run.state?.timestamp);
+      expect(Object.keys(run.state ?? {}).sort()).toEqual([
         'data',
         'id',
         'message',
@@ -92,7 +92,7 @@ describe('task runs API', () => {
         'timestamp',
         'type',
       ]);
-      expect(run.state.state_details).toMatchObject({
+      expect(run.state?.state_details).toMatchObject({
         flow_run_id: null,
         task_run_id: run.id,
         scheduled_time: null,
@@ -149,7 +149,7 @@ describe('task runs API', () => {
         state: { type: 'SCHEDULED', name: 'Later' },
       });
       expect(run).toMatchObject({ id, state_type: 'SCHEDULED', state_name: 'Later' });
-      expect(run.next_scheduled_start_time).toBe(run.state.state_details.scheduled_time);
+      expect(run.next_scheduled_start_time).toBe(run.state?.state_details.scheduled_time);
     });
 
     it('should inherit the flow run labels, add prefect.flow-run.id and let client labels win', async () => {
@@ -165,7 +165,7 @@ describe('task runs API', () => {
         env: 'dev',
         n: 1,
       });
-      expect(run.labels['prefect.flow.id']).toBeDefined();
+      expect(run.labels?.['prefect.flow.id']).toBeDefined();
     });
 
     it('should migrate deprecated retry settings', async () => {
@@ -228,7 +228,7 @@ describe('task runs API', () => {
     ])('should answer 422 naming the field for %s', async (_what, body, loc) => {
       const res = await api().post('/api/task_runs/').send(body).expect(422);
       expect(res.body.exception_message).toBe('Invalid request received.');
-      expect(res.body.exception_detail.map((d: { loc: unknown }) => d.loc)).toContainEqual(loc);
+      expect((res.body.exception_detail as { loc: unknown }[]).map((d) => d.loc)).toContainEqual(loc);
     });
 
     it('should accept JSON without a Content-Type header', async () => {
@@ -495,8 +495,12 @@ describe('task runs API', () => {
         .post(`/api/task_runs/${run.id}/set_state`)
         .send({ state: { type: 'RUNNING' } })
         .expect(201);
-      const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`).expect(200)).body;
-      expect(states.map((s: { type: string }) => s.type)).toEqual(['PENDING', 'RUNNING']);
+      const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`).expect(200)).body as {
+        id: string;
+        type: string;
+        timestamp: string;
+      }[];
+      expect(states.map((s) => s.type)).toEqual(['PENDING', 'RUNNING']);
       expect(states[0].timestamp < states[1].timestamp).toBe(true);
       expect((await api().get(`/api/task_run_states/${states[1].id}`).expect(200)).body).toEqual(states[1]);
       expect((await api().get(`/api/task_run_states/${MISSING}`).expect(404)).body).toEqual({
@@ -570,8 +574,8 @@ describe('task runs API', () => {
         .send({ task_runs: { start_time: { after_: before }, task_key: undefined } })
         .expect(200);
       expect(res.body).toHaveLength(20);
-      const totals = res.body.reduce(
-        (a: { completed: number; failed: number }, b: { completed: number; failed: number }) => ({
+      const totals = (res.body as { completed: number; failed: number }[]).reduce(
+        (a, b) => ({
           completed: a.completed + b.completed,
           failed: a.failed + b.failed,
         }),

@@ -42,6 +42,9 @@ describe('websocket auth (PREFECT_SERVER_API_AUTH_STRING)', () => {
 
   it('should serve an authenticated socket', async () => {
     const out = await exchange(`${t.wsUrl}${PROBE_SOCKET_PATH}`, [authFrame(AUTH_STRING), '{"type":"ping"}']);
-    expect(out.messages.map((m) => JSON.parse(m))).toEqual([{ type: 'auth_success' }, { type: 'pong' }]);
+    expect(out.messages.map((m) => JSON.parse(m) as unknown)).toEqual([
+      { type: 'auth_success' },
+      { type: 'pong' },
+    ]);
   });
 });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import type { TaskRunResponse } from '../../src/task-runs/dto/task-run.response';
 
-/** The TaskRun JSON the API answers (loosely typed: each test reads the fields it asserts). */
-export type TaskRunJson = { id: string } & Record<string, any>;
+/** The TaskRun JSON the API answers (the response DTO's shape). */
+export type TaskRunJson = TaskRunResponse;
 
 let seq = 0;
 

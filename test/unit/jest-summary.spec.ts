@@ -65,7 +65,7 @@ describe(summarizeJestReport.name, () => {
         numFailedTestSuites: 1,
         numRuntimeErrorTestSuites: 1,
         testResults: [
-          JSON.parse(report()).testResults[0],
+          (JSON.parse(report()) as { testResults: unknown[] }).testResults[0],
           {
             name: '/repo/test/e2e/broken.e2e-spec.ts',
             status: 'failed',

@@ -20,7 +20,9 @@ export type FolderGraph = Map<string, Map<string, string[]>>;
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sourceFiles(path);
+    if (statSync(path).isDirectory()) {
+      return sourceFiles(path);
+    }
     return name.endsWith('.ts') ? [path] : [];
   });
 }
@@ -34,18 +36,26 @@ function folderOf(file: string): string {
 export function computeFolderGraph(srcDir = SRC): FolderGraph {
   const graph: FolderGraph = new Map();
   for (const name of readdirSync(srcDir)) {
-    if (statSync(join(srcDir, name)).isDirectory()) graph.set(name, new Map());
+    if (statSync(join(srcDir, name)).isDirectory()) {
+      graph.set(name, new Map());
+    }
   }
   graph.set(ROOT_NODE, new Map());
   for (const file of sourceFiles(srcDir)) {
     const from = folderOf(file);
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
     for (const { fileName } of importedFiles) {
-      if (!fileName.startsWith('.')) continue;
+      if (!fileName.startsWith('.')) {
+        continue;
+      }
       const target = resolve(dirname(file), fileName);
-      if (!target.startsWith(srcDir + sep)) continue;
+      if (!target.startsWith(srcDir + sep)) {
+        continue;
+      }
       const to = folderOf(target.endsWith('.ts') ? target : `${target}.ts`);
-      if (to === from) continue;
+      if (to === from) {
+        continue;
+      }
       const edges = graph.get(from)!;
       const why = `${relative(ROOT, file)} imports '${fileName}'`;
       edges.set(to, [...(edges.get(to) ?? []), why]);
@@ -62,10 +72,14 @@ export function findCycle(graph: FolderGraph): string[] | undefined {
     state.set(node, 'open');
     path.push(node);
     for (const next of [...(graph.get(node)?.keys() ?? [])].sort()) {
-      if (state.get(next) === 'open') return [...path.slice(path.indexOf(next)), next];
+      if (state.get(next) === 'open') {
+        return [...path.slice(path.indexOf(next)), next];
+      }
       if (!state.has(next)) {
         const found = visit(next);
-        if (found) return found;
+        if (found) {
+          return found;
+        }
       }
     }
     path.pop();
@@ -73,9 +87,13 @@ export function findCycle(graph: FolderGraph): string[] | undefined {
     return undefined;
   };
   for (const node of [...graph.keys()].sort()) {
-    if (state.has(node)) continue;
+    if (state.has(node)) {
+      continue;
+    }
     const found = visit(node);
-    if (found) return found;
+    if (found) {
+      return found;
+    }
   }
   return undefined;
 }
@@ -94,7 +112,9 @@ export function renderGraph(graph: FolderGraph): string[] {
 function documentedGraph(): string[] {
   const text = readFileSync(DOC, 'utf8');
   const block = /<!-- module-graph:start -->([\s\S]*?)<!-- module-graph:end -->/.exec(text);
-  if (!block) throw new Error(`${relative(ROOT, DOC)} has no <!-- module-graph:start --> … end block`);
+  if (!block) {
+    throw new Error(`${relative(ROOT, DOC)} has no <!-- module-graph:start --> … end block`);
+  }
   return block[1]
     .split('\n')
     .map((line) => line.trim())

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { CreateFlowDto } from '../../src/flow-runs/dto/flow-runs.dto';
-import { CreateTaskRunDto, CountTaskRunsDto } from '../../src/task-runs/dto/task-runs.dto';
 import { RequestValidationError, ValidationIssue } from '../../src/common/errors/request-validation.error';
 import { checkPlainBody, markCleanBody } from '../../src/common/validation/plain-body-checks';
 import { createValidationPipe } from '../../src/common/validation/validation.pipe';
+import { CreateFlowDto } from '../../src/flow-runs/dto/flow-runs.dto';
+import { CreateTaskRunDto, CountTaskRunsDto } from '../../src/task-runs/dto/task-runs.dto';
 
 const body = (metatype: unknown) => ({ type: 'body' as const, metatype: metatype as never, data: '' });
 
@@ -18,7 +18,9 @@ async function run(
   try {
     return { value: await sut.transform(value, body(metatype)) };
   } catch (err) {
-    if (err instanceof RequestValidationError) return { issues: err.issues };
+    if (err instanceof RequestValidationError) {
+      return { issues: err.issues };
+    }
     throw err;
   }
 }

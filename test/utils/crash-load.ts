@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { runLifecycle } from '../factories/task-run-event.factory';
 import { ReceivedEvent } from '../../src/events/event.types';
-import { createTestDatabase } from './test-database';
+import { runLifecycle } from '../factories/task-run-event.factory';
 import { expectEventually } from './expect-eventually';
 import { ServerProcess, startApiReplica } from './processes';
+import { createTestDatabase } from './test-database';
 
 const STATES = ['PENDING', 'RUNNING', 'COMPLETED'] as const;
 
@@ -37,8 +37,12 @@ export function taskRunStream(runs: number, wave = 50): LoadEvent[] {
   for (let w = 0; w < waves + 2; w++) {
     for (let step = 0; step < 3; step++) {
       const from = (w - step) * wave;
-      if (from < 0 || from >= runs) continue;
-      for (let i = from; i < Math.min(runs, from + wave); i++) out.push(lifecycles[i][step]);
+      if (from < 0 || from >= runs) {
+        continue;
+      }
+      for (let i = from; i < Math.min(runs, from + wave); i++) {
+        out.push(lifecycles[i][step]);
+      }
     }
   }
   return out;
@@ -113,7 +117,9 @@ export async function waitForStatement(
            AND query LIKE $2 LIMIT 1`,
         [database, pattern],
       );
-      if (rows.length) return true;
+      if (rows.length) {
+        return true;
+      }
       await new Promise((r) => setTimeout(r, 2));
     }
     return false;
@@ -144,7 +150,9 @@ export async function storedCounts(databaseUrl: string, acked: LoadEvent[]): Pro
       [ids],
     );
     const newest = new Map<string, number>();
-    for (const a of acked) newest.set(a.runId, Math.max(newest.get(a.runId) ?? -1, a.step));
+    for (const a of acked) {
+      newest.set(a.runId, Math.max(newest.get(a.runId) ?? -1, a.step));
+    }
     const runs = await c.query<{ id: string; state_type: string | null }>(
       `SELECT id, state_type FROM task_run WHERE id = ANY($1::uuid[])`,
       [[...newest.keys()]],

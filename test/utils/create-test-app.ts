@@ -4,9 +4,9 @@ import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
+import { createLogger } from '../../src/common/logging/json-logger';
 import { AppConfig } from '../../src/config/app-config';
 import { Env } from '../../src/config/setting';
-import { createLogger } from '../../src/common/logging/json-logger';
 import { createTestDatabase } from './test-database';
 
 export interface TestAppOptions {
@@ -50,7 +50,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   let builder = Test.createTestingModule({
     imports: [AppModule.forRoot({ config, databaseUrl }), ...(options.imports ?? [])],
   });
-  if (options.override) builder = options.override(builder);
+  if (options.override) {
+    builder = options.override(builder);
+  }
   const moduleRef = await builder.compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger });
   configureApp(app, config);
@@ -71,7 +73,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     wsUrl: baseUrl.replace(/^http/, 'ws'),
     dataSource: app.get(DataSource),
     close: async () => {
-      if (closed) return;
+      if (closed) {
+        return;
+      }
       closed = true;
       await app.close();
     },

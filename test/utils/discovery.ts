@@ -32,19 +32,27 @@ export async function discoverHttpRoutes(
   authorization?: string,
 ): Promise<DiscoveredRoute[]> {
   const req = request(baseUrl).get('/api/openapi.json');
-  if (authorization) void req.set('Authorization', authorization);
+  if (authorization) {
+    void req.set('Authorization', authorization);
+  }
   const res = await req.expect(200);
-  const paths = (res.body as { paths: Record<string, Record<string, any>> }).paths;
+  // A path item maps each method to its operation; its `parameters` key holds the parameters they share.
+  type Operation = { parameters?: DiscoveredParameter[]; requestBody?: unknown };
+  const paths = (res.body as { paths: Record<string, Record<string, Operation | undefined>> }).paths;
   const routes: DiscoveredRoute[] = [];
   for (const [path, item] of Object.entries(paths)) {
     for (const method of METHODS) {
       const op = item[method];
-      if (!op) continue;
-      const parameters = [...(item.parameters ?? []), ...(op.parameters ?? [])] as DiscoveredParameter[];
+      if (!op) {
+        continue;
+      }
+      const shared = (item as { parameters?: DiscoveredParameter[] }).parameters ?? [];
+      const parameters = [...shared, ...(op.parameters ?? [])];
       // Path params the document did not declare (e.g. a handler without @Param metadata).
       for (const m of path.matchAll(/\{([^}]+)\}/g)) {
-        if (!parameters.some((p) => p.in === 'path' && p.name === m[1]))
+        if (!parameters.some((p) => p.in === 'path' && p.name === m[1])) {
           parameters.push({ name: m[1], in: 'path' });
+        }
       }
       routes.push({ method, path, parameters, hasBody: !!op.requestBody });
     }
@@ -74,9 +82,13 @@ export function discoverWebsocketPaths(app: INestApplication): string[] {
   const discovery = app.get(DiscoveryService, { strict: false });
   const paths = new Set<string>();
   for (const wrapper of discovery.getProviders()) {
-    if (!wrapper.metatype) continue;
+    if (!wrapper.metatype) {
+      continue;
+    }
     const options = Reflect.getMetadata(GATEWAY_OPTIONS, wrapper.metatype) as { path?: unknown } | undefined;
-    if (options && typeof options.path === 'string') paths.add(options.path);
+    if (options && typeof options.path === 'string') {
+      paths.add(options.path);
+    }
   }
   return [...paths].sort();
 }

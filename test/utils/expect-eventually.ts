@@ -11,7 +11,9 @@ export async function expectEventually<T>(
     try {
       return await assertion();
     } catch (err) {
-      if (Date.now() >= deadline) throw err;
+      if (Date.now() >= deadline) {
+        throw err;
+      }
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }

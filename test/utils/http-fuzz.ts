@@ -214,22 +214,30 @@ export function fuzzRequest(routes: DiscoveredRoute[]): fc.Arbitrary<FuzzRequest
 export async function send(baseUrl: string, r: FuzzRequest, authorization?: string): Promise<FuzzAnswer> {
   const url = fillPath(r.route.path, r.pathValues) + (r.query ? `?${r.query}` : '');
   let req = request(baseUrl)[r.route.method](url).timeout(10_000);
-  if (authorization) req = req.set('Authorization', authorization);
-  if (r.body !== undefined) req = req.set('Content-Type', r.contentType).send(r.body);
+  if (authorization) {
+    req = req.set('Authorization', authorization);
+  }
+  if (r.body !== undefined) {
+    req = req.set('Content-Type', r.contentType).send(r.body);
+  }
   const res = await req;
   return { status: res.status, body: res.body, text: res.text };
 }
 
 /** Why an answer is not clean, or undefined when it is. */
 export function problemWith(answer: FuzzAnswer): string | undefined {
-  if (answer.status >= 500) return `answered ${answer.status}: ${answer.text.slice(0, 300)}`;
+  if (answer.status >= 500) {
+    return `answered ${answer.status}: ${answer.text.slice(0, 300)}`;
+  }
   if (answer.status >= 400) {
     const body = answer.body as Record<string, unknown> | null;
     const clear =
       body !== null &&
       typeof body === 'object' &&
       ['detail', 'exception_message', 'exception_detail'].some((k) => k in body);
-    if (!clear) return `answered ${answer.status} without a detail: ${answer.text.slice(0, 300)}`;
+    if (!clear) {
+      return `answered ${answer.status} without a detail: ${answer.text.slice(0, 300)}`;
+    }
   }
   return undefined;
 }

@@ -95,10 +95,14 @@ export class ProbeGateway implements OnGatewayConnection {
   }
 
   private async serve(socket: PrefectSocket): Promise<void> {
-    if (!(await prefectHandshake(socket, this.config.api.authString))) return;
+    if (!(await prefectHandshake(socket, this.config.api.authString))) {
+      return;
+    }
     for (;;) {
       const frame = await socket.receiveJson();
-      if (frame === null || frame === undefined) return;
+      if (frame === null || frame === undefined) {
+        return;
+      }
       if (!('value' in frame) || (frame.value as { type?: unknown } | null)?.type !== 'ping') {
         socket.close(CloseCode.PROTOCOL_ERROR, "Expected 'ping' message");
         return;

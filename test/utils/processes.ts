@@ -51,7 +51,9 @@ function launch(name: string, args: string[], env: Record<string, string>, baseU
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
   const signal = (sig: NodeJS.Signals): Promise<number | string> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(sig);
+    }
     return exited;
   };
   return {
@@ -76,7 +78,9 @@ export async function startApiReplica(name: string, env: Record<string, string>)
   );
   await waitFor(p, async () => {
     const res = await fetch(`${p.baseUrl}/api/ready`);
-    if (res.status !== 200) throw new Error(`ready answered ${res.status}`);
+    if (res.status !== 200) {
+      throw new Error(`ready answered ${res.status}`);
+    }
   });
   return p;
 }
@@ -85,7 +89,9 @@ export async function startApiReplica(name: string, env: Record<string, string>)
 export async function startServicesProcess(env: Record<string, string>): Promise<ServerProcess> {
   const p = launch('services', ['src/cli.ts', 'services', 'start'], { LOG_LEVEL: 'info', ...env });
   await waitFor(p, () => {
-    if (!p.output().includes('services running without the HTTP API')) throw new Error('not up yet');
+    if (!p.output().includes('services running without the HTTP API')) {
+      throw new Error('not up yet');
+    }
   });
   return p;
 }
@@ -94,7 +100,9 @@ async function waitFor(p: ServerProcess, check: () => void | Promise<void>): Pro
   try {
     await expectEventually(
       async () => {
-        if (p.child.exitCode !== null) throw new Error(`${p.name} exited ${p.child.exitCode}`);
+        if (p.child.exitCode !== null) {
+          throw new Error(`${p.name} exited ${p.child.exitCode}`);
+        }
         await check();
       },
       { timeoutMs: 45_000, intervalMs: 200 },

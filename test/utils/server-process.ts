@@ -26,7 +26,9 @@ export function runEntry(
 }
 
 export function waitForExit(child: ChildProcess, timeoutMs = 60_000): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  if (child.exitCode !== null) {
+    return Promise.resolve(child.exitCode);
+  }
   return new Promise((resolveExit, reject) => {
     const timer = setTimeout(() => reject(new Error('process did not exit in time')), timeoutMs);
     child.once('exit', (code) => {

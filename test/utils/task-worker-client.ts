@@ -76,7 +76,9 @@ export class TaskWorkerClient {
   async next(timeoutMs = 10_000): Promise<unknown> {
     const deadline = Date.now() + timeoutMs;
     while (this.inbox.length === 0) {
-      if (this.isClosed || Date.now() >= deadline) return undefined;
+      if (this.isClosed || Date.now() >= deadline) {
+        return undefined;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadline - Date.now());
         this.waiter = () => {
@@ -92,7 +94,9 @@ export class TaskWorkerClient {
   /** The next delivered task run; throws when none arrives in time. */
   async nextRun(timeoutMs = 10_000): Promise<Record<string, unknown>> {
     const run = (await this.next(timeoutMs)) as Record<string, unknown> | undefined;
-    if (!run) throw new Error(`no task run delivered within ${timeoutMs} ms`);
+    if (!run) {
+      throw new Error(`no task run delivered within ${timeoutMs} ms`);
+    }
     this.received.push(run);
     return run;
   }
@@ -106,7 +110,9 @@ export class TaskWorkerClient {
   }
 
   async close(): Promise<CloseInfo> {
-    if (!this.isClosed) this.ws.close();
+    if (!this.isClosed) {
+      this.ws.close();
+    }
     return this.closed;
   }
 

@@ -31,16 +31,22 @@ export class TcpProxy {
   async restore(): Promise<void> {
     if (this.silent) {
       // Connections held silent by a blackhole would hang their clients forever: reset them.
-      for (const s of this.sockets) s.resetAndDestroy();
+      for (const s of this.sockets) {
+        s.resetAndDestroy();
+      }
       this.sockets.clear();
     }
     this.silent = false;
-    if (this.server) return;
+    if (this.server) {
+      return;
+    }
     this.silent = false;
     const server = createServer((client) => {
       this.track(client);
       client.on('error', () => client.destroy());
-      if (this.silent) return; // blackhole: accept, never answer
+      if (this.silent) {
+        return;
+      } // blackhole: accept, never answer
       const upstream = new Socket();
       this.track(upstream);
       upstream.connect(this.targetPort, this.targetHost);
@@ -64,9 +70,13 @@ export class TcpProxy {
   async cut(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const s of this.sockets) s.resetAndDestroy();
+    for (const s of this.sockets) {
+      s.resetAndDestroy();
+    }
     this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
 
   /**

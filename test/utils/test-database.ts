@@ -5,7 +5,7 @@
  * so test files run in parallel without seeing each other's rows. `globalTeardown` drops them all.
  */
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 
@@ -36,15 +36,15 @@ export async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-export async function adminQuery(
+export async function adminQuery<T extends QueryResultRow = Record<string, unknown>>(
   adminUrl: string,
   sql: string,
   params: unknown[] = [],
-): Promise<{ rows: any[] }> {
+): Promise<{ rows: T[] }> {
   const client = new Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    return await client.query(sql, params);
+    return await client.query<T>(sql, params);
   } finally {
     await client.end();
   }

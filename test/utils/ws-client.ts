@@ -24,7 +24,9 @@ export class TestSocket {
   }
 
   async close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return;
+    if (this.ws.readyState === WebSocket.CLOSED) {
+      return;
+    }
     await new Promise<void>((resolve) => {
       this.ws.once('close', () => resolve());
       this.ws.close();

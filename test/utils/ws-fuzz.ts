@@ -41,7 +41,9 @@ export function exchange(
     let idle: NodeJS.Timeout | undefined;
     let settled = false;
     const settle = (outcome: WsOutcome): void => {
-      if (settled) return;
+      if (settled) {
+        return;
+      }
       settled = true;
       clearTimeout(idle);
       resolve(outcome);
@@ -56,10 +58,16 @@ export function exchange(
     ws.on('open', () => {
       opened = true;
       for (const f of frames) {
-        if (ws.readyState !== ws.OPEN) break;
-        if (typeof f === 'string') ws.send(f);
-        else if ('binary' in f) ws.send(f.binary, { binary: true });
-        else ws.send(f.invalidUtf8Text, { binary: false });
+        if (ws.readyState !== ws.OPEN) {
+          break;
+        }
+        if (typeof f === 'string') {
+          ws.send(f);
+        } else if ('binary' in f) {
+          ws.send(f.binary, { binary: true });
+        } else {
+          ws.send(f.invalidUtf8Text, { binary: false });
+        }
       }
       armIdle();
     });
@@ -69,7 +77,9 @@ export function exchange(
     });
     ws.on('close', (code, reason) => settle({ closed: true, code, reason: reason.toString(), messages }));
     ws.on('error', (err) => {
-      if (!opened) reject(err);
+      if (!opened) {
+        reject(err);
+      }
     });
   });
 }
@@ -151,7 +161,10 @@ export async function websocketAuthProblems(url: string, authString: string): Pr
     "Expected 'auth' message",
   );
   const ok = await exchange(url, [authFrame(authString)]);
-  if (ok.messages[0] === undefined || JSON.parse(ok.messages[0]).type !== 'auth_success') {
+  if (
+    ok.messages[0] === undefined ||
+    (JSON.parse(ok.messages[0]) as { type?: unknown }).type !== 'auth_success'
+  ) {
     problems.push(`right token: expected auth_success, got ${JSON.stringify(ok)}`);
   }
   return problems;

@@ -13,7 +13,9 @@ describe(BatchingConsumer.name, () => {
   let inFlight: number;
   let maxInFlight: number;
 
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   beforeEach(() => {
     writes = [];
@@ -34,10 +36,12 @@ describe(BatchingConsumer.name, () => {
           await tick();
           inFlight -= 1;
           const err = failWhen(items);
-          if (err) throw err;
+          if (err) {
+            throw err;
+          }
           writes.push(items);
         },
-        deadLetter: async (items, reason) => void letters.push({ items, reason }),
+        deadLetter: (items, reason) => Promise.resolve(void letters.push({ items, reason })),
         isPermanent: permanent,
         onProblem: (p) => problems.push(p),
       },
@@ -103,7 +107,9 @@ describe(BatchingConsumer.name, () => {
     const more = [3, 4].map((i) => sut.handle(i)); // size trigger paused: nothing written
     await tick();
     expect(sut.depth).toBe(4);
-    for (let i = 0; i < 5; i++) await sut.flush(); // more outages than maxAttempts
+    for (let i = 0; i < 5; i++) {
+      await sut.flush();
+    } // more outages than maxAttempts
     expect(letters).toEqual([]);
     down = false;
     await sut.flush();

@@ -104,7 +104,9 @@ export class BatchingConsumer<T> {
 
   /** Queues an item; the promise settles when it is written (or dead-lettered). */
   handle(item: T): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`${this.options.name} is stopping`));
+    if (this.closed) {
+      return Promise.reject(new Error(`${this.options.name} is stopping`));
+    }
     const entry: BatchItem<T> = { item, attempts: 0, done: deferred<void>() };
     this.queue.push(entry);
     this.pump();
@@ -144,7 +146,9 @@ export class BatchingConsumer<T> {
       await this.flush();
       await this.idle();
       outages = this.outage ? outages + 1 : 0;
-      if (outages >= limit) break;
+      if (outages >= limit) {
+        break;
+      }
     }
     const left = this.queue.splice(0);
     if (left.length) {
@@ -152,8 +156,9 @@ export class BatchingConsumer<T> {
         msg: 'database unavailable: events left to the bus for redelivery',
         events: left.length,
       });
-      for (const entry of left)
+      for (const entry of left) {
         entry.done.reject(new Error(`${this.options.name} stopped before the database took the event`));
+      }
     }
     return left.length === 0;
   }
@@ -183,8 +188,12 @@ export class BatchingConsumer<T> {
     let budget = this.queue.length;
     const running: Promise<void>[] = [];
     while (budget > 0 && this.queue.length > 0 && !this.backoff) {
-      while (this.active >= this.maxConcurrent) await new Promise<void>((r) => this.slotWaiters.push(r));
-      if (this.backoff) break;
+      while (this.active >= this.maxConcurrent) {
+        await new Promise<void>((r) => this.slotWaiters.push(r));
+      }
+      if (this.backoff) {
+        break;
+      }
       const batch = this.queue.splice(0, Math.min(this.maxWrite, budget));
       budget -= batch.length;
       running.push(this.launch(batch));
@@ -201,7 +210,11 @@ export class BatchingConsumer<T> {
       .finally(() => {
         this.active -= 1;
         this.slotWaiters.shift()?.();
-        if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        if (this.active === 0) {
+          for (const resolve of this.idleWaiters.splice(0)) {
+            resolve();
+          }
+        }
         this.pump();
       });
   }
@@ -212,7 +225,9 @@ export class BatchingConsumer<T> {
 
   /** Writes one batch, bisecting on data errors; settles or re-queues every item. */
   private async record(batch: BatchItem<T>[]): Promise<void> {
-    if (!batch.length) return;
+    if (!batch.length) {
+      return;
+    }
     const started = performance.now();
     const items = batch.map((b) => b.item);
     try {
@@ -234,7 +249,9 @@ export class BatchingConsumer<T> {
       this.outage = false;
       this.hooks.onProblem?.(undefined);
     }
-    for (const entry of batch) entry.done.resolve();
+    for (const entry of batch) {
+      entry.done.resolve();
+    }
   }
 
   private async failed(batch: BatchItem<T>[], err: unknown, outage: boolean): Promise<void> {
@@ -263,7 +280,9 @@ export class BatchingConsumer<T> {
       deadLettering: exhausted.length,
       error: reason,
     });
-    if (exhausted.length) await this.deadLetter(exhausted, reason);
+    if (exhausted.length) {
+      await this.deadLetter(exhausted, reason);
+    }
   }
 
   private async deadLetter(entries: BatchItem<T>[], reason: string): Promise<void> {
@@ -273,14 +292,18 @@ export class BatchingConsumer<T> {
         reason,
       );
       this.hooks.onDeadLettered?.(entries.length);
-      for (const entry of entries) entry.done.resolve();
+      for (const entry of entries) {
+        entry.done.resolve();
+      }
     } catch (err) {
       this.logger.error({
         msg: 'dead-lettering failed; the bus will redeliver',
         events: entries.length,
         error: describeError(err),
       });
-      for (const entry of entries) entry.done.reject(err);
+      for (const entry of entries) {
+        entry.done.reject(err);
+      }
     }
   }
 }

@@ -3,10 +3,12 @@ import { type BacklogSource, watchCatchUp } from './catch-up';
 
 describe(watchCatchUp.name, () => {
   const logger = new Logger('test');
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   const busWith = (backlogs: number[]): BacklogSource => ({
-    backlog: async () => ({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
+    backlog: () => Promise.resolve({ g: backlogs.length > 1 ? backlogs.shift()! : backlogs[0] }),
   });
 
   it('should report nothing on a fresh start (backlog within the threshold)', async () => {

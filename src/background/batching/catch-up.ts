@@ -23,15 +23,21 @@ export function watchCatchUp(
   return (async () => {
     let reported = false;
     for (;;) {
-      if (stopped()) break;
+      if (stopped()) {
+        break;
+      }
       let behind: number;
       try {
         behind = (await bus.backlog())[group] ?? 0;
       } catch {
         break;
       }
-      if (behind <= threshold) break;
-      if (!reported) logger.log({ msg: 'catching up on a backlog', group, events: behind });
+      if (behind <= threshold) {
+        break;
+      }
+      if (!reported) {
+        logger.log({ msg: 'catching up on a backlog', group, events: behind });
+      }
       reported = true;
       report(`catching up: ${behind} events behind in '${group}'`);
       await new Promise((r) => setTimeout(r, everyMs).unref());

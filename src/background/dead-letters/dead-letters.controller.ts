@@ -1,11 +1,11 @@
 import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { DeadLetterResponse } from './dto/dead-letter.response';
 import type { Response } from 'express';
 import { uuidParam } from '../../common/http/uuid-param';
 import { DeadLetterEntity } from './dead-letter.entity';
 import { DeadLettersService } from './dead-letters.service';
 import { DeadLetterQueryDto } from './dto/dead-letter-query.dto';
+import { DeadLetterResponse } from './dto/dead-letter.response';
 
 function toResponse(letter: DeadLetterEntity): Record<string, unknown> {
   return {

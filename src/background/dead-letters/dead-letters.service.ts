@@ -39,7 +39,9 @@ export class DeadLettersService {
 
   /** Stores one row per payload in a single INSERT. Throws if the database cannot take them. */
   async record(source: string, reason: string, items: DeadLetterInput[]): Promise<void> {
-    if (!items.length) return;
+    if (!items.length) {
+      return;
+    }
     await this.repo
       .createQueryBuilder()
       .insert()
@@ -62,8 +64,12 @@ export class DeadLettersService {
       .addOrderBy('d.id')
       .limit(query.limit)
       .offset(query.offset);
-    if (query.source) qb.andWhere('d.source = :source', { source: query.source });
-    if (!query.includeReplayed) qb.andWhere('d.replayed_at IS NULL');
+    if (query.source) {
+      qb.andWhere('d.source = :source', { source: query.source });
+    }
+    if (!query.includeReplayed) {
+      qb.andWhere('d.replayed_at IS NULL');
+    }
     return qb.getMany();
   }
 
@@ -85,7 +91,9 @@ export class DeadLettersService {
 
   async get(id: string): Promise<DeadLetterEntity> {
     const letter = await this.repo.findOneBy({ id });
-    if (!letter) throw new NotFoundError('Dead letter not found');
+    if (!letter) {
+      throw new NotFoundError('Dead letter not found');
+    }
     return letter;
   }
 
@@ -97,8 +105,9 @@ export class DeadLettersService {
    */
   async replay(id: string): Promise<DeadLetterEntity> {
     const letter = await this.get(id);
-    if (letter.replayedAt)
+    if (letter.replayedAt) {
       throw new ConflictError(`Dead letter ${id} was already replayed at ${letter.replayedAt}`);
+    }
     const handler = this.handlers.get(letter.source);
     if (!handler) {
       const now = this.clock.now();
@@ -123,7 +132,9 @@ export class DeadLettersService {
    */
   async replayRequested(limit: number): Promise<number> {
     const sources = [...this.handlers.keys()];
-    if (!sources.length) return 0;
+    if (!sources.length) {
+      return 0;
+    }
     return this.repo.manager.transaction(async (em) => {
       const letters = await em
         .createQueryBuilder(DeadLetterEntity, 'd')

@@ -17,14 +17,20 @@ export class ApiAuthGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http' || !this.auth.enabled) return true;
+    if (context.getType() !== 'http' || !this.auth.enabled) {
+      return true;
+    }
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_KEY, [
       context.getHandler(),
       context.getClass(),
     ]);
-    if (isPublic) return true;
+    if (isPublic) {
+      return true;
+    }
     const req = context.switchToHttp().getRequest<Request>();
-    if (this.auth.isAuthorized(req.headers.authorization)) return true;
+    if (this.auth.isAuthorized(req.headers.authorization)) {
+      return true;
+    }
     throw new UnauthorizedError();
   }
 }

@@ -11,11 +11,17 @@ export const UNAUTHORIZED_BODY = { exception_message: 'Unauthorized' } as const;
  * Returns undefined for anything else.
  */
 export function decodeBasicCredentials(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
+  if (header === undefined) {
+    return undefined;
+  }
   const parts = header.trim().split(/\s+/);
-  if (parts.length !== 2 || parts[0] !== 'Basic') return undefined;
+  if (parts.length !== 2 || parts[0] !== 'Basic') {
+    return undefined;
+  }
   const encoded = parts[1];
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) return undefined;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+    return undefined;
+  }
   const bytes = Buffer.from(encoded, 'base64');
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -41,7 +47,9 @@ export class ApiAuthService {
   /** Whether a request with this `Authorization` header may pass. */
   isAuthorized(authorization: string | undefined): boolean {
     const expected = this.config.api.authString;
-    if (!expected) return true;
+    if (!expected) {
+      return true;
+    }
     const given = decodeBasicCredentials(authorization);
     return given !== undefined && secretsEqual(given, expected);
   }

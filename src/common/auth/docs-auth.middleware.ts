@@ -8,7 +8,9 @@ import { ApiAuthService, UNAUTHORIZED_BODY } from './api-auth.service';
  */
 export function docsAuthMiddleware(auth: ApiAuthService): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.method === 'OPTIONS' || auth.isAuthorized(req.headers.authorization)) return next();
+    if (req.method === 'OPTIONS' || auth.isAuthorized(req.headers.authorization)) {
+      return next();
+    }
     res.setHeader('WWW-Authenticate', 'Basic realm="Prefect API", charset="UTF-8"');
     res.status(401).json(UNAUTHORIZED_BODY);
   };

@@ -56,19 +56,27 @@ export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
 
   catch(error: unknown, host: ArgumentsHost): void {
-    if (host.getType() !== 'http') return;
+    if (host.getType() !== 'http') {
+      return;
+    }
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     const { status, body, headers } = this.toResponse(error, req);
-    if (res.headersSent) return;
-    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+    if (res.headersSent) {
+      return;
+    }
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      res.setHeader(name, value);
+    }
     res.status(status).json(body);
   }
 
   toResponse(error: unknown, req: Request): ErrorResponse {
     // A validation error thrown from body-parser's `verify` hook reaches us wrapped by the express adapter.
-    if (error instanceof HttpException && error.cause instanceof RequestValidationError) error = error.cause;
+    if (error instanceof HttpException && error.cause instanceof RequestValidationError) {
+      error = error.cause;
+    }
     if (error instanceof RequestValidationError) {
       return { status: 422, body: validationBody(error.issues, req.body) };
     }
@@ -91,9 +99,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
         body: validationBody([{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }], null),
       };
     }
-    if (parserType === 'entity.too.large')
+    if (parserType === 'entity.too.large') {
       return { status: 413, body: { detail: 'Request body too large.' } };
-    if (error instanceof HttpException) return this.fromHttpException(error);
+    }
+    if (error instanceof HttpException) {
+      return this.fromHttpException(error);
+    }
     if (isIntegrityError(error)) {
       this.logger.warn({ msg: 'integrity conflict', error: (error as Error).message });
       return { status: 409, body: { detail: INTEGRITY_DETAIL } };
@@ -123,11 +134,14 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const status = error.getStatus();
     const response = error.getResponse();
     let detail: unknown = error.message;
-    if (typeof response === 'string') detail = response;
-    else if (response && typeof response === 'object' && 'message' in response) {
+    if (typeof response === 'string') {
+      detail = response;
+    } else if (response && typeof response === 'object' && 'message' in response) {
       detail = response.message;
     }
-    if (status === 404 && typeof detail === 'string' && detail.startsWith('Cannot ')) detail = 'Not Found';
+    if (status === 404 && typeof detail === 'string' && detail.startsWith('Cannot ')) {
+      detail = 'Not Found';
+    }
     return { status, body: { detail } };
   }
 }

@@ -2,7 +2,9 @@ import { exceedsDepth, findWideObject } from './json-depth.middleware';
 
 const nested = (depth: number): unknown => {
   let v: unknown = 1;
-  for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
+  for (let i = 0; i < depth; i++) {
+    v = i % 2 ? [v] : { a: v };
+  }
   return v;
 };
 

@@ -28,7 +28,9 @@ export function checkJsonShape(value: unknown, limits: JsonShapeLimits): Validat
   while (stack.length) {
     const entry = stack.pop()!;
     const { node, depth } = entry;
-    if (node === null || typeof node !== 'object') continue;
+    if (node === null || typeof node !== 'object') {
+      continue;
+    }
     if (depth + 1 > limits.maxDepth) {
       return {
         loc: ['body'],
@@ -39,15 +41,18 @@ export function checkJsonShape(value: unknown, limits: JsonShapeLimits): Validat
     if (Array.isArray(node)) {
       for (let i = 0; i < node.length; i++) {
         const child: unknown = node[i];
-        if (child !== null && typeof child === 'object')
+        if (child !== null && typeof child === 'object') {
           stack.push({ node: child, depth: depth + 1, key: i, parent: entry });
+        }
       }
       continue;
     }
     const keys = Object.keys(node);
     if (keys.length > limits.maxObjectKeys) {
       const loc: (string | number)[] = [];
-      for (let e: Entry | undefined = entry; e && e.key !== undefined; e = e.parent) loc.push(e.key);
+      for (let e: Entry | undefined = entry; e && e.key !== undefined; e = e.parent) {
+        loc.push(e.key);
+      }
       return {
         loc: ['body', ...loc.reverse()],
         msg: `Object should have at most ${limits.maxObjectKeys} keys, not ${keys.length} (HTTP_BODY_MAX_OBJECT_KEYS)`,
@@ -56,8 +61,9 @@ export function checkJsonShape(value: unknown, limits: JsonShapeLimits): Validat
     }
     for (const key of keys) {
       const child = (node as Record<string, unknown>)[key];
-      if (child !== null && typeof child === 'object')
+      if (child !== null && typeof child === 'object') {
         stack.push({ node: child, depth: depth + 1, key, parent: entry });
+      }
     }
   }
   return undefined;
@@ -87,10 +93,16 @@ export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | n
       let end = i;
       for (;;) {
         end = buf.indexOf(0x22, end + 1);
-        if (end < 0) return undefined;
+        if (end < 0) {
+          return undefined;
+        }
         let backslashes = 0;
-        for (let j = end - 1; buf[j] === 0x5c; j--) backslashes++;
-        if (backslashes % 2 === 0) break;
+        for (let j = end - 1; buf[j] === 0x5c; j--) {
+          backslashes++;
+        }
+        if (backslashes % 2 === 0) {
+          break;
+        }
       }
       lastStringStart = i;
       lastStringEnd = end + 1;
@@ -101,17 +113,22 @@ export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | n
       frames.pop();
     } else if (c === 0x2c) {
       const top = frames[frames.length - 1];
-      if (top && !top.object) top.index++;
+      if (top && !top.object) {
+        top.index++;
+      }
     } else if (c === 0x3a) {
       const top = frames[frames.length - 1];
-      if (!top?.object) continue;
+      if (!top?.object) {
+        continue;
+      }
       top.keyStart = lastStringStart;
       top.keyEnd = lastStringEnd;
       if (++top.count > maxKeys) {
         const loc: (string | number)[] = [];
         for (const frame of frames.slice(0, -1)) {
-          if (!frame.object) loc.push(frame.index);
-          else {
+          if (!frame.object) {
+            loc.push(frame.index);
+          } else {
             try {
               loc.push(JSON.parse(buf.toString('utf8', frame.keyStart, frame.keyEnd)) as string);
             } catch {
@@ -166,14 +183,18 @@ function replacementCharacters(body: unknown): ValidationIssue[] {
   while (stack.length && issues.length < 20) {
     const { node, loc } = stack.pop()!;
     if (typeof node === 'string') {
-      if (node.includes('\uFFFD')) issues.push({ loc, msg, type: 'string_unicode' });
+      if (node.includes('\uFFFD')) {
+        issues.push({ loc, msg, type: 'string_unicode' });
+      }
     } else if (Array.isArray(node)) {
       node.forEach((child, i) => stack.push({ node: child, loc: [...loc, i] }));
     } else if (node !== null && typeof node === 'object') {
       for (const [key, child] of Object.entries(node)) {
-        if (key.includes('\uFFFD'))
+        if (key.includes('\uFFFD')) {
           issues.push({ loc: [...loc, key], msg: `Key: ${msg}`, type: 'string_unicode' });
-        else stack.push({ node: child, loc: [...loc, key] });
+        } else {
+          stack.push({ node: child, loc: [...loc, key] });
+        }
       }
     }
   }
@@ -191,14 +212,18 @@ export function jsonBodyMiddleware(limits: JsonShapeLimits): RequestHandler {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const body: unknown = req.body;
     const flags = (req as Request & { [RAW]?: RawFlags })[RAW];
-    if (body === null || typeof body !== 'object') return next();
+    if (body === null || typeof body !== 'object') {
+      return next();
+    }
     const shape = checkJsonShape(body, limits);
     const issues = shape ? [shape] : flags?.invalidUtf8 ? replacementCharacters(body) : [];
     if (issues.length) {
       req.body = null; // never echo it back (the 422 body carries `request_body`)
       return next(new RequestValidationError(issues));
     }
-    if (flags && !flags.needsTextChecks) markCleanBody(body);
+    if (flags && !flags.needsTextChecks) {
+      markCleanBody(body);
+    }
     next();
   };
 }

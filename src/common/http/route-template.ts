@@ -11,6 +11,8 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export function routeTemplate(req: Request): string {
   const path = (req.route as { path?: unknown } | undefined)?.path;
   // No route, or Nest's catch-all not-found route (`/api*path`).
-  if (typeof path !== 'string' || path.includes('*')) return UNMATCHED_ROUTE;
+  if (typeof path !== 'string' || path.includes('*')) {
+    return UNMATCHED_ROUTE;
+  }
   return `${req.baseUrl}${path}`;
 }

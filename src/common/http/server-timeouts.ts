@@ -28,7 +28,9 @@ export function applyServerTimeouts(server: Server, t: ServerTimeouts): void {
     socket.setTimeout(idleMs);
   });
   const started = (socket: Socket): void => {
-    if (!waiting.has(socket)) return;
+    if (!waiting.has(socket)) {
+      return;
+    }
     waiting.delete(socket);
     socket.setTimeout(0);
   };

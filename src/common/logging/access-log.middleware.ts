@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import { routeTemplate } from '../http/route-template';
 import { runWithRequestId } from './request-context';
 
@@ -28,7 +28,9 @@ export function accessLogMiddleware(): RequestHandler {
     res.setHeader(REQUEST_ID_HEADER, requestId);
     let done = false;
     const finish = (): void => {
-      if (done) return;
+      if (done) {
+        return;
+      }
       done = true;
       const status = res.writableFinished ? res.statusCode : 499;
       const route = routeTemplate(req);
@@ -42,10 +44,15 @@ export function accessLogMiddleware(): RequestHandler {
         request_id: requestId,
       };
       try {
-        if (status >= 500) logger.error(line);
-        else if (status >= 400) logger.warn(line);
-        else if (QUIET_ROUTES.has(route)) logger.debug(line);
-        else logger.log(line);
+        if (status >= 500) {
+          logger.error(line);
+        } else if (status >= 400) {
+          logger.warn(line);
+        } else if (QUIET_ROUTES.has(route)) {
+          logger.debug(line);
+        } else {
+          logger.log(line);
+        }
       } catch {
         // Logging never takes the server down (this runs in an event listener).
       }

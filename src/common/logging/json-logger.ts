@@ -56,7 +56,9 @@ export function createPino(level: string, format: LogFormat, destination?: Desti
       return requestId ? { request_id: requestId } : {};
     },
   };
-  if (destination) return pino(options, destination);
+  if (destination) {
+    return pino(options, destination);
+  }
   if (format === 'pretty') {
     const pretty = pinoPretty({
       colorize: !!process.stdout.isTTY,
@@ -116,15 +118,27 @@ export class PinoLogger implements LoggerService {
 
   private write(level: LogLevel, message: unknown, rest: unknown[]): void {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
-    if (level === 'log' && context && CHATTY_CONTEXTS.has(context)) level = 'debug';
-    if (!this.enabled.has(level)) return;
+    if (level === 'log' && context && CHATTY_CONTEXTS.has(context)) {
+      level = 'debug';
+    }
+    if (!this.enabled.has(level)) {
+      return;
+    }
     const entry: Record<string, unknown> = context ? { context } : {};
-    if (message && typeof message === 'object' && !(message instanceof Error)) Object.assign(entry, message);
-    else entry.msg = message instanceof Error ? message.message : String(message);
-    if (message instanceof Error && message.stack) entry.stack = message.stack;
+    if (message && typeof message === 'object' && !(message instanceof Error)) {
+      Object.assign(entry, message);
+    } else {
+      entry.msg = message instanceof Error ? message.message : String(message);
+    }
+    if (message instanceof Error && message.stack) {
+      entry.stack = message.stack;
+    }
     for (const extra of rest) {
-      if (typeof extra === 'string' && extra.includes('\n')) entry.stack = extra;
-      else if (extra !== undefined) entry.detail = extra instanceof Error ? extra.stack : extra;
+      if (typeof extra === 'string' && extra.includes('\n')) {
+        entry.stack = extra;
+      } else if (extra !== undefined) {
+        entry.detail = extra instanceof Error ? extra.stack : extra;
+      }
     }
     const pinoLevelName = PINO_LEVEL[level] as Exclude<LevelWithSilent, 'silent'>;
     this.pino[pinoLevelName](entry);

@@ -2,7 +2,9 @@ import { Logger } from '@nestjs/common';
 import { COLLECT_TIMEOUT_MS, MetricsService } from './metrics.service';
 
 describe(MetricsService.name, () => {
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   it('should render within the collect timeout when a collect never answers, keeping the other metrics', async () => {
     const sut = new MetricsService();

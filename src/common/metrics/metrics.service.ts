@@ -77,8 +77,12 @@ export class MetricsService {
     create: (extra: { collect?: (this: M) => Promise<void> }) => M,
   ): M {
     const existing = this.registry.getSingleMetric(name);
-    if (existing) return existing as unknown as M;
-    if (!collect) return create({});
+    if (existing) {
+      return existing as unknown as M;
+    }
+    if (!collect) {
+      return create({});
+    }
     const guarded = guardCollect(name, collect);
     return create({
       collect(this: M) {
@@ -94,7 +98,9 @@ export class MetricsService {
     buckets?: number[],
   ): Histogram<L> {
     const existing = this.registry.getSingleMetric(name);
-    if (existing) return existing as Histogram<L>;
+    if (existing) {
+      return existing as Histogram<L>;
+    }
     return new Histogram<L>({
       name,
       help,

@@ -1,5 +1,5 @@
-import { fromMicros, isTimestamp, normalizeTimestamp, secondsBetween, toMicros } from './timestamp';
 import { FakeClock, SystemClock } from './clock';
+import { fromMicros, isTimestamp, normalizeTimestamp, secondsBetween, toMicros } from './timestamp';
 
 describe('timestamps', () => {
   it.each([
@@ -38,7 +38,9 @@ describe(SystemClock.name, () => {
   it('should never return the same microsecond twice', () => {
     const sut = new SystemClock();
     const seen = new Set<number>();
-    for (let i = 0; i < 10_000; i++) seen.add(sut.nowMicros());
+    for (let i = 0; i < 10_000; i++) {
+      seen.add(sut.nowMicros());
+    }
     expect(seen.size).toBe(10_000);
     expect(Math.abs(sut.nowMicros() / 1000 - Date.now())).toBeLessThan(1000);
   });

@@ -20,7 +20,9 @@ export class InvalidTimestampError extends Error {
 /** Integer µs since the epoch, from an ISO-8601 string (naive means UTC). Throws `InvalidTimestampError`. */
 export function toMicros(input: string): number {
   const m = ISO.exec(input.trim());
-  if (!m) throw new InvalidTimestampError(input);
+  if (!m) {
+    throw new InvalidTimestampError(input);
+  }
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', tz] = m;
   const month = Number(mo);
   const day = Number(d);
@@ -31,7 +33,9 @@ export function toMicros(input: string): number {
     throw new InvalidTimestampError(input);
   }
   const ms = Date.UTC(Number(y), month - 1, day, hour, minute, second);
-  if (Number.isNaN(ms) || new Date(ms).getUTCDate() !== day) throw new InvalidTimestampError(input);
+  if (Number.isNaN(ms) || new Date(ms).getUTCDate() !== day) {
+    throw new InvalidTimestampError(input);
+  }
   const micros = Number((frac + '000000').slice(0, 6));
   let offsetMinutes = 0;
   if (tz && tz !== 'Z' && tz !== 'z') {
@@ -56,7 +60,9 @@ export function normalizeTimestamp(input: string): Timestamp {
 }
 
 export function isTimestamp(input: unknown): input is string {
-  if (typeof input !== 'string') return false;
+  if (typeof input !== 'string') {
+    return false;
+  }
   try {
     toMicros(input);
     return true;

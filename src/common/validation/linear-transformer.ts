@@ -12,10 +12,10 @@
  *
  * See docs/operating.md ("Limits and timeouts").
  */
+import type { TransformerPackage } from '@nestjs/common/interfaces/external/transformer-package.interface';
 import { ClassTransformOptions, instanceToPlain, TransformationType } from 'class-transformer';
 import { getMetadataStorage } from 'class-validator';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
-import type { TransformerPackage } from '@nestjs/common/interfaces/external/transformer-package.interface';
 
 type Executor = {
   options: ClassTransformOptions;
@@ -68,7 +68,9 @@ function declaredProperties(target: object): ReadonlySet<string> {
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return false;
+  }
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
 }
@@ -82,7 +84,9 @@ class LinearTransformOperationExecutor extends TransformOperationExecutor {
     isMap: boolean | undefined,
     level = 0,
   ): unknown {
-    if (!isMap && (targetType === undefined || targetType === Object) && isPlainObject(value)) return value;
+    if (!isMap && (targetType === undefined || targetType === Object) && isPlainObject(value)) {
+      return value;
+    }
     return super.transform(source, value, targetType, arrayType, isMap, level);
   }
 
@@ -124,27 +128,37 @@ export function keysDroppedByTransform(
   ];
   while (stack.length && issues.length < 20) {
     const pair = stack.pop()!;
-    if (pair.plain === pair.instance) continue; // free-form, kept as parsed
+    if (pair.plain === pair.instance) {
+      continue;
+    } // free-form, kept as parsed
     if (Array.isArray(pair.plain) && Array.isArray(pair.instance)) {
       pair.plain.forEach((item, i) => {
-        if (item !== null && typeof item === 'object')
+        if (item !== null && typeof item === 'object') {
           stack.push({ plain: item, instance: (pair.instance as unknown[])[i], loc: [...pair.loc, i] });
+        }
       });
       continue;
     }
-    if (!isPlainObject(pair.plain) || pair.instance === null || typeof pair.instance !== 'object') continue;
-    if (isPlainObject(pair.instance)) continue;
+    if (!isPlainObject(pair.plain) || pair.instance === null || typeof pair.instance !== 'object') {
+      continue;
+    }
+    if (isPlainObject(pair.instance)) {
+      continue;
+    }
     const inst = pair.instance as Record<string, unknown>;
     for (const [key, value] of Object.entries(pair.plain)) {
-      if (issues.length >= 20) break; // the first 20 say what is wrong; a hostile body gets no bigger answer
+      if (issues.length >= 20) {
+        break;
+      } // the first 20 say what is wrong; a hostile body gets no bigger answer
       if (!Object.prototype.hasOwnProperty.call(inst, key)) {
-        if (value !== undefined)
+        if (value !== undefined) {
           issues.push({
             loc: [...pair.loc, key],
             msg: `property ${key} should not exist`,
             type: 'extra_forbidden',
             input: value,
           });
+        }
       } else if (value !== null && typeof value === 'object' && inst[key] !== value) {
         stack.push({ plain: value, instance: inst[key], loc: [...pair.loc, key] });
       }
@@ -164,7 +178,9 @@ export function linearPlainToInstance<T>(
   });
   const instance = executor.transform(undefined, plain, cls, undefined, undefined, undefined) as T | T[];
   const dropped = keysDroppedByTransform(plain, instance);
-  if (dropped.length) throw new RequestValidationError(dropped);
+  if (dropped.length) {
+    throw new RequestValidationError(dropped);
+  }
   return instance;
 }
 

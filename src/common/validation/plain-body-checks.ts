@@ -52,12 +52,16 @@ export function checkPlainBody(
   limits: PlainBodyLimits,
   root: Loc = ['body'],
 ): ValidationIssue[] {
-  if (body !== null && typeof body === 'object' && CLEAN_BODIES.has(body)) return [];
+  if (body !== null && typeof body === 'object' && CLEAN_BODIES.has(body)) {
+    return [];
+  }
   // Locations are built only for issues: each entry points at its parent (no path copy per node).
   type Entry = { node: unknown; key?: string | number; parent?: Entry };
   const locOf = (entry: Entry, key?: string): Loc => {
     const path: Loc = key === undefined ? [] : [key];
-    for (let e: Entry | undefined = entry; e && e.key !== undefined; e = e.parent) path.push(e.key);
+    for (let e: Entry | undefined = entry; e && e.key !== undefined; e = e.parent) {
+      path.push(e.key);
+    }
     return [...root, ...path.reverse()];
   };
   const issues: ValidationIssue[] = [];
@@ -67,12 +71,18 @@ export function checkPlainBody(
     const node = entry.node;
     if (typeof node === 'string') {
       const problem = textProblem(node);
-      if (problem) issues.push({ loc: locOf(entry), ...problem, input: node });
+      if (problem) {
+        issues.push({ loc: locOf(entry), ...problem, input: node });
+      }
       continue;
     }
-    if (node === null || typeof node !== 'object') continue;
+    if (node === null || typeof node !== 'object') {
+      continue;
+    }
     if (Array.isArray(node)) {
-      for (let i = node.length - 1; i >= 0; i--) stack.push({ node: node[i], key: i, parent: entry });
+      for (let i = node.length - 1; i >= 0; i--) {
+        stack.push({ node: node[i], key: i, parent: entry });
+      }
       continue;
     }
     const keys = Object.keys(node);

@@ -8,6 +8,8 @@ const HEX_32 = /^[0-9a-f]{32}$/i;
  * hyphens (Python's `UUID()` and PostgreSQL's `uuid` read both), e.g. for `{id_or_name}` route parameters.
  */
 export function isUuid(value: unknown, options: { hyphensOptional?: boolean } = {}): value is string {
-  if (typeof value !== 'string') return false;
+  if (typeof value !== 'string') {
+    return false;
+  }
   return UUID_PATTERN.test(value) || (options.hyphensOptional === true && HEX_32.test(value));
 }

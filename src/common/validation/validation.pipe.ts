@@ -7,7 +7,9 @@ import { checkPlainBody, DEFAULT_MAX_OBJECT_KEYS, PlainBodyLimits } from './plai
 const BOUND = /must not be (less|greater) than (-?[\d.]+)$/;
 
 function pydanticWording(type: string, msg: string): { msg: string; type: string } {
-  if (type === 'whitelistValidation') return { msg, type: 'extra_forbidden' };
+  if (type === 'whitelistValidation') {
+    return { msg, type: 'extra_forbidden' };
+  }
   if (type === 'min' || type === 'max') {
     const bound = BOUND.exec(msg);
     const limit = bound?.[2];
@@ -31,7 +33,9 @@ export function toIssues(errors: ValidationError[], root: (string | number)[] = 
     for (const [type, msg] of Object.entries(error.constraints ?? {})) {
       issues.push({ loc, ...pydanticWording(type, msg), input: error.value });
     }
-    if (error.children?.length) issues.push(...toIssues(error.children, loc));
+    if (error.children?.length) {
+      issues.push(...toIssues(error.children, loc));
+    }
   }
   return issues;
 }
@@ -51,7 +55,9 @@ export class AppValidationPipe extends ValidationPipe {
 
   protected override stripProtoKeys(value: unknown): void {
     const issues = checkPlainBody(value, this.limits);
-    if (issues.length) throw new RequestValidationError(issues);
+    if (issues.length) {
+      throw new RequestValidationError(issues);
+    }
   }
 }
 

@@ -21,11 +21,17 @@ export function closeWithGrace(ws: WebSocket, graceMs: number): void {
   ws.close = (code?: number, reason?: string | Buffer): void => {
     const first = ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING;
     close(code, reason);
-    if (!first) return;
+    if (!first) {
+      return;
+    }
     ws.removeAllListeners('message');
-    if (ws.isPaused) ws.resume();
+    if (ws.isPaused) {
+      ws.resume();
+    }
     const timer = setTimeout(() => {
-      if (ws.readyState !== ws.CLOSED) ws.terminate();
+      if (ws.readyState !== ws.CLOSED) {
+        ws.terminate();
+      }
     }, graceMs);
     timer.unref();
     ws.once('close', () => clearTimeout(timer));

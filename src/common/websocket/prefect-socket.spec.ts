@@ -27,9 +27,13 @@ async function startServer(authString: string | undefined): Promise<{ url: strin
   wss.on('connection', (ws) => {
     const socket = new PrefectSocket(ws);
     void (async () => {
-      if (!(await prefectHandshake(socket, authString))) return;
+      if (!(await prefectHandshake(socket, authString))) {
+        return;
+      }
       const next = await socket.receive();
-      if (next !== null && next !== undefined) await socket.send({ type: 'echo', frame: next });
+      if (next !== null && next !== undefined) {
+        await socket.send({ type: 'echo', frame: next });
+      }
       socket.close(CloseCode.NORMAL, 'done');
     })().catch(() => socket.close(1011));
   });
@@ -39,7 +43,9 @@ async function startServer(authString: string | undefined): Promise<{ url: strin
     url: `ws://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
+        for (const client of wss.clients) {
+          client.terminate();
+        }
         wss.close(() => resolve());
       }),
   };
@@ -51,7 +57,9 @@ function converse(url: string, protocols: string[], frames: string[]): Promise<O
     const messages: unknown[] = [];
     const timer = setTimeout(() => reject(new Error('no close within 5 s')), 5000);
     ws.on('open', () => {
-      for (const f of frames) ws.send(f);
+      for (const f of frames) {
+        ws.send(f);
+      }
     });
     ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
     ws.on('close', (code, reason) => {

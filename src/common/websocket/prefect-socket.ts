@@ -14,7 +14,9 @@ export const CloseCode = {
 /** A close reason cut to the 123 bytes a websocket close frame allows (an ellipsis marks the cut). */
 export function closeReason(text: string): string {
   let out = text;
-  while (Buffer.byteLength(out, 'utf8') > 123) out = out.slice(0, -2);
+  while (Buffer.byteLength(out, 'utf8') > 123) {
+    out = out.slice(0, -2);
+  }
   return out === text ? out : `${out.slice(0, -1)}…`;
 }
 
@@ -43,7 +45,9 @@ export class PrefectSocket {
     private readonly highWaterMark = 1000,
   ) {
     ws.on('message', (data, isBinary) => {
-      if (this.isClosed) return; // closing: nothing more is read for anyone
+      if (this.isClosed) {
+        return;
+      } // closing: nothing more is read for anyone
       const frame = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
       if (this.waiter) {
         const w = this.waiter;
@@ -52,7 +56,9 @@ export class PrefectSocket {
         return;
       }
       this.inbox.push(frame);
-      if (this.inbox.length >= this.inboxLimit) ws.pause();
+      if (this.inbox.length >= this.inboxLimit) {
+        ws.pause();
+      }
     });
     ws.on('close', () => this.markClosed());
     ws.on('error', () => this.markClosed());
@@ -65,7 +71,9 @@ export class PrefectSocket {
    */
   accept(): void {
     this.inboxLimit = this.highWaterMark;
-    if (this.ws.isPaused && this.inbox.length < this.inboxLimit / 2) this.ws.resume();
+    if (this.ws.isPaused && this.inbox.length < this.inboxLimit / 2) {
+      this.ws.resume();
+    }
   }
 
   /** The subprotocol the client offered and we accepted ('' when none). */
@@ -81,10 +89,14 @@ export class PrefectSocket {
   receive(timeoutMs?: number): Promise<string | null | undefined> {
     const queued = this.inbox.shift();
     if (queued !== undefined) {
-      if (this.inbox.length < this.inboxLimit / 2 && this.ws.isPaused) this.ws.resume();
+      if (this.inbox.length < this.inboxLimit / 2 && this.ws.isPaused) {
+        this.ws.resume();
+      }
       return Promise.resolve(queued);
     }
-    if (this.isClosed) return Promise.resolve(null);
+    if (this.isClosed) {
+      return Promise.resolve(null);
+    }
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       this.waiter = (frame) => {
@@ -105,7 +117,9 @@ export class PrefectSocket {
     timeoutMs?: number,
   ): Promise<{ value: unknown } | { invalid: string } | null | undefined> {
     const frame = await this.receive(timeoutMs);
-    if (frame === null || frame === undefined) return frame;
+    if (frame === null || frame === undefined) {
+      return frame;
+    }
     try {
       return { value: JSON.parse(frame) as unknown };
     } catch {
@@ -115,7 +129,9 @@ export class PrefectSocket {
 
   send(message: unknown): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error('socket closed'));
+      if (this.closed) {
+        return reject(new Error('socket closed'));
+      }
       this.ws.send(typeof message === 'string' ? message : JSON.stringify(message), (err) =>
         err ? reject(err) : resolve(),
       );
@@ -127,10 +143,13 @@ export class PrefectSocket {
    * seen (the adapter also terminates the socket if the peer does not answer within WEBSOCKET_CLOSE_GRACE).
    */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING)
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
       this.ws.close(code, reason);
+    }
     this.inbox.length = 0;
-    if (this.ws.isPaused) this.ws.resume();
+    if (this.ws.isPaused) {
+      this.ws.resume();
+    }
     this.markClosed();
   }
 
@@ -163,7 +182,9 @@ export async function prefectHandshake(
     return true; // legacy mode
   }
   const first = await socket.receiveJson();
-  if (first === null || first === undefined) return false;
+  if (first === null || first === undefined) {
+    return false;
+  }
   const message = 'value' in first ? first.value : undefined;
   if (!message || typeof message !== 'object' || (message as { type?: unknown }).type !== 'auth') {
     socket.close(CloseCode.POLICY_VIOLATION, "Expected 'auth' message");

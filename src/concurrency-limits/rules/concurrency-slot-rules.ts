@@ -1,5 +1,5 @@
-import type { EntityManager } from 'typeorm';
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { PolicyEntry } from '../../orchestration/orchestration-rule';
 import { TaskConcurrencyRules } from '../../orchestration/policies/task-policies';
 import { ConcurrencySlotsService } from '../concurrency-slots.service';

@@ -1,10 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import { TaskOrchestrationContext } from '../../orchestration/orchestration-context';
-import { orchestrate } from '../../orchestration/orchestration.engine';
 import { ALL_STATES, OrchestrationRule, RuleScope } from '../../orchestration/orchestration-rule';
+import { orchestrate } from '../../orchestration/orchestration.engine';
+import { FakePorts, fakeRun, st, T0 } from '../../orchestration/orchestration.testing';
 import type { OrchestrationState } from '../../orchestration/orchestration.types';
 import type { StateType } from '../../orchestration/states';
-import { FakePorts, fakeRun, st, T0 } from '../../orchestration/orchestration.testing';
 import { ReleaseTaskConcurrencySlots } from './release-task-concurrency-slots.rule';
 import type { TaskConcurrencySlots } from './task-concurrency-slots.port';
 

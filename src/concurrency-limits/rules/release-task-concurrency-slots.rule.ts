@@ -14,9 +14,13 @@ export class ReleaseTaskConcurrencySlots extends UniversalTransform {
   }
 
   override async after(ctx: TaskOrchestrationContext): Promise<void> {
-    if (isNullified(ctx)) return;
+    if (isNullified(ctx)) {
+      return;
+    }
     const validated = ctx.validatedState;
-    if (!validated || validated.type === 'RUNNING' || validated.type === 'CANCELLING') return;
+    if (!validated || validated.type === 'RUNNING' || validated.type === 'CANCELLING') {
+      return;
+    }
     await this.slots.release(orchestrationTransaction(ctx, this.name), ctx.run.id, ctx.run.tags);
   }
 }

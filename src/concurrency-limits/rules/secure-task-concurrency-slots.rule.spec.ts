@@ -1,9 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { TaskOrchestrationContext } from '../../orchestration/orchestration-context';
-import { orchestrate } from '../../orchestration/orchestration.engine';
 import { ALL_STATES, OrchestrationRule, RuleScope, states } from '../../orchestration/orchestration-rule';
-import type { OrchestrationState } from '../../orchestration/orchestration.types';
+import { orchestrate } from '../../orchestration/orchestration.engine';
 import { FakePorts, fakeRun, st, T0 } from '../../orchestration/orchestration.testing';
+import type { OrchestrationState } from '../../orchestration/orchestration.types';
 import type { SlotDecision } from '../concurrency-slots.service';
 import { SecureTaskConcurrencySlots } from './secure-task-concurrency-slots.rule';
 import type { TaskConcurrencySlots } from './task-concurrency-slots.port';
@@ -130,6 +130,7 @@ describe(SecureTaskConcurrencySlots.name, () => {
     );
     expect(ctx.responseStatus).toBe('ABORT');
     expect(ctx.responseDetails).toMatchObject({
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- @types/jest types asymmetric matchers as any
       reason: expect.stringContaining('SecureTaskConcurrencySlots'),
     });
   });

@@ -42,7 +42,9 @@ export class SecureTaskConcurrencySlots extends OrchestrationRule {
   override async cleanup(scope: RuleScope): Promise<void> {
     const { ctx } = scope;
     const acquired = ctx.parameters.get(ACQUIRED_SLOTS) as AcquiredSlots | undefined;
-    if (!acquired) return;
+    if (!acquired) {
+      return;
+    }
     ctx.parameters.delete(ACQUIRED_SLOTS);
     await this.slots.undo(orchestrationTransaction(ctx, this.name), ctx.run.id, acquired);
   }

@@ -5,7 +5,7 @@ export interface BusObserver {
   deadLetter(group: string, event: ReceivedEvent, attempts: number, reason: string): Promise<void>;
 }
 
-export const NOOP_OBSERVER: BusObserver = { deadLetter: async () => undefined };
+export const NOOP_OBSERVER: BusObserver = { deadLetter: () => Promise.resolve() };
 
 /** Dead-letter source of events a bus gave up delivering; the payload is `{group, event}`. */
 export const EVENT_BUS_DEAD_LETTER_SOURCE = 'event-bus';

@@ -23,7 +23,9 @@ export function trackSubscription<S extends StartableSubscription>(
     close: async () => {
       subscriptions.delete(sub);
       await sub.close();
-      if (afterClose) await afterClose();
+      if (afterClose) {
+        await afterClose();
+      }
     },
   };
 }
@@ -37,7 +39,9 @@ export function armTrimTimer(
   trim: () => Promise<unknown>,
   logger: Logger,
 ): NodeJS.Timeout | undefined {
-  if (everyMs <= 0) return undefined;
+  if (everyMs <= 0) {
+    return undefined;
+  }
   const timer = setInterval(() => {
     void trim().catch((err: unknown) => logger.warn({ msg: 'trim failed', error: String(err) }));
   }, everyMs);

@@ -1,9 +1,8 @@
 import { Logger, Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { AppConfig } from '../../config/app-config';
-import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { parseReceivedEvent } from '../event.schema';
 import { BusObserver, EVENT_BUS_DEAD_LETTER_SOURCE } from './bus-observer';
 import { EventBus } from './event-bus';
@@ -48,7 +47,9 @@ export const eventBusProvider: Provider = {
       ['group'],
       async (g) => {
         const backlog = await Promise.resolve(bus.backlog()).catch(() => ({}));
-        for (const [group, n] of Object.entries(backlog)) g.set({ group }, n);
+        for (const [group, n] of Object.entries(backlog)) {
+          g.set({ group }, n);
+        }
       },
     );
     deadLetters.registerReplayHandler(EVENT_BUS_DEAD_LETTER_SOURCE, async (payload) => {
@@ -57,7 +58,9 @@ export const eventBusProvider: Provider = {
         ...config.events,
         maximumSizeBytes: Number.MAX_SAFE_INTEGER,
       });
-      if ('issues' in parsed) throw new Error('dead letter does not hold an event');
+      if ('issues' in parsed) {
+        throw new Error('dead letter does not hold an event');
+      }
       await bus.redeliver(group, parsed.event);
     });
     logger.log({ msg: 'event bus', broker: config.events.messagingBroker });
@@ -78,7 +81,9 @@ function createBus(config: AppConfig, dataSource: DataSource, observer: BusObser
       return new InMemoryEventBus({}, observer);
     case 'postgres': {
       const { url } = dataSource.options as { url?: string };
-      if (!url) throw new Error('the postgres event bus needs the database URL');
+      if (!url) {
+        throw new Error('the postgres event bus needs the database URL');
+      }
       const timeout = config.database.statementTimeout > 0 ? config.database.statementTimeout : 60;
       return new PostgresEventBus(
         url,

@@ -1,5 +1,5 @@
-import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { deferred } from '../../common/async/deferred';
+import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { ReceivedEvent } from '../event.types';
 import { InMemoryEventBus } from './in-memory-event-bus';
 
@@ -22,7 +22,9 @@ function ev(): ReceivedEvent {
 const flush = () => new Promise((r) => setImmediate(r));
 
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 500 && !cond(); i++) {
+    await new Promise((r) => setTimeout(r, 2));
+  }
   expect(cond()).toBe(true);
 }
 
@@ -32,12 +34,12 @@ describe(InMemoryEventBus.name, () => {
     const persister: string[] = [];
     const recorderA: string[] = [];
     const recorderB: string[] = [];
-    await sut.subscribe(async (e) => void persister.push(e.id), {
+    await sut.subscribe((e) => Promise.resolve(void persister.push(e.id)), {
       group: 'event-persister',
       maxInFlight: 100,
     });
-    await sut.subscribe(async (e) => void recorderA.push(e.id), { group: 'task-run-recorder' });
-    await sut.subscribe(async (e) => void recorderB.push(e.id), { group: 'task-run-recorder' });
+    await sut.subscribe((e) => Promise.resolve(void recorderA.push(e.id)), { group: 'task-run-recorder' });
+    await sut.subscribe((e) => Promise.resolve(void recorderB.push(e.id)), { group: 'task-run-recorder' });
     const events = Array.from({ length: 50 }, ev);
     await sut.publish(events);
     await until(() => persister.length === 50 && recorderA.length + recorderB.length === 50);
@@ -63,13 +65,13 @@ describe(InMemoryEventBus.name, () => {
     const deadLetters: [string, string, number][] = [];
     const sut = new InMemoryEventBus(
       { maxRetries: 2, retryDelayMs: 1 },
-      { deadLetter: async (group, e, attempts) => void deadLetters.push([group, e.id, attempts]) },
+      { deadLetter: (group, e, attempts) => Promise.resolve(void deadLetters.push([group, e.id, attempts])) },
     );
     const calls: string[] = [];
     await sut.subscribe(
-      async (e) => {
+      (e) => {
         calls.push(e.id);
-        throw new Error('boom');
+        return Promise.reject(new Error('boom'));
       },
       { group: 'g' },
     );
@@ -83,7 +85,7 @@ describe(InMemoryEventBus.name, () => {
   it('should dedupe published events by id', async () => {
     const sut = new InMemoryEventBus();
     const got: string[] = [];
-    await sut.subscribe(async (e) => void got.push(e.id), { group: 'g', maxInFlight: 10 });
+    await sut.subscribe((e) => Promise.resolve(void got.push(e.id)), { group: 'g', maxInFlight: 10 });
     const e = ev();
     await sut.publish([e, e]);
     await sut.publish([e]);

@@ -1,7 +1,8 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { deferred, Deferred } from '../../common/async/deferred';
+import { TooManyRequestsError } from '../../common/errors/domain.error';
 import { ReceivedEvent } from '../event.types';
+import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 import {
   BusPressure,
   EPHEMERAL_GROUP_PREFIX,
@@ -10,7 +11,6 @@ import {
   SubscribeOptions,
   Subscription,
 } from './event-bus';
-import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 
 export interface InMemoryEventBusOptions {
   /** Events waiting per consumer group at most; past it `publish` refuses with 429 (never drops). */
@@ -47,11 +47,15 @@ class Fifo<T> {
   }
 
   push(...values: T[]): void {
-    for (const v of values) this.items.push(v);
+    for (const v of values) {
+      this.items.push(v);
+    }
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.head >= this.items.length) {
+      return undefined;
+    }
     const value = this.items[this.head];
     this.items[this.head++] = undefined as T;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
@@ -110,13 +114,15 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Events waiting (not yet handed to a consumer) per group. */
-  async backlog(): Promise<Record<string, number>> {
-    return this.backlogNow();
+  backlog(): Promise<Record<string, number>> {
+    return Promise.resolve(this.backlogNow());
   }
 
   private backlogNow(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const g of this.groups.values()) out[g.name] = g.queue.length + g.retry.length + g.inFlight;
+    for (const g of this.groups.values()) {
+      out[g.name] = g.queue.length + g.retry.length + g.inFlight;
+    }
     return out;
   }
 
@@ -126,29 +132,41 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
    */
   pressure(maxBacklog: number): BusPressure | undefined {
     for (const g of this.groups.values()) {
-      if (g.abandoned) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+      if (g.abandoned) {
+        return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+      }
     }
     for (const [group, n] of Object.entries(this.backlogNow())) {
-      if (n >= maxBacklog)
+      if (n >= maxBacklog) {
         return {
           kind: 'full',
           message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
         };
+      }
     }
     return undefined;
   }
 
-  async publish(events: ReceivedEvent[]): Promise<void> {
+  /** A full queue (429) rejects the promise, as the port's other adapters do. */
+  publish(events: ReceivedEvent[]): Promise<void> {
+    return new Promise((resolve) => resolve(this.publishNow(events)));
+  }
+
+  private publishNow(events: ReceivedEvent[]): void {
     const now = Date.now();
     const fresh: ReceivedEvent[] = [];
     const batchIds = new Set<string>();
     for (const event of events) {
       const expires = this.seen.get(event.id);
-      if ((expires !== undefined && expires > now) || batchIds.has(event.id)) continue;
+      if ((expires !== undefined && expires > now) || batchIds.has(event.id)) {
+        continue;
+      }
       batchIds.add(event.id);
       fresh.push(event);
     }
-    if (!fresh.length) return;
+    if (!fresh.length) {
+      return;
+    }
     for (const group of this.groups.values()) {
       const waiting = group.queue.length + group.retry.length;
       if (waiting > 0 && waiting + fresh.length > this.queueSize) {
@@ -158,14 +176,20 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
         );
       }
     }
-    for (const event of fresh) this.remember(event.id, now);
+    for (const event of fresh) {
+      this.remember(event.id, now);
+    }
     for (const group of this.groups.values()) {
       group.queue.push(...fresh.map((event) => ({ event, attempts: 0 })));
       this.dispatch(group);
     }
   }
 
-  async subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
+  subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
+    return new Promise((resolve) => resolve(this.subscribeNow(handler, options)));
+  }
+
+  private subscribeNow(handler: EventHandler, options: SubscribeOptions): Subscription {
     const group = this.group(options.group);
     const consumer: Consumer = {
       handler,
@@ -180,7 +204,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
       close: async () => {
         consumer.closed = true;
         group.consumers = group.consumers.filter((c) => c !== consumer);
-        if (!group.consumers.length && !group.name.startsWith(EPHEMERAL_GROUP_PREFIX)) group.abandoned = true;
+        if (!group.consumers.length && !group.name.startsWith(EPHEMERAL_GROUP_PREFIX)) {
+          group.abandoned = true;
+        }
         if (consumer.inFlight > 0) {
           consumer.idle ??= deferred<void>();
           await consumer.idle.promise;
@@ -190,15 +216,20 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   /** Puts one event back in a group's queue (dead-letter replay). */
-  async redeliver(groupName: string, event: ReceivedEvent): Promise<void> {
-    const group = this.group(groupName);
-    group.retry.push({ event, attempts: 0 });
-    this.dispatch(group);
+  redeliver(groupName: string, event: ReceivedEvent): Promise<void> {
+    return new Promise((resolve) => {
+      const group = this.group(groupName);
+      group.retry.push({ event, attempts: 0 });
+      this.dispatch(group);
+      resolve();
+    });
   }
 
   onApplicationShutdown(): void {
     for (const group of this.groups.values()) {
-      for (const t of group.timers) clearTimeout(t);
+      for (const t of group.timers) {
+        clearTimeout(t);
+      }
       group.timers.clear();
     }
   }
@@ -245,7 +276,9 @@ export class InMemoryEventBus extends EventBus implements OnApplicationShutdown 
   private dispatch(group: Group): void {
     while (group.queue.length + group.retry.length > 0) {
       const consumer = this.pickConsumer(group);
-      if (!consumer) return;
+      if (!consumer) {
+        return;
+      }
       const entry = (group.retry.shift() ?? group.queue.shift())!;
       consumer.inFlight += 1;
       group.inFlight += 1;

@@ -159,8 +159,12 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   async publish(events: ReceivedEvent[]): Promise<void> {
-    if (!events.length) return;
-    if (this.closing) throw new ServiceUnavailableError('Shutting down: events are not accepted any more');
+    if (!events.length) {
+      return;
+    }
+    if (this.closing) {
+      throw new ServiceUnavailableError('Shutting down: events are not accepted any more');
+    }
     if (this.pendingEvents > 0 && this.pendingEvents + events.length > this.opts.maxPending) {
       throw new TooManyRequestsError(
         `Event queue full: ${this.pendingEvents} events are waiting for their commit; retry later.`,
@@ -170,8 +174,11 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
     const item: PendingAppend = { events, done: deferred<void>() };
     this.pending.push(item);
     this.pendingEvents += events.length;
-    if (this.pendingEvents >= this.opts.maxBatch) this.pump();
-    else this.windowTimer ??= setTimeout(() => this.pump(), this.opts.commitWindowMs);
+    if (this.pendingEvents >= this.opts.maxBatch) {
+      this.pump();
+    } else {
+      this.windowTimer ??= setTimeout(() => this.pump(), this.opts.commitWindowMs);
+    }
     return item.done.promise;
   }
 
@@ -193,8 +200,13 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       this.appending += 1;
       void this.append(batch).finally(() => {
         this.appending -= 1;
-        if (this.pending.length) this.pump();
-        else if (this.appending === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.pending.length) {
+          this.pump();
+        } else if (this.appending === 0) {
+          for (const w of this.idleWaiters.splice(0)) {
+            w();
+          }
+        }
       });
     }
   }
@@ -202,12 +214,16 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   private async append(batch: PendingAppend[]): Promise<void> {
     try {
       await this.pool.query(APPEND_SQL, [serializeEvents(batch.flatMap((b) => b.events)), null]);
-      for (const b of batch) b.done.resolve();
+      for (const b of batch) {
+        b.done.resolve();
+      }
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.logger.warn({ msg: 'append failed', events: batch.length, error: reason });
       const refused = new ServiceUnavailableError(`The event log is unavailable (${reason}); retry later.`);
-      for (const b of batch) b.done.reject(refused);
+      for (const b of batch) {
+        b.done.reject(refused);
+      }
     }
   }
 
@@ -216,7 +232,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   async subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
-    if (this.closing) throw new Error('the event bus is closing');
+    if (this.closing) {
+      throw new Error('the event bus is closing');
+    }
     await this.ensureListener();
     const ephemeral = options.group.startsWith(EPHEMERAL_GROUP_PREFIX);
     const sub = new PgSubscription(this, handler, options, ephemeral, this.opts, this.observer);
@@ -231,7 +249,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       ]);
     }
     const handle = trackSubscription(this.subscriptions, sub);
-    if (!ephemeral) this.trimTimer ??= armTrimTimer(this.opts.trimEveryMs, () => this.trim(), this.logger);
+    if (!ephemeral) {
+      this.trimTimer ??= armTrimTimer(this.opts.trimEveryMs, () => this.trim(), this.logger);
+    }
     return handle;
   }
 
@@ -241,17 +261,25 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   private ensureListener(): Promise<void> {
-    if (this.listener) return Promise.resolve();
+    if (this.listener) {
+      return Promise.resolve();
+    }
     this.listenerStarting ??= (async () => {
       const client = this.newClient();
       client.on('notification', () => {
-        for (const s of this.subscriptions) s.wake();
+        for (const s of this.subscriptions) {
+          s.wake();
+        }
       });
       client.on('error', (err) => {
         this.logger.warn({ msg: 'listener connection failed; polling until it is back', error: err.message });
-        if (this.listener === client) this.listener = undefined;
+        if (this.listener === client) {
+          this.listener = undefined;
+        }
         void client.end().catch(() => undefined);
-        if (!this.closing) setTimeout(() => void this.ensureListener().catch(() => undefined), 1000).unref();
+        if (!this.closing) {
+          setTimeout(() => void this.ensureListener().catch(() => undefined), 1000).unref();
+        }
       });
       await client.connect();
       await client.query(`LISTEN ${EVENT_LOG_CHANNEL}`);
@@ -273,26 +301,33 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       [this.opts.staleGroupMs / 1000],
     );
     const out: Record<string, number> = {};
-    for (const r of rows) out[r.name] = Number(r.backlog);
+    for (const r of rows) {
+      out[r.name] = Number(r.backlog);
+    }
     return out;
   }
 
   pressure(maxBacklog: number): BusPressure | undefined {
-    if (this.closing) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    if (this.closing) {
+      return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    }
     this.refreshBacklog();
     for (const [group, n] of Object.entries(this.measuredBacklog)) {
-      if (n >= maxBacklog)
+      if (n >= maxBacklog) {
         return {
           kind: 'full',
           message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
         };
+      }
     }
     return undefined;
   }
 
   private refreshBacklog(): void {
     const now = Date.now();
-    if (this.measuringBacklog || now - this.backlogMeasuredAt < this.opts.backlogEveryMs) return;
+    if (this.measuringBacklog || now - this.backlogMeasuredAt < this.opts.backlogEveryMs) {
+      return;
+    }
     this.measuringBacklog = true;
     void this.backlog()
       .then((b) => (this.measuredBacklog = b))
@@ -319,7 +354,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       );
       const n = Number(rows[0].n);
       total += n;
-      if (n < this.opts.trimBatch) break;
+      if (n < this.opts.trimBatch) {
+        break;
+      }
     }
     return total;
   }
@@ -331,7 +368,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     this.pump();
-    if (this.appending > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+    if (this.appending > 0) {
+      await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
     clearInterval(this.trimTimer);
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.subscriptions.clear();
@@ -345,7 +384,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   abandon(): void {
     this.closing = true;
     clearInterval(this.trimTimer);
-    for (const s of this.subscriptions) s.abandon();
+    for (const s of this.subscriptions) {
+      s.abandon();
+    }
     this.subscriptions.clear();
     void this.listener?.end().catch(() => undefined);
     void this.pool.end().catch(() => undefined);
@@ -358,7 +399,9 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
  */
 function serializeEvents(events: readonly ReceivedEvent[]): string {
   const json = JSON.stringify(events);
-  if (!json.includes('\\u0000')) return json;
+  if (!json.includes('\\u0000')) {
+    return json;
+  }
   return JSON.stringify(events, (_key, value: unknown) =>
     typeof value === 'string' ? value.replace(/\u0000/g, '\\u0000') : value,
   );
@@ -422,7 +465,9 @@ class PgSubscription {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      return;
+    }
     this.closed = true;
     this.wake();
     this.slot?.resolve();
@@ -431,7 +476,9 @@ class PgSubscription {
       this.idle ??= deferred<void>();
       await this.idle.promise;
     }
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) {
+      clearInterval(t);
+    }
     this.timers.clear();
     await this.save(true);
     await this.session?.end().catch(() => undefined);
@@ -440,7 +487,9 @@ class PgSubscription {
 
   abandon(): void {
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) {
+      clearInterval(t);
+    }
     this.timers.clear();
     this.wake();
     this.slot?.resolve();
@@ -460,15 +509,25 @@ class PgSubscription {
           this.slot = deferred<void>();
           await this.slot.promise;
         }
-        if (this.closed) return;
+        if (this.closed) {
+          return;
+        }
         const seq = this.wakeSeq;
         const limit = Math.min(this.opts.readCount, this.maxInFlight - this.inFlight);
         const rows = await this.read(limit);
-        for (const row of rows) this.deliver(row);
-        if (rows.length === limit) continue;
-        if (seq === this.wakeSeq) await this.waitForWake(this.opts.pollIntervalMs);
+        for (const row of rows) {
+          this.deliver(row);
+        }
+        if (rows.length === limit) {
+          continue;
+        }
+        if (seq === this.wakeSeq) {
+          await this.waitForWake(this.opts.pollIntervalMs);
+        }
       } catch (err) {
-        if (this.closed) return;
+        if (this.closed) {
+          return;
+        }
         this.warn('read failed', err);
         await this.waitForWake(Math.min(1000, this.opts.pollIntervalMs));
       }
@@ -479,7 +538,14 @@ class PgSubscription {
     limit: number,
   ): Promise<{ position: number; only_group: string | null; event: ReceivedEvent }[]> {
     const params = [this.cursor, limit];
-    if (this.session) return (await this.session.query(READ_SQL, params)).rows;
+    if (this.session) {
+      return (
+        await this.session.query<{ position: number; only_group: string | null; event: ReceivedEvent }>(
+          READ_SQL,
+          params,
+        )
+      ).rows;
+    }
     return this.bus.query(READ_SQL, params);
   }
 
@@ -487,7 +553,9 @@ class PgSubscription {
   private async acquire(): Promise<boolean> {
     const client = this.bus.newClient();
     client.on('error', (err) => {
-      if (this.session !== client) return;
+      if (this.session !== client) {
+        return;
+      }
       this.warn('group session lost; another consumer may take the group over', err);
       this.session = undefined;
       this.sessionLost = true;
@@ -515,8 +583,9 @@ class PgSubscription {
       this.startAt(Number(pos.rows[0].position));
       this.session = client;
       this.savedAt = Date.now();
-      if (this.sessionLost)
+      if (this.sessionLost) {
         this.logger.log({ msg: 'group taken over', group: this.options.group, at: this.cursor });
+      }
       return true;
     } catch (err) {
       await client.end().catch(() => undefined);
@@ -525,7 +594,9 @@ class PgSubscription {
   }
 
   private waitForWake(ms: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed) {
+      return Promise.resolve();
+    }
     this.waker = deferred<void>();
     const timer = setTimeout(() => this.waker?.resolve(), ms);
     return this.waker.promise.finally(() => {
@@ -548,7 +619,9 @@ class PgSubscription {
         return;
       }
       this.recentIds.add(row.event.id);
-      if (this.recentIds.size > 10_000) this.recentIds.delete(this.recentIds.values().next().value as string);
+      if (this.recentIds.size > 10_000) {
+        this.recentIds.delete(this.recentIds.values().next().value as string);
+      }
     }
     this.inFlight += 1;
     this.dispatch(position, row.event, 0, this.epoch);
@@ -622,7 +695,9 @@ class PgSubscription {
 
   /** One handler fewer in flight. */
   private release(epoch: number): void {
-    if (epoch !== this.epoch) return;
+    if (epoch !== this.epoch) {
+      return;
+    }
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (this.slot && this.inFlight < this.maxInFlight) {
       const s = this.slot;
@@ -636,7 +711,9 @@ class PgSubscription {
   }
 
   private markSettled(position: number, epoch: number): void {
-    if (epoch !== this.epoch) return;
+    if (epoch !== this.epoch) {
+      return;
+    }
     this.settled.add(position);
     while (this.orderHead < this.order.length && this.settled.has(this.order[this.orderHead])) {
       const p = this.order[this.orderHead++];
@@ -652,12 +729,18 @@ class PgSubscription {
   /** Writes the settled position (and, every 30 s while idle, a heartbeat that keeps the group live). */
   private async save(force = false): Promise<void> {
     if (this.saving) {
-      if (!force) return;
+      if (!force) {
+        return;
+      }
       await this.saving;
     }
-    if (this.ephemeral || !this.session) return;
+    if (this.ephemeral || !this.session) {
+      return;
+    }
     const heartbeat = Date.now() - this.savedAt > 30_000;
-    if (!force && this.committed <= this.saved && !heartbeat) return;
+    if (!force && this.committed <= this.saved && !heartbeat) {
+      return;
+    }
     const session = this.session;
     const position = this.committed;
     this.saving = (async () => {
@@ -675,7 +758,9 @@ class PgSubscription {
       }
     })();
     await this.saving;
-    if (force && this.committed > this.saved) await this.save(true);
+    if (force && this.committed > this.saved) {
+      await this.save(true);
+    }
   }
 
   private warn(msg: string, err: unknown): void {

@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { deferred, Deferred, sleep } from '../../common/async/deferred';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
@@ -104,9 +104,13 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
   }
 
   async publish(events: ReceivedEvent[]): Promise<void> {
-    if (!events.length) return;
+    if (!events.length) {
+      return;
+    }
     const args: string[] = [String(this.opts.dedupeTtlMs), `${this.opts.stream}:seen:`];
-    for (const e of events) args.push(e.id, JSON.stringify(e));
+    for (const e of events) {
+      args.push(e.id, JSON.stringify(e));
+    }
     await this.client.eval(PUBLISH_SCRIPT, 1, this.opts.stream, ...args);
   }
 
@@ -115,7 +119,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     try {
       await this.client.xgroup('CREATE', this.opts.stream, options.group, ephemeral ? '$' : '0', 'MKSTREAM');
     } catch (err) {
-      if (!isBusyGroup(err)) throw err;
+      if (!isBusyGroup(err)) {
+        throw err;
+      }
     }
     const sub = new RedisSubscription(
       this,
@@ -151,7 +157,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
    */
   abandon(): void {
     clearInterval(this.trimTimer);
-    for (const s of this.subscriptions) s.abandon();
+    for (const s of this.subscriptions) {
+      s.abandon();
+    }
     this.subscriptions.clear();
     this.client.disconnect();
   }
@@ -161,8 +169,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     const groups = (await this.client.xinfo('GROUPS', this.opts.stream).catch(() => [])) as unknown[][];
     for (const g of groups) {
       const info = toRecord(g);
-      if (info.name === group)
+      if (info.name === group) {
         return info.lag === null || info.lag === undefined ? undefined : Number(info.lag);
+      }
     }
     return undefined;
   }
@@ -184,7 +193,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
    * they run) has `maxBacklog` entries or more not yet acknowledged.
    */
   pressure(maxBacklog: number): BusPressure | undefined {
-    if (this.closing) return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    if (this.closing) {
+      return { kind: 'closing', message: 'Shutting down: events are not accepted any more' };
+    }
     const now = Date.now();
     if (!this.measuringBacklog && now - this.backlogMeasuredAt >= 250) {
       this.measuringBacklog = true;
@@ -197,7 +208,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
         });
     }
     for (const [group, n] of Object.entries(this.measuredBacklog)) {
-      if (group.startsWith(EPHEMERAL_GROUP_PREFIX) || n < maxBacklog) continue;
+      if (group.startsWith(EPHEMERAL_GROUP_PREFIX) || n < maxBacklog) {
+        continue;
+      }
       return {
         kind: 'full',
         message: `Event queue full: '${group}' is ${n} events behind (${n}/${maxBacklog}); retry later.`,
@@ -212,7 +225,9 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     let min: string | undefined;
     for (const g of groups) {
       const info = toRecord(g);
-      if (String(info.name).startsWith(EPHEMERAL_GROUP_PREFIX)) continue;
+      if (String(info.name).startsWith(EPHEMERAL_GROUP_PREFIX)) {
+        continue;
+      }
       let needed = String(info['last-delivered-id']);
       if (Number(info.pending) > 0) {
         const summary = (await this.client.xpending(this.opts.stream, String(info.name))) as [
@@ -225,13 +240,19 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
       } else {
         needed = nextId(needed);
       }
-      if (min === undefined || compareIds(needed, min) < 0) min = needed;
+      if (min === undefined || compareIds(needed, min) < 0) {
+        min = needed;
+      }
     }
-    if (min !== undefined && min !== '0-0') await this.client.xtrim(this.opts.stream, 'MINID', min);
+    if (min !== undefined && min !== '0-0') {
+      await this.client.xtrim(this.opts.stream, 'MINID', min);
+    }
   }
 
   async connect(): Promise<void> {
-    if (this.client.status === 'wait') await this.client.connect();
+    if (this.client.status === 'wait') {
+      await this.client.connect();
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -250,15 +271,21 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
 
 function toRecord(flat: unknown[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    out[String(flat[i])] = flat[i + 1];
+  }
   return out;
 }
 
 function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt);
   const [bm, bs] = b.split('-').map(BigInt);
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as !== bs) return as < bs ? -1 : 1;
+  if (am !== bm) {
+    return am < bm ? -1 : 1;
+  }
+  if (as !== bs) {
+    return as < bs ? -1 : 1;
+  }
   return 0;
 }
 
@@ -325,10 +352,14 @@ class RedisSubscription {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      return;
+    }
     this.closed = true;
     this.slot?.resolve();
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) {
+      clearInterval(t);
+    }
     this.timers.clear();
     await this.loop;
     if (this.inFlight.size > 0) {
@@ -336,13 +367,17 @@ class RedisSubscription {
       await this.idle.promise;
     }
     await this.flushAcks();
-    if (!this.ephemeral) await this.redis.del(this.livenessKey).catch(() => undefined);
+    if (!this.ephemeral) {
+      await this.redis.del(this.livenessKey).catch(() => undefined);
+    }
     this.reader.disconnect();
   }
 
   abandon(): void {
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) {
+      clearInterval(t);
+    }
     this.timers.clear();
     this.slot?.resolve();
     this.reader.disconnect();
@@ -355,7 +390,9 @@ class RedisSubscription {
           this.slot = deferred<void>();
           await this.slot.promise;
         }
-        if (this.closed) return;
+        if (this.closed) {
+          return;
+        }
         const count = Math.min(this.opts.readCount, this.maxInFlight - this.inFlight.size);
         const result = (await this.reader.xreadgroup(
           'GROUP',
@@ -369,15 +406,25 @@ class RedisSubscription {
           this.opts.stream,
           '>',
         )) as [string, StreamEntry[]][] | null;
-        if (!result || (this.closed && !result)) continue;
-        for (const [, entries] of result) for (const entry of entries) this.deliver(entry, 0);
+        if (!result || (this.closed && !result)) {
+          continue;
+        }
+        for (const [, entries] of result) {
+          for (const entry of entries) {
+            this.deliver(entry, 0);
+          }
+        }
       } catch (err) {
-        if (this.closed) return;
+        if (this.closed) {
+          return;
+        }
         if (err instanceof Error && err.message.includes('NOGROUP')) {
           await this.redis
             .xgroup('CREATE', this.opts.stream, this.options.group, this.ephemeral ? '$' : '0', 'MKSTREAM')
             .catch(() => undefined);
-        } else this.warn('read failed', err);
+        } else {
+          this.warn('read failed', err);
+        }
         await sleep(200);
       }
     }
@@ -460,14 +507,18 @@ class RedisSubscription {
 
   private ack(id: string): void {
     this.acks.push(id);
-    if (this.ackScheduled) return;
+    if (this.ackScheduled) {
+      return;
+    }
     this.ackScheduled = true;
     setImmediate(() => void this.flushAcks().catch((err: unknown) => this.warn('ack failed', err)));
   }
 
   private async flushAcks(): Promise<void> {
     this.ackScheduled = false;
-    if (!this.acks.length) return;
+    if (!this.acks.length) {
+      return;
+    }
     const ids = this.acks;
     this.acks = [];
     for (let i = 0; i < ids.length; i += 1000) {
@@ -476,7 +527,9 @@ class RedisSubscription {
   }
 
   private async beat(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      return;
+    }
     await this.redis.set(this.livenessKey, '1', 'PX', this.opts.livenessEveryMs * 5);
   }
 
@@ -497,8 +550,12 @@ class RedisSubscription {
     for (const raw of consumers) {
       const info = toRecord(raw);
       const name = String(info.name);
-      if (name === this.consumer || this.closed) continue;
-      if (await this.redis.exists(livenessKey(this.opts.stream, this.options.group, name))) continue;
+      if (name === this.consumer || this.closed) {
+        continue;
+      }
+      if (await this.redis.exists(livenessKey(this.opts.stream, this.options.group, name))) {
+        continue;
+      }
       const pending = Number(info.pending ?? 0);
       if (pending > 0) {
         const room = this.maxInFlight - this.inFlight.size;
@@ -525,12 +582,18 @@ class RedisSubscription {
           )) as (StreamEntry | null)[];
           const found = new Set<string>();
           for (const entry of claimed) {
-            if (!entry) continue;
+            if (!entry) {
+              continue;
+            }
             found.add(entry[0]);
             this.deliver(entry, 0);
           }
           // Entries trimmed away meanwhile: nothing to deliver, acknowledge them.
-          for (const id of ids) if (!found.has(id)) this.ack(id);
+          for (const id of ids) {
+            if (!found.has(id)) {
+              this.ack(id);
+            }
+          }
           this.logger.log({
             msg: 'took over the pending events of a dead consumer',
             group: this.options.group,
@@ -550,7 +613,9 @@ class RedisSubscription {
 
   /** Keeps own in-flight entries fresh, then claims entries other consumers left idle too long. */
   private async maintain(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      return;
+    }
     const mine = [...this.inFlight.keys()];
     for (let i = 0; i < mine.length; i += 1000) {
       await this.redis.xclaim(
@@ -565,7 +630,9 @@ class RedisSubscription {
     let start = '0-0';
     do {
       const room = this.maxInFlight - this.inFlight.size;
-      if (room <= 0 || this.closed) return;
+      if (room <= 0 || this.closed) {
+        return;
+      }
       const [next, entries, deleted] = (await this.redis.xautoclaim(
         this.opts.stream,
         this.options.group,
@@ -575,7 +642,9 @@ class RedisSubscription {
         'COUNT',
         Math.min(room, this.opts.readCount),
       )) as [string, StreamEntry[], string[]];
-      for (const id of deleted ?? []) this.ack(id);
+      for (const id of deleted ?? []) {
+        this.ack(id);
+      }
       const claimed = entries.filter((entry) => entry && !this.inFlight.has(entry[0]));
       if (claimed.length) {
         this.logger.log({
@@ -584,7 +653,9 @@ class RedisSubscription {
           count: claimed.length,
         });
       }
-      for (const entry of claimed) this.deliver(entry, 0);
+      for (const entry of claimed) {
+        this.deliver(entry, 0);
+      }
       start = next;
     } while (start !== '0-0');
   }

@@ -41,19 +41,22 @@ class Parser {
   }
 
   strings(value: unknown, loc: Loc): string[] | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (!Array.isArray(value)) {
       this.issues.push({ loc, msg: 'Input should be a valid list', type: 'list_type', input: value });
       return undefined;
     }
     value.forEach((v, i) => {
-      if (typeof v !== 'string')
+      if (typeof v !== 'string') {
         this.issues.push({
           loc: [...loc, i],
           msg: 'Input should be a valid string',
           type: 'string_type',
           input: v,
         });
+      }
     });
     // As upstream, an empty list constrains nothing (Prefect clients send e.g. `"id": {"id": []}` by default).
     return value.length ? (value as string[]) : undefined;
@@ -62,24 +65,29 @@ class Parser {
   uuids(value: unknown, loc: Loc): string[] | undefined {
     const list = this.strings(value, loc);
     list?.forEach((v, i) => {
-      if (typeof v === 'string' && !isUuid(v))
+      if (typeof v === 'string' && !isUuid(v)) {
         this.issues.push({
           loc: [...loc, i],
           msg: 'Input should be a valid UUID',
           type: 'uuid_parsing',
           input: v,
         });
+      }
     });
     return list?.map((v) => String(v).toLowerCase());
   }
 
   timestamp(value: unknown, loc: Loc): Timestamp | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (typeof value === 'string') {
       try {
         return normalizeTimestamp(value);
       } catch (err) {
-        if (!(err instanceof InvalidTimestampError)) throw err;
+        if (!(err instanceof InvalidTimestampError)) {
+          throw err;
+        }
       }
     }
     this.issues.push({
@@ -92,7 +100,9 @@ class Parser {
   }
 
   bool(value: unknown, loc: Loc): boolean | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     if (typeof value !== 'boolean') {
       this.issues.push({ loc, msg: 'Input should be a valid boolean', type: 'bool_type', input: value });
       return undefined;
@@ -101,28 +111,40 @@ class Parser {
   }
 
   labels(value: unknown, loc: Loc): ResourceSpecification | undefined {
-    if (value === undefined || value === null) return undefined;
+    if (value === undefined || value === null) {
+      return undefined;
+    }
     const obj = this.object(value, loc, Object.keys(value));
-    if (!obj) return undefined;
+    if (!obj) {
+      return undefined;
+    }
     const spec: ResourceSpecification = {};
     for (const [key, v] of Object.entries(obj)) {
-      if (typeof v === 'string') spec[key] = [v];
-      else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) spec[key] = v;
-      else
+      if (typeof v === 'string') {
+        spec[key] = [v];
+      } else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+        spec[key] = v;
+      } else {
         this.issues.push({
           loc: [...loc, key],
           msg: 'Input should be a valid string or list of strings',
           type: 'string_type',
           input: v,
         });
+      }
     }
     return spec;
   }
 
   oneOrMany(value: unknown, loc: Loc, each: (v: unknown, loc: Loc) => void): void {
-    if (value === undefined || value === null) return;
-    if (Array.isArray(value)) value.forEach((v, i) => each(v, [...loc, i]));
-    else each(value, loc);
+    if (value === undefined || value === null) {
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => each(v, [...loc, i]));
+    } else {
+      each(value, loc);
+    }
   }
 }
 
@@ -145,7 +167,9 @@ export function parseEventFilter(
     occurred: { since: defaultSince(nowMicros), until: fromMicros(nowMicros) },
     order: 'DESC',
   };
-  if (raw === undefined || raw === null) return filter;
+  if (raw === undefined || raw === null) {
+    return filter;
+  }
   const f = p.object(raw, loc, [
     'occurred',
     'event',
@@ -190,7 +214,9 @@ export function parseEventFilter(
     }
     p.oneOrMany(f.related, [...loc, 'related'], (v, l) => {
       const r = p.object(v, l, ['id', 'role', 'resources_in_roles', 'labels']);
-      if (!r) return;
+      if (!r) {
+        return;
+      }
       let pairs: [string, string][] | undefined;
       if (r.resources_in_roles !== undefined && r.resources_in_roles !== null) {
         if (
@@ -205,7 +231,9 @@ export function parseEventFilter(
             type: 'list_type',
             input: r.resources_in_roles,
           });
-        } else if (r.resources_in_roles.length) pairs = r.resources_in_roles as [string, string][];
+        } else if (r.resources_in_roles.length) {
+          pairs = r.resources_in_roles as [string, string][];
+        }
       }
       (filter.related ??= []).push({
         id: p.strings(r.id, [...l, 'id']),
@@ -216,7 +244,9 @@ export function parseEventFilter(
     });
     p.oneOrMany(f.any_resource, [...loc, 'any_resource'], (v, l) => {
       const r = p.object(v, l, ['id', 'id_prefix', 'labels']);
-      if (!r) return;
+      if (!r) {
+        return;
+      }
       (filter.anyResource ??= []).push({
         id: p.strings(r.id, [...l, 'id']),
         idPrefix: p.strings(r.id_prefix, [...l, 'id_prefix']),
@@ -225,26 +255,30 @@ export function parseEventFilter(
     });
     if (f.id !== undefined && f.id !== null) {
       const i = p.object(f.id, [...loc, 'id'], ['id']);
-      if (i) filter.id = { id: p.uuids(i.id, [...loc, 'id', 'id']) };
+      if (i) {
+        filter.id = { id: p.uuids(i.id, [...loc, 'id', 'id']) };
+      }
     }
     if (f.text !== undefined && f.text !== null) {
       const t = p.object(f.text, [...loc, 'text'], ['query']);
       if (t && t.query !== undefined && t.query !== null) {
-        if (typeof t.query !== 'string')
+        if (typeof t.query !== 'string') {
           p.issues.push({
             loc: [...loc, 'text', 'query'],
             msg: 'Input should be a valid string',
             type: 'string_type',
             input: t.query,
           });
-        else if (t.query.length > 200)
+        } else if (t.query.length > 200) {
           p.issues.push({
             loc: [...loc, 'text', 'query'],
             msg: 'String should have at most 200 characters',
             type: 'string_too_long',
             input: t.query,
           });
-        else filter.text = { query: t.query };
+        } else {
+          filter.text = { query: t.query };
+        }
       }
     }
     if (f.order !== undefined && f.order !== null) {
@@ -255,9 +289,13 @@ export function parseEventFilter(
           type: 'enum',
           input: f.order,
         });
-      } else filter.order = f.order;
+      } else {
+        filter.order = f.order;
+      }
     }
   }
-  if (p.issues.length) throw new FilterParseError(p.issues);
+  if (p.issues.length) {
+    throw new FilterParseError(p.issues);
+  }
   return filter;
 }

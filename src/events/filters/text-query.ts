@@ -12,10 +12,16 @@ export function parseTextQuery(query: string): TextTerms {
   let m: RegExpExecArray | null;
   while ((m = re.exec(query))) {
     const term = (m[2] ?? m[3] ?? '').trim();
-    if (!term) continue;
-    if (m[1] === '+') terms.required.push(term);
-    else if (m[1] === '-') terms.exclude.push(term);
-    else terms.include.push(term);
+    if (!term) {
+      continue;
+    }
+    if (m[1] === '+') {
+      terms.required.push(term);
+    } else if (m[1] === '-') {
+      terms.exclude.push(term);
+    } else {
+      terms.include.push(term);
+    }
   }
   return terms;
 }

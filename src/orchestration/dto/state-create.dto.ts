@@ -1,6 +1,6 @@
 import { IsIn, IsOptional, IsString } from 'class-validator';
-import { STATE_TYPES, type StateType } from '../states';
 import type { StateDetails } from '../orchestration.types';
+import { STATE_TYPES, type StateType } from '../states';
 import { IsJsonObject } from './wire-validators';
 
 /** StateCreate (docs/reference.md §1.7): `id` and `timestamp` are refused like any unknown key. */

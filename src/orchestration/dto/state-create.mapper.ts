@@ -26,7 +26,9 @@ export function stateFromCreate(
   const issues: ValidationIssue[] = [];
   for (const key of TIMESTAMP_DETAILS) {
     const value = details[key];
-    if (value == null) continue;
+    if (value == null) {
+      continue;
+    }
     if (!isTimestamp(value)) {
       issues.push({
         loc: [...loc, 'state_details', key],
@@ -34,7 +36,9 @@ export function stateFromCreate(
         type: 'datetime_parsing',
         input: value,
       });
-    } else details[key] = normalizeTimestamp(value);
+    } else {
+      details[key] = normalizeTimestamp(value);
+    }
   }
   for (const key of BOOL_DETAILS) {
     const value = details[key];
@@ -47,7 +51,9 @@ export function stateFromCreate(
       });
     }
   }
-  if (issues.length) throw new RequestValidationError(issues);
+  if (issues.length) {
+    throw new RequestValidationError(issues);
+  }
   return makeState(
     { type: dto.type, name: dto.name, message: dto.message, data: dto.data, state_details: details },
     timestamp,

@@ -5,7 +5,6 @@ import {
   ApiSchema,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { STATE_TYPES, type StateType } from '../states';
 import type {
   OrchestrationDetails,
   OrchestrationResult,
@@ -13,6 +12,7 @@ import type {
   OrchestrationStatus,
   StateDetails,
 } from '../orchestration.types';
+import { STATE_TYPES, type StateType } from '../states';
 
 /*
  * Response models of states and orchestration, named as Prefect names them in its OpenAPI document. They are

@@ -60,7 +60,9 @@ const isNonEmptyObject = (v: unknown): v is Record<string, unknown> =>
  * says which one it is, and other keys are ignored.
  */
 export function taskInputReferenceProblem(ref: unknown): string | undefined {
-  if (!isNonEmptyObject(ref)) return 'Input should be an object (a task run input reference)';
+  if (!isNonEmptyObject(ref)) {
+    return 'Input should be an object (a task run input reference)';
+  }
   const kind = ref.input_type;
   const needs: Record<string, [string, (v: unknown) => boolean, string]> = {
     task_run: ['id', (v) => isUuid(v), 'a UUID'],
@@ -81,12 +83,18 @@ export function taskInputReferenceProblem(ref: unknown): string | undefined {
 
 /** The first problem of a `task_inputs` value, with its path, or undefined when it is valid. */
 export function taskInputsProblem(value: unknown): string | undefined {
-  if (!isNonEmptyObject(value)) return 'Input should be a dictionary of parameter name to a list of inputs';
+  if (!isNonEmptyObject(value)) {
+    return 'Input should be a dictionary of parameter name to a list of inputs';
+  }
   for (const [name, refs] of Object.entries(value)) {
-    if (!Array.isArray(refs)) return `${name}: Input should be a list of task run input references`;
+    if (!Array.isArray(refs)) {
+      return `${name}: Input should be a list of task run input references`;
+    }
     for (let i = 0; i < refs.length; i++) {
       const problem = taskInputReferenceProblem(refs[i]);
-      if (problem) return `${name}[${i}]: ${problem}`;
+      if (problem) {
+        return `${name}[${i}]: ${problem}`;
+      }
     }
   }
   return undefined;

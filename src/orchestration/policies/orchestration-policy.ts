@@ -1,7 +1,7 @@
-import type { EntityManager } from 'typeorm';
 import { Injectable, Optional } from '@nestjs/common';
-import type { StateType } from '../states';
+import type { EntityManager } from 'typeorm';
 import { OrchestrationRule, type PolicyEntry, type UniversalTransform } from '../orchestration-rule';
+import type { StateType } from '../states';
 import { GLOBAL_TASK_TRANSFORMS } from '../transforms/global-task-transforms';
 import {
   backgroundTaskPolicy,
@@ -23,7 +23,9 @@ export interface TransitionRequest {
 
 /** Default: Core; `force` → Minimal; `deferred` → Background (which overrides force). */
 export function choosePolicy(request: TransitionRequest): TaskPolicyName {
-  if (request.deferred) return 'background';
+  if (request.deferred) {
+    return 'background';
+  }
   return request.force ? 'minimal' : 'core';
 }
 

@@ -16,7 +16,9 @@ export class CacheInsertion extends OrchestrationRule {
 
   override async afterTransition({ ctx, state }: RuleScope): Promise<void> {
     const cacheKey = state?.state_details.cache_key;
-    if (!state || !cacheKey) return;
+    if (!state || !cacheKey) {
+      return;
+    }
     await ctx.ports.insertCacheEntry(cacheKey, state.state_details.cache_expiration ?? null, state.id);
   }
 }

@@ -8,9 +8,13 @@ export class CacheRetrieval extends OrchestrationRule {
 
   override async beforeTransition({ ctx, state, rejectTransition }: RuleScope): Promise<void> {
     const cacheKey = state?.state_details.cache_key;
-    if (!state || !cacheKey || state.state_details.refresh_cache === true) return;
+    if (!state || !cacheKey || state.state_details.refresh_cache === true) {
+      return;
+    }
     const cached = await ctx.ports.findCachedState(cacheKey, ctx.now);
-    if (!cached) return;
+    if (!cached) {
+      return;
+    }
     const copy = makeState(
       {
         type: cached.type,

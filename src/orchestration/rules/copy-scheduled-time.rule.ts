@@ -6,7 +6,9 @@ export class CopyScheduledTime extends OrchestrationRule {
   readonly toStates = states('PENDING');
 
   override beforeTransition({ initial, state }: RuleScope): void {
-    if (!initial || !state) return;
+    if (!initial || !state) {
+      return;
+    }
     if (!state.state_details.scheduled_time) {
       state.state_details.scheduled_time = initial.state_details.scheduled_time ?? null;
     }

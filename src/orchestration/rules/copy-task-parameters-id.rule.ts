@@ -6,7 +6,9 @@ export class CopyTaskParametersID extends OrchestrationRule {
   readonly toStates = states('PENDING', 'RUNNING');
 
   override beforeTransition({ initial, state }: RuleScope): void {
-    if (!initial || !state) return;
+    if (!initial || !state) {
+      return;
+    }
     if (!state.state_details.task_parameters_id) {
       state.state_details.task_parameters_id = initial.state_details.task_parameters_id ?? null;
     }

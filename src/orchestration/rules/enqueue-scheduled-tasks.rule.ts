@@ -9,7 +9,9 @@ export class EnqueueScheduledTasks extends OrchestrationRule {
   readonly toStates = states('SCHEDULED');
 
   override afterTransition({ ctx, state }: RuleScope): void {
-    if (!state || state.state_details.deferred !== true) return;
+    if (!state || state.state_details.deferred !== true) {
+      return;
+    }
     ctx.enqueue = { queue: state.name === 'AwaitingRetry' ? 'retry' : 'scheduled' };
   }
 }

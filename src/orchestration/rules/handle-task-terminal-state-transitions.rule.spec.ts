@@ -1,5 +1,5 @@
-import { fakeContext, FakePorts, run, st } from '../orchestration.testing';
 import { ALL_STATES, OrchestrationRule, RuleScope } from '../orchestration-rule';
+import { fakeContext, FakePorts, run, st } from '../orchestration.testing';
 import { HandleTaskTerminalStateTransitions } from './handle-task-terminal-state-transitions.rule';
 
 class EnforceAbort extends OrchestrationRule {

@@ -20,7 +20,9 @@ export class HandleTaskTerminalStateTransitions extends OrchestrationRule {
     rejectTransition,
     renameState,
   }: RuleScope): Promise<void> {
-    if (!initial || !state) return;
+    if (!initial || !state) {
+      return;
+    }
     ctx.parameters.set(RUN_COUNT, ctx.run.runCount);
     if (state.type === 'CANCELLING' || state.type === 'PAUSED' || state.type === 'CRASHED') {
       abortTransition(`Run is already ${initial.type}.`);
@@ -30,15 +32,21 @@ export class HandleTaskTerminalStateTransitions extends OrchestrationRule {
       rejectTransition(null, 'This run is already completed.');
       return;
     }
-    if (!isTerminal(state.type)) ctx.run.runCount = 0;
+    if (!isTerminal(state.type)) {
+      ctx.run.runCount = 0;
+    }
     if (state.type === 'RUNNING' && ctx.run.flowRunId) {
       const flowRun = await ctx.ports.readFlowRun(ctx.run.flowRunId);
-      if (flowRun && ctx.run.flowRunRunCount < flowRun.runCount) renameState('Retrying');
+      if (flowRun && ctx.run.flowRunRunCount < flowRun.runCount) {
+        renameState('Retrying');
+      }
     }
   }
 
   override cleanup({ ctx }: RuleScope): void {
     const saved = ctx.parameters.get(RUN_COUNT);
-    if (typeof saved === 'number') ctx.run.runCount = saved;
+    if (typeof saved === 'number') {
+      ctx.run.runCount = saved;
+    }
   }
 }

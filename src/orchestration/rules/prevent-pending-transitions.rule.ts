@@ -9,10 +9,14 @@ export class PreventPendingTransitions extends OrchestrationRule {
   readonly toStates = states('PENDING');
 
   override beforeTransition({ initial, state, abortTransition }: RuleScope): void {
-    if (!initial || !state) return;
+    if (!initial || !state) {
+      return;
+    }
     if (initial.type === 'PENDING' && state.name !== initial.name && state.name !== 'Pending') {
       const details = state.state_details;
-      if (!details.scheduled_time) details.scheduled_time = initial.state_details.scheduled_time ?? null;
+      if (!details.scheduled_time) {
+        details.scheduled_time = initial.state_details.scheduled_time ?? null;
+      }
       if (!details.deployment_concurrency_lease_id) {
         details.deployment_concurrency_lease_id =
           initial.state_details.deployment_concurrency_lease_id ?? null;

@@ -7,7 +7,9 @@ export class PreventRunningTasksFromStoppedFlows extends OrchestrationRule {
   readonly toStates = states('RUNNING');
 
   override async beforeTransition({ ctx, abortTransition, rejectTransition }: RuleScope): Promise<void> {
-    if (!ctx.run.flowRunId) return;
+    if (!ctx.run.flowRunId) {
+      return;
+    }
     const flowRun = await ctx.ports.readFlowRun(ctx.run.flowRunId);
     const type = flowRun?.stateType ?? null;
     if (type === 'PAUSED' && flowRun) {
@@ -30,6 +32,8 @@ export class PreventRunningTasksFromStoppedFlows extends OrchestrationRule {
       );
       return;
     }
-    if (type !== 'RUNNING') abortTransition('The enclosing flow must be running to begin task execution.');
+    if (type !== 'RUNNING') {
+      abortTransition('The enclosing flow must be running to begin task execution.');
+    }
   }
 }

@@ -6,7 +6,11 @@ export class RenameReruns extends OrchestrationRule {
   readonly toStates = states('RUNNING');
 
   override beforeTransition({ ctx, initial, state, renameState }: RuleScope): void {
-    if (!initial || !state) return;
-    if (ctx.run.runCount > 0) renameState(initial.name === 'AwaitingRetry' ? 'Retrying' : 'Rerunning');
+    if (!initial || !state) {
+      return;
+    }
+    if (ctx.run.runCount > 0) {
+      renameState(initial.name === 'AwaitingRetry' ? 'Retrying' : 'Rerunning');
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { fromMicros } from '../../common/time/timestamp';
-import type { TaskRunPolicy } from '../orchestration.types';
 import { fakeContext, run, st, T0 } from '../orchestration.testing';
+import type { TaskRunPolicy } from '../orchestration.types';
 import { RetryFailedTasks } from './retry-failed-tasks.rule';
 
 describe(RetryFailedTasks.name, () => {

@@ -9,7 +9,9 @@ export class RetryFailedTasks extends OrchestrationRule {
   readonly toStates = states('FAILED');
 
   override beforeTransition({ ctx, state, rejectTransition }: RuleScope): void {
-    if (!state) return;
+    if (!state) {
+      return;
+    }
     const policy = normalizeTaskRunPolicy(ctx.run.empiricalPolicy);
     const runCount = ctx.run.runCount;
     const delays = policy.retry_delay;
@@ -22,8 +24,12 @@ export class RetryFailedTasks extends OrchestrationRule {
     const jitter = policy.retry_jitter_factor;
     const delay =
       jitter != null && jitter > 0 && base > 0 ? clampedPoissonInterval(base, jitter, ctx.random) : base;
-    if (state.state_details.retriable === false) return;
-    if (policy.retries == null || runCount > policy.retries) return;
+    if (state.state_details.retriable === false) {
+      return;
+    }
+    if (policy.retries == null || runCount > policy.retries) {
+      return;
+    }
     const scheduledTime = fromMicros(ctx.nowMicros + Math.round(delay * 1e6));
     const retry = makeState(
       {

@@ -7,7 +7,9 @@ export class UpdateFlowRunTrackerOnTasks extends OrchestrationRule {
   readonly toStates = states('RUNNING');
 
   override async afterTransition({ ctx }: RuleScope): Promise<void> {
-    if (!ctx.run.flowRunId) return;
+    if (!ctx.run.flowRunId) {
+      return;
+    }
     const flowRun = await ctx.ports.readFlowRun(ctx.run.flowRunId);
     if (!flowRun) {
       throw new ObjectNotFoundError(

@@ -15,8 +15,12 @@ export class WaitForScheduledTime extends OrchestrationRule {
 
   override beforeTransition({ ctx, initial, delayTransition }: RuleScope): void {
     const scheduled = initial?.state_details.scheduled_time;
-    if (!scheduled) return;
+    if (!scheduled) {
+      return;
+    }
     const secs = delaySeconds(toMicros(scheduled) - ctx.nowMicros);
-    if (secs > 0) delayTransition(secs, 'Scheduled time is in the future');
+    if (secs > 0) {
+      delayTransition(secs, 'Scheduled time is in the future');
+    }
   }
 }

@@ -9,40 +9,52 @@ import { isTerminal } from '../states';
  */
 export class SetRunStateType extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
-    if (ctx.proposedState) ctx.run.stateType = ctx.proposedState.type;
+    if (ctx.proposedState) {
+      ctx.run.stateType = ctx.proposedState.type;
+    }
   }
 }
 
 export class SetRunStateName extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
-    if (ctx.proposedState) ctx.run.stateName = ctx.proposedState.name;
+    if (ctx.proposedState) {
+      ctx.run.stateName = ctx.proposedState.name;
+    }
   }
 }
 
 export class SetRunStateTimestamp extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
-    if (ctx.proposedState) ctx.run.stateTimestamp = ctx.proposedState.timestamp;
+    if (ctx.proposedState) {
+      ctx.run.stateTimestamp = ctx.proposedState.timestamp;
+    }
   }
 }
 
 export class SetStartTime extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
-    if (proposed?.type === 'RUNNING' && ctx.run.startTime == null) ctx.run.startTime = proposed.timestamp;
+    if (proposed?.type === 'RUNNING' && ctx.run.startTime == null) {
+      ctx.run.startTime = proposed.timestamp;
+    }
   }
 }
 
 export class SetEndTime extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
-    if (!proposed) return;
+    if (!proposed) {
+      return;
+    }
     const wasFinal = isTerminal(ctx.initialType);
     const isFinal = isTerminal(proposed.type);
     if (wasFinal && !isFinal) {
       ctx.run.endTime = null;
     } else if (isFinal && ctx.run.endTime == null) {
       ctx.run.endTime = proposed.timestamp;
-      if (ctx.run.startTime == null) ctx.run.startTime = proposed.timestamp;
+      if (ctx.run.startTime == null) {
+        ctx.run.startTime = proposed.timestamp;
+      }
     }
   }
 }
@@ -51,7 +63,9 @@ export class IncrementRunTime extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
     const initial = ctx.initialState;
-    if (!proposed || initial?.type !== 'RUNNING') return;
+    if (!proposed || initial?.type !== 'RUNNING') {
+      return;
+    }
     ctx.run.totalRunTime += (toMicros(proposed.timestamp) - toMicros(initial.timestamp)) / 1e6;
   }
 }
@@ -59,7 +73,9 @@ export class IncrementRunTime extends UniversalTransform {
 export class SetExpectedStartTime extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
-    if (!proposed || ctx.run.expectedStartTime != null) return;
+    if (!proposed || ctx.run.expectedStartTime != null) {
+      return;
+    }
     ctx.run.expectedStartTime =
       proposed.type === 'SCHEDULED' && proposed.state_details.scheduled_time
         ? proposed.state_details.scheduled_time
@@ -70,8 +86,12 @@ export class SetExpectedStartTime extends UniversalTransform {
 export class SetNextScheduledStartTime extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
-    if (!proposed) return;
-    if (ctx.initialType === 'SCHEDULED') ctx.run.nextScheduledStartTime = null;
+    if (!proposed) {
+      return;
+    }
+    if (ctx.initialType === 'SCHEDULED') {
+      ctx.run.nextScheduledStartTime = null;
+    }
     if (proposed.type === 'SCHEDULED') {
       ctx.run.nextScheduledStartTime = proposed.state_details.scheduled_time ?? null;
     }
@@ -81,7 +101,9 @@ export class SetNextScheduledStartTime extends UniversalTransform {
 export class UpdateStateDetails extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
     const proposed = ctx.proposedState;
-    if (!proposed) return;
+    if (!proposed) {
+      return;
+    }
     proposed.state_details.flow_run_id = ctx.run.flowRunId;
     proposed.state_details.task_run_id = ctx.run.id;
   }
@@ -89,7 +111,9 @@ export class UpdateStateDetails extends UniversalTransform {
 
 export class IncrementTaskRunCount extends UniversalTransform {
   override before(ctx: TaskOrchestrationContext): void {
-    if (ctx.proposedState?.type === 'RUNNING') ctx.run.runCount += 1;
+    if (ctx.proposedState?.type === 'RUNNING') {
+      ctx.run.runCount += 1;
+    }
   }
 }
 

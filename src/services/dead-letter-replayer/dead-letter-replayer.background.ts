@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../../config/app-config';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { LoopService } from '../../background/loop-service';
 import { BackgroundService } from '../../background/managed-service';
-import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
+import { AppConfig } from '../../config/app-config';
 
 const BATCH = 50;
 

@@ -1,7 +1,7 @@
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { FakeClock } from '../../common/time/clock';
 import { AppConfig } from '../../config/app-config';
-import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { InMemoryEventBus } from '../../events/bus/in-memory-event-bus';
 import { ReceivedEvent } from '../../events/event.types';
 import { EventsRepository, InsertResult } from '../../events/events.repository';
@@ -37,7 +37,9 @@ class FakeRepository {
     await new Promise((r) => setImmediate(r));
     this.inFlight -= 1;
     const error = this.failWhen(events);
-    if (error) throw error;
+    if (error) {
+      throw error;
+    }
     const fresh = events.filter((e) => !this.stored.includes(e.id));
     this.stored.push(...fresh.map((e) => e.id));
     return { events: fresh.length, resources: fresh.length };
@@ -47,12 +49,9 @@ class FakeRepository {
 class FakeDeadLetters {
   letters: { source: string; reason: string; items: { payload: unknown; attempts: number }[] }[] = [];
   registerReplayHandler(): void {}
-  async record(
-    source: string,
-    reason: string,
-    items: { payload: unknown; attempts: number }[],
-  ): Promise<void> {
+  record(source: string, reason: string, items: { payload: unknown; attempts: number }[]): Promise<void> {
     this.letters.push({ source, reason, items });
+    return Promise.resolve();
   }
 }
 
@@ -160,7 +159,9 @@ describe(EventPersister.name, () => {
     repo.failWhen = () =>
       down ? Object.assign(new Error('terminating connection'), { code: '57P01' }) : undefined;
     const handled = Array.from({ length: 3 }, ev).map((e) => sut.handle(e));
-    for (let i = 0; i < 10; i++) await sut.flush(); // 10 failed attempts > MAX_FLUSH_RETRIES=3
+    for (let i = 0; i < 10; i++) {
+      await sut.flush();
+    } // 10 failed attempts > MAX_FLUSH_RETRIES=3
     expect(sut.depth).toBe(3);
     expect(deadLetters.letters).toHaveLength(0);
     expect(sut.health().detail).toContain('database unavailable, 3 events buffered');

@@ -1,14 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter } from 'prom-client';
+import { BatchingConsumer } from '../../background/batching/batching-consumer';
+import { watchCatchUp } from '../../background/batching/catch-up';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
+import { BackgroundService, ManagedService } from '../../background/managed-service';
 import { sleep } from '../../common/async/deferred';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Clock } from '../../common/time/clock';
 import { toMicros } from '../../common/time/timestamp';
 import { AppConfig } from '../../config/app-config';
-import { BatchingConsumer } from '../../background/batching/batching-consumer';
-import { watchCatchUp } from '../../background/batching/catch-up';
-import { BackgroundService, ManagedService } from '../../background/managed-service';
-import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
 import { EventBus, Subscription } from '../../events/bus/event-bus';
 import { parseReceivedEvent } from '../../events/event.schema';
 import { ReceivedEvent } from '../../events/event.types';
@@ -98,10 +98,13 @@ export class EventPersister extends ManagedService {
           const result = await this.repository.insertMany(events, recorded);
           outcomes.inc({ outcome: 'stored' }, result.events);
           const duplicates = events.length - result.events;
-          if (duplicates > 0) outcomes.inc({ outcome: 'duplicate' }, duplicates);
+          if (duplicates > 0) {
+            outcomes.inc({ outcome: 'duplicate' }, duplicates);
+          }
           const recordedMicros = toMicros(recorded);
-          for (const e of events)
+          for (const e of events) {
             lagSeconds.observe(Math.max(0, (recordedMicros - toMicros(e.received)) / 1e6));
+          }
         },
         deadLetter: async (items, reason) => {
           await this.deadLetters.record(
@@ -114,8 +117,12 @@ export class EventPersister extends ManagedService {
         onFlushed: ({ ok, items, seconds }) => {
           batchSizes.observe(items.length);
           flushSeconds.observe(seconds);
-          if (!ok) flushFailures.inc();
-          if (this.consumer.depth < config.eventPersister.queueMaxSize * 0.5) this.warnedCapacity = false;
+          if (!ok) {
+            flushFailures.inc();
+          }
+          if (this.consumer.depth < config.eventPersister.queueMaxSize * 0.5) {
+            this.warnedCapacity = false;
+          }
         },
         onProblem: (detail) => this.reportProblem(detail),
       },
@@ -190,7 +197,9 @@ export class EventPersister extends ManagedService {
       ...this.config.events,
       maximumSizeBytes: Number.MAX_SAFE_INTEGER,
     });
-    if ('issues' in parsed) throw new Error(`not an event: ${parsed.issues.map((i) => i.msg).join('; ')}`);
+    if ('issues' in parsed) {
+      throw new Error(`not an event: ${parsed.issues.map((i) => i.msg).join('; ')}`);
+    }
     const stored = this.handle(parsed.event);
     await this.flush();
     await stored;

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter } from 'prom-client';
+import { LoopService } from '../../background/loop-service';
+import { BackgroundService } from '../../background/managed-service';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Clock } from '../../common/time/clock';
 import { fromMicros } from '../../common/time/timestamp';
 import { AppConfig } from '../../config/app-config';
-import { LoopService } from '../../background/loop-service';
-import { BackgroundService } from '../../background/managed-service';
 import { EventsRepository } from '../../events/events.repository';
 
 export interface RetentionRun {
@@ -89,12 +89,16 @@ export class EventRetentionService extends LoopService {
     await this.drainBatches(DELETE_OLD_EVENTS, [cutoff], run, 'events');
     for (const [event, seconds] of Object.entries(this.config.dbVacuum.eventRetentionOverrides)) {
       const effective = Math.min(seconds, retention);
-      if (effective >= retention) continue; // the global pass already covers it
+      if (effective >= retention) {
+        continue;
+      } // the global pass already covers it
       const typeCutoff = fromMicros(now - Math.round(effective * 1e6));
       await this.drainBatches(DELETE_OLD_EVENTS_OF_TYPE, [typeCutoff, undefined, event], run);
     }
     this.lastRun = run;
-    if (run.events || run.resources) this.logger.log({ msg: 'old events deleted', ...run });
+    if (run.events || run.resources) {
+      this.logger.log({ msg: 'old events deleted', ...run });
+    }
     return run;
   }
 
@@ -115,10 +119,18 @@ export class EventRetentionService extends LoopService {
       const resources = countAs === 'resources' ? Number(row.events) : Number(row.resources);
       run.events += events;
       run.resources += resources;
-      if (events) this.deleted.inc({ table: 'events' }, events);
-      if (resources) this.deleted.inc({ table: 'event_resources' }, resources);
-      if ((countAs === 'resources' ? resources : events) < batchSize) return;
-      if (this.status === 'stopping') return;
+      if (events) {
+        this.deleted.inc({ table: 'events' }, events);
+      }
+      if (resources) {
+        this.deleted.inc({ table: 'event_resources' }, resources);
+      }
+      if ((countAs === 'resources' ? resources : events) < batchSize) {
+        return;
+      }
+      if (this.status === 'stopping') {
+        return;
+      }
     }
   }
 }

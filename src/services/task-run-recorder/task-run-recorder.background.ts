@@ -1,4 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { watchCatchUp } from '../../background/batching/catch-up';
+import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
+import { BackgroundService, ManagedService } from '../../background/managed-service';
 import { InvalidRequestError } from '../../common/errors/domain.error';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Clock } from '../../common/time/clock';
@@ -7,9 +10,6 @@ import { EventBus, Subscription } from '../../events/bus/event-bus';
 import { ReceivedEvent } from '../../events/event.types';
 import { TaskRunBulkWriter } from '../../task-runs/bulk/task-run-bulk.writer';
 import { InvalidTaskRunEventError } from '../../task-runs/bulk/task-run-event.mapper';
-import { DeadLettersService } from '../../background/dead-letters/dead-letters.service';
-import { BackgroundService, ManagedService } from '../../background/managed-service';
-import { watchCatchUp } from '../../background/batching/catch-up';
 import { TaskRunRecorderConsumer } from './task-run-recorder.consumer';
 
 export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';
@@ -98,7 +98,9 @@ export class TaskRunRecorder extends ManagedService {
     try {
       await this.writer.recordBulkTaskRunEvents([payload as ReceivedEvent]);
     } catch (err) {
-      if (err instanceof InvalidTaskRunEventError) throw new InvalidRequestError(err.message);
+      if (err instanceof InvalidTaskRunEventError) {
+        throw new InvalidRequestError(err.message);
+      }
       throw err;
     }
   }
@@ -151,7 +153,9 @@ export class TaskRunRecorder extends ManagedService {
         duration.observe(seconds);
         if (ok) {
           recorded.inc(events);
-          if (lagSeconds !== undefined) lag.set(lagSeconds);
+          if (lagSeconds !== undefined) {
+            lag.set(lagSeconds);
+          }
         }
       },
       onDeadLettered: (count) => deadLettered.inc(count),

@@ -56,14 +56,16 @@ describe(TaskRunRecorderConsumer.name, () => {
 
   const event = (i = 0) => taskRunEvent({ taskRunId: randomUUID(), type: 'RUNNING', occurred: at(i) });
 
-  beforeAll(() => Logger.overrideLogger(false)); // failures are expected here; keep the output quiet
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  }); // failures are expected here; keep the output quiet
 
   beforeEach(() => {
     clock = new FakeClock();
     written = [];
-    write = jest.fn(async (events: ReceivedEvent[]) => void written.push(events));
+    write = jest.fn((events: ReceivedEvent[]) => Promise.resolve(void written.push(events)));
     deadLetters = [];
-    deadLetter = jest.fn(async (items, reason) => void deadLetters.push({ items, reason }));
+    deadLetter = jest.fn((items, reason) => Promise.resolve(void deadLetters.push({ items, reason })));
     flushed = [];
     problems = [];
   });
@@ -143,7 +145,7 @@ describe(TaskRunRecorderConsumer.name, () => {
   it('should dead-letter an event that cannot be mapped at once, without writing it', async () => {
     const { sut, bus } = make({ batchSize: 1 });
     const bad = event();
-    delete (bad.payload as any).task_run;
+    delete bad.payload.task_run;
     await bus.publish([bad]);
     await sut.flush();
     expect(write).not.toHaveBeenCalled();
@@ -187,9 +189,12 @@ describe(TaskRunRecorderConsumer.name, () => {
   it('should isolate a poison event so that the rest of its batch is recorded', async () => {
     const { sut, bus } = make({ batchSize: 5, maxPersistRetries: 3 });
     const poison = event(2);
-    write.mockImplementation(async (events) => {
-      if (events.some((e) => e.id === poison.id)) throw dbError('23503');
+    write.mockImplementation((events) => {
+      if (events.some((e) => e.id === poison.id)) {
+        return Promise.reject(dbError('23503'));
+      }
       written.push(events);
+      return Promise.resolve();
     });
     const good = [event(0), event(1), event(3), event(4)];
     const settled = bus.publish([good[0], good[1], poison, good[2], good[3]]);
@@ -266,13 +271,18 @@ describe(TaskRunRecorderConsumer.name, () => {
   it('should keep events through a database outage longer than maxPersistRetries, dead-lettering none', async () => {
     const { sut, bus } = make({ batchSize: 10, maxPersistRetries: 2 });
     let down = true;
-    write.mockImplementation(async (events) => {
-      if (down) throw dbError('08006');
+    write.mockImplementation((events) => {
+      if (down) {
+        return Promise.reject(dbError('08006'));
+      }
       written.push(events);
+      return Promise.resolve();
     });
     const e = event();
     const settled = bus.publish([e]);
-    for (let i = 0; i < 5; i++) await sut.flush();
+    for (let i = 0; i < 5; i++) {
+      await sut.flush();
+    }
     expect(deadLetters).toEqual([]);
     expect(sut.depth).toBe(1);
     down = false;

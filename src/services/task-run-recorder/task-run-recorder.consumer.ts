@@ -1,3 +1,4 @@
+import { BatchingConsumer } from '../../background/batching/batching-consumer';
 import { Clock } from '../../common/time/clock';
 import { toMicros } from '../../common/time/timestamp';
 import { ReceivedEvent } from '../../events/event.types';
@@ -6,7 +7,6 @@ import {
   InvalidTaskRunEventError,
   isRecordableTaskRunEvent,
 } from '../../task-runs/bulk/task-run-event.mapper';
-import { BatchingConsumer } from '../../background/batching/batching-consumer';
 
 export interface RecorderConsumerOptions {
   /** Flush when this many events are queued (`…_TASK_RUN_RECORDER_BATCH_SIZE`). */
@@ -68,7 +68,9 @@ export class TaskRunRecorderConsumer {
           ),
         isPermanent: (err) => err instanceof InvalidTaskRunEventError,
         onFlushed: ({ ok, items, seconds }) => {
-          if (!ok) return hooks.onFlushed?.({ ok, events: items.length, seconds });
+          if (!ok) {
+            return hooks.onFlushed?.({ ok, events: items.length, seconds });
+          }
           const now = hooks.clock.nowMicros();
           const oldest = Math.min(...items.map((e) => toMicros(e.received)));
           hooks.onFlushed?.({ ok, events: items.length, seconds, lagSeconds: (now - oldest) / 1e6 });
@@ -85,12 +87,18 @@ export class TaskRunRecorderConsumer {
 
   /** The bus handler. */
   readonly handle = async (event: ReceivedEvent): Promise<void> => {
-    if (!isRecordableTaskRunEvent(event)) return;
-    if (this.closed) throw new Error('the task run recorder is stopping');
+    if (!isRecordableTaskRunEvent(event)) {
+      return;
+    }
+    if (this.closed) {
+      throw new Error('the task run recorder is stopping');
+    }
     try {
       dbRecordableTaskRunFromEvent(event);
     } catch (err) {
-      if (!(err instanceof InvalidTaskRunEventError)) throw err;
+      if (!(err instanceof InvalidTaskRunEventError)) {
+        throw err;
+      }
       await this.hooks.deadLetter([{ event, attempts: 1 }], err.message);
       this.hooks.onDeadLettered?.(1);
       return;

@@ -75,10 +75,15 @@ export function coalesce(records: RecordableTaskRun[]): RunGroup[] {
   const owner = new Map<string, number>();
   sorted.forEach((record, i) => {
     for (const key of [idKey(record.row.id), naturalKey(record.row)]) {
-      if (key === undefined) continue;
+      if (key === undefined) {
+        continue;
+      }
       const other = owner.get(key);
-      if (other === undefined) owner.set(key, i);
-      else parent[find(i)] = find(other);
+      if (other === undefined) {
+        owner.set(key, i);
+      } else {
+        parent[find(i)] = find(other);
+      }
     }
   });
 
@@ -86,7 +91,9 @@ export function coalesce(records: RecordableTaskRun[]): RunGroup[] {
   sorted.forEach((record, i) => {
     const root = find(i);
     let group = groups.get(root);
-    if (!group) groups.set(root, (group = { records: [], keys: [] }));
+    if (!group) {
+      groups.set(root, (group = { records: [], keys: [] }));
+    }
     group.records.push(record);
   });
   for (const group of groups.values()) {
@@ -94,7 +101,9 @@ export function coalesce(records: RecordableTaskRun[]): RunGroup[] {
     for (const r of group.records) {
       keys.add(idKey(r.row.id));
       const nk = naturalKey(r.row);
-      if (nk) keys.add(nk);
+      if (nk) {
+        keys.add(nk);
+      }
     }
     group.keys = [...keys].sort();
   }
@@ -110,9 +119,13 @@ export function mergeGroup(records: RecordableTaskRun[], existingStateMicros?: n
   const latest = records[records.length - 1];
   const applicable =
     existingStateMicros === undefined ? records : records.filter((r) => r.stateMicros > existingStateMicros);
-  if (applicable.length <= 1) return { ...latest.row };
+  if (applicable.length <= 1) {
+    return { ...latest.row };
+  }
   const merged = {} as TaskRunUpsertRow;
-  for (const r of applicable) Object.assign(merged, r.row);
+  for (const r of applicable) {
+    Object.assign(merged, r.row);
+  }
   return merged;
 }
 
@@ -137,7 +150,9 @@ export function indexExisting(rows: ExistingRun[]): ExistingIndex {
   for (const row of rows) {
     byId.set(idKey(row.id), row);
     const nk = naturalKey(row);
-    if (nk) byNaturalKey.set(nk, row);
+    if (nk) {
+      byNaturalKey.set(nk, row);
+    }
   }
   return { byId, byNaturalKey };
 }
@@ -179,7 +194,9 @@ export function planUpsert(group: RunGroup, index: ExistingIndex): PlannedUpsert
 
 export function compareKeys(a: string[], b: string[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+    if (a[i] !== b[i]) {
+      return a[i] < b[i] ? -1 : 1;
+    }
   }
   return a.length - b.length;
 }
@@ -199,19 +216,31 @@ class StatementBuilder {
   constructor(readonly target: ConflictTarget) {}
 
   accepts(upsert: PlannedUpsert, maxRows: number): boolean {
-    if (this.upserts.length === 0) return true;
-    if (upsert.target !== this.target || this.upserts.length >= maxRows) return false;
-    if (this.targets.has(upsert.sortKey.join('\u0000'))) return false;
+    if (this.upserts.length === 0) {
+      return true;
+    }
+    if (upsert.target !== this.target || this.upserts.length >= maxRows) {
+      return false;
+    }
+    if (this.targets.has(upsert.sortKey.join('\u0000'))) {
+      return false;
+    }
     const first = this.upserts[0].row;
     for (const column of Object.keys(TASK_RUN_COLUMNS) as TaskRunColumn[]) {
       const has = column in upsert.row;
       if (!FILLABLE_COLUMNS.has(column)) {
-        if (has !== column in first) return false;
+        if (has !== column in first) {
+          return false;
+        }
         continue;
       }
       // An explicit NULL cannot share a statement with an omission: COALESCE would keep the old value.
-      if (has && upsert.row[column] === null && this.omitted.has(column)) return false;
-      if (!has && this.explicitNull.has(column)) return false;
+      if (has && upsert.row[column] === null && this.omitted.has(column)) {
+        return false;
+      }
+      if (!has && this.explicitNull.has(column)) {
+        return false;
+      }
     }
     return true;
   }
@@ -220,8 +249,11 @@ class StatementBuilder {
     this.upserts.push(upsert);
     this.targets.add(upsert.sortKey.join('\u0000'));
     for (const column of FILLABLE_COLUMNS) {
-      if (!(column in upsert.row)) this.omitted.add(column);
-      else if (upsert.row[column] === null) this.explicitNull.add(column);
+      if (!(column in upsert.row)) {
+        this.omitted.add(column);
+      } else if (upsert.row[column] === null) {
+        this.explicitNull.add(column);
+      }
     }
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { isIntegrityError } from '../../common/errors/db-errors';
-import { ReceivedEvent } from '../../events/event.types';
 import { generateRunName } from '../../common/names/run-name';
+import { ReceivedEvent } from '../../events/event.types';
 import { NaturalKey, TaskRunsRepository } from '../task-runs.repository';
 import {
   coalesce,
@@ -93,13 +93,17 @@ export class TaskRunBulkWriter {
    */
   async recordBulkTaskRunEvents(events: ReceivedEvent[]): Promise<BulkRecordResult> {
     const records = events.map((event) => dbRecordableTaskRunFromEvent(event));
-    if (!records.length) return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
+    if (!records.length) {
+      return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await this.repository.transaction((em) => this.attempt(em, records));
         return { ...result, attempts: attempt };
       } catch (err) {
-        if (attempt >= 2 || !isRecorderRace(err)) throw err;
+        if (attempt >= 2 || !isRecorderRace(err)) {
+          throw err;
+        }
         this.raceRetries += 1;
         this.logger.debug({ msg: 'race with another recorder, retrying once', error: String(err) });
       }
@@ -119,11 +123,15 @@ export class TaskRunBulkWriter {
     for (const statement of planStatements(upserts)) {
       const returned = await this.upsert(em, statement);
       for (const u of statement.upserts) {
-        if (u.target === 'id') canonical.set(u, u.row.id);
-        else {
+        if (u.target === 'id') {
+          canonical.set(u, u.row.id);
+        } else {
           const id = returned.get(naturalKey(u.row)!);
-          if (id) canonical.set(u, id);
-          else unresolved.push(u); // not updated (the row is newer): re-select its id below
+          if (id) {
+            canonical.set(u, id);
+          } else {
+            unresolved.push(u);
+          } // not updated (the row is newer): re-select its id below
         }
       }
     }
@@ -135,7 +143,9 @@ export class TaskRunBulkWriter {
       const ids = new Map(rows.map((r) => [naturalKey(r)!, r.id]));
       for (const u of unresolved) {
         const id = ids.get(naturalKey(u.row)!);
-        if (!id) throw new Error(`task run ${naturalKey(u.row)} vanished during the upsert`);
+        if (!id) {
+          throw new Error(`task run ${naturalKey(u.row)} vanished during the upsert`);
+        }
         canonical.set(u, id);
       }
     }
@@ -188,7 +198,9 @@ export class TaskRunBulkWriter {
     const ids = new Map<string, string>();
     for (const r of returned) {
       const nk = naturalKey(r);
-      if (nk) ids.set(nk, r.id);
+      if (nk) {
+        ids.set(nk, r.id);
+      }
     }
     return ids;
   }

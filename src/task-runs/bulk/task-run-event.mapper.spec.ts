@@ -7,6 +7,15 @@ import {
   taskRunFromEvent,
 } from './task-run-event.mapper';
 
+/** An event as raw JSON, to break on purpose: the mapper's input is untrusted wire data. */
+interface RawEvent {
+  resource: Record<string, unknown>;
+  related: unknown[];
+  occurred: unknown;
+  payload: { validated_state?: Record<string, unknown>; task_run?: Record<string, unknown> };
+}
+const raw = (e: object): RawEvent => e as RawEvent;
+
 describe('task-run event mapper', () => {
   const taskRunId = randomUUID();
   const flowRunId = randomUUID();
@@ -69,7 +78,7 @@ describe('task-run event mapper', () => {
         occurred: at(0),
         data: { storage_key: 'k' },
       });
-      (e.payload.validated_state as any).state_details = { cache_key: 'c', task_run_id: randomUUID() };
+      raw(e).payload.validated_state!.state_details = { cache_key: 'c', task_run_id: randomUUID() };
       const sut = taskRunFromEvent(e);
       expect(sut.state.stateDetails).toEqual({
         cache_key: 'c',
@@ -81,7 +90,7 @@ describe('task-run event mapper', () => {
 
     it('should derive a missing state name from the type', () => {
       const e = taskRunEvent({ taskRunId, type: 'CANCELLING', occurred: at(0) });
-      (e.payload.validated_state as any).name = null;
+      raw(e).payload.validated_state!.name = null;
       expect(taskRunFromEvent(e).state.name).toBe('Cancelling');
     });
 
@@ -108,33 +117,33 @@ describe('task-run event mapper', () => {
     it.each([
       [
         'a resource that is not a task run',
-        (e: any) => (e.resource['prefect.resource.id'] = 'prefect.flow-run.x'),
+        (e: RawEvent) => (e.resource['prefect.resource.id'] = 'prefect.flow-run.x'),
       ],
       [
         'a task-run id that is not a UUID',
-        (e: any) => (e.resource['prefect.resource.id'] = 'prefect.task-run.nope'),
+        (e: RawEvent) => (e.resource['prefect.resource.id'] = 'prefect.task-run.nope'),
       ],
       [
         'a malformed flow-run resource',
-        (e: any) =>
+        (e: RawEvent) =>
           e.related.push({
             'prefect.resource.id': 'prefect.flow-run.1',
             'prefect.resource.role': 'flow-run',
           }),
       ],
-      ['no validated_state', (e: any) => delete e.payload.validated_state],
-      ['no task_run', (e: any) => delete e.payload.task_run],
-      ['an unknown state type', (e: any) => (e.payload.validated_state.type = 'DONE')],
-      ['no task_key', (e: any) => delete e.payload.task_run.task_key],
-      ['no dynamic_key', (e: any) => delete e.payload.task_run.dynamic_key],
-      ['a bad datetime', (e: any) => (e.payload.task_run.start_time = 'yesterday')],
-      ['tags that are not strings', (e: any) => (e.payload.task_run.tags = [1])],
-      ['a negative run_count', (e: any) => (e.payload.task_run.run_count = -1)],
-      ['null tags', (e: any) => (e.payload.task_run.tags = null)],
-      ['a bad occurred', (e: any) => (e.occurred = 'then')],
+      ['no validated_state', (e: RawEvent) => delete e.payload.validated_state],
+      ['no task_run', (e: RawEvent) => delete e.payload.task_run],
+      ['an unknown state type', (e: RawEvent) => (e.payload.validated_state!.type = 'DONE')],
+      ['no task_key', (e: RawEvent) => delete e.payload.task_run!.task_key],
+      ['no dynamic_key', (e: RawEvent) => delete e.payload.task_run!.dynamic_key],
+      ['a bad datetime', (e: RawEvent) => (e.payload.task_run!.start_time = 'yesterday')],
+      ['tags that are not strings', (e: RawEvent) => (e.payload.task_run!.tags = [1])],
+      ['a negative run_count', (e: RawEvent) => (e.payload.task_run!.run_count = -1)],
+      ['null tags', (e: RawEvent) => (e.payload.task_run!.tags = null)],
+      ['a bad occurred', (e: RawEvent) => (e.occurred = 'then')],
     ])('should refuse an event with %s', (_, mutate) => {
       const e = taskRunEvent({ taskRunId, type: 'RUNNING', occurred: at(0) });
-      mutate(e);
+      mutate(raw(e));
       expect(() => taskRunFromEvent(e)).toThrow(InvalidTaskRunEventError);
     });
   });

@@ -1,6 +1,6 @@
-import { ReceivedEvent } from '../../events/event.types';
 import { normalizeTimestamp, Timestamp, toMicros } from '../../common/time/timestamp';
 import { isUuid } from '../../common/validation/uuid';
+import { ReceivedEvent } from '../../events/event.types';
 import { defaultStateName, isStateType, StateType } from '../../orchestration/states';
 
 /**
@@ -144,7 +144,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function uuidFromResource(value: string | undefined, prefix: string): string | undefined {
-  if (typeof value !== 'string' || !value.startsWith(prefix)) return undefined;
+  if (typeof value !== 'string' || !value.startsWith(prefix)) {
+    return undefined;
+  }
   const id = value.slice(prefix.length);
   return isUuid(id) ? id.toLowerCase() : undefined;
 }
@@ -152,13 +154,19 @@ function uuidFromResource(value: string | undefined, prefix: string): string | u
 type FieldParser = (value: unknown) => unknown;
 
 const text: FieldParser = (v) => {
-  if (typeof v !== 'string') throw new Error('must be a string');
+  if (typeof v !== 'string') {
+    throw new Error('must be a string');
+  }
   return v;
 };
 const nullableText: FieldParser = (v) => (v === null ? null : text(v));
 const timestamp: FieldParser = (v) => {
-  if (v === null) return null;
-  if (typeof v !== 'string') throw new Error('must be an ISO-8601 datetime');
+  if (v === null) {
+    return null;
+  }
+  if (typeof v !== 'string') {
+    throw new Error('must be an ISO-8601 datetime');
+  }
   return normalizeTimestamp(v);
 };
 const count: FieldParser = (v) => {
@@ -168,17 +176,22 @@ const count: FieldParser = (v) => {
   return v;
 };
 const object: FieldParser = (v) => {
-  if (!isPlainObject(v)) throw new Error('must be an object');
+  if (!isPlainObject(v)) {
+    throw new Error('must be an object');
+  }
   return v;
 };
 const nullableObject: FieldParser = (v) => (v === null ? null : object(v));
 const stringList: FieldParser = (v) => {
-  if (!Array.isArray(v) || v.some((t) => typeof t !== 'string')) throw new Error('must be a list of strings');
-  return v;
+  if (!Array.isArray(v) || v.some((t) => typeof t !== 'string')) {
+    throw new Error('must be a list of strings');
+  }
+  return v as string[];
 };
 const seconds: FieldParser = (v) => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
     throw new Error('must be a number of seconds ≥ 0');
+  }
   return v;
 };
 
@@ -208,37 +221,52 @@ export function taskRunFromEvent(event: ReceivedEvent): TaskRunFromEvent {
   const fail = (reason: string): never => {
     throw new InvalidTaskRunEventError(eventId, reason);
   };
-  if (!isUuid(event?.id)) fail('the event id must be a UUID');
+  if (!isUuid(event?.id)) {
+    fail('the event id must be a UUID');
+  }
 
   const id = uuidFromResource(event.resource?.['prefect.resource.id'], TASK_RUN_RESOURCE_PREFIX);
-  if (!id)
+  if (!id) {
     fail(
       `resource id ${JSON.stringify(event.resource?.['prefect.resource.id'])} is not prefect.task-run.<uuid>`,
     );
+  }
 
   let flowRunId: string | null = null;
   const flowRun = (event.related ?? []).find((r) => r?.['prefect.resource.role'] === 'flow-run');
   if (flowRun) {
     flowRunId = uuidFromResource(flowRun['prefect.resource.id'], FLOW_RUN_RESOURCE_PREFIX) ?? null;
-    if (!flowRunId)
+    if (!flowRunId) {
       fail(
         `related flow-run ${JSON.stringify(flowRun['prefect.resource.id'])} is not prefect.flow-run.<uuid>`,
       );
+    }
   }
 
   const payload = isPlainObject(event.payload) ? event.payload : {};
   const validated = payload.validated_state;
   const taskRun = payload.task_run;
-  if (!isPlainObject(validated)) fail('payload.validated_state is missing');
-  if (!isPlainObject(taskRun)) fail('payload.task_run is missing');
+  if (!isPlainObject(validated)) {
+    fail('payload.validated_state is missing');
+  }
+  if (!isPlainObject(taskRun)) {
+    fail('payload.task_run is missing');
+  }
   const v = validated as Record<string, unknown>;
 
-  if (!isStateType(v.type)) fail(`validated_state.type ${JSON.stringify(v.type)} is not a state type`);
+  if (!isStateType(v.type)) {
+    fail(`validated_state.type ${JSON.stringify(v.type)} is not a state type`);
+  }
   const type = v.type as StateType;
-  if (v.name != null && typeof v.name !== 'string') fail('validated_state.name must be a string');
-  if (v.message != null && typeof v.message !== 'string') fail('validated_state.message must be a string');
-  if (v.state_details != null && !isPlainObject(v.state_details))
+  if (v.name != null && typeof v.name !== 'string') {
+    fail('validated_state.name must be a string');
+  }
+  if (v.message != null && typeof v.message !== 'string') {
+    fail('validated_state.message must be a string');
+  }
+  if (v.state_details != null && !isPlainObject(v.state_details)) {
     fail('validated_state.state_details must be an object');
+  }
 
   let occurred: Timestamp;
   try {
@@ -263,24 +291,34 @@ export function taskRunFromEvent(event: ReceivedEvent): TaskRunFromEvent {
 
   const fields: Partial<Record<PayloadField, unknown>> = {};
   for (const [key, parse] of Object.entries(PAYLOAD_FIELDS) as [PayloadField, FieldParser][]) {
-    if (!Object.prototype.hasOwnProperty.call(taskRun, key)) continue;
+    if (!Object.prototype.hasOwnProperty.call(taskRun, key)) {
+      continue;
+    }
     const raw = (taskRun as Record<string, unknown>)[key];
     // A null or empty name is "no name" (docs/reference.md §1.7): keep the stored one, or a fresh slug for a new run.
-    if (key === 'name' && (raw === null || raw === '')) continue;
+    if (key === 'name' && (raw === null || raw === '')) {
+      continue;
+    }
     try {
       fields[key] = parse(raw);
     } catch (err) {
       fail(`task_run.${key} ${(err as Error).message}`);
     }
   }
-  if (fields.task_key === undefined) fail('task_run.task_key is required');
-  if (fields.dynamic_key === undefined) fail('task_run.dynamic_key is required');
+  if (fields.task_key === undefined) {
+    fail('task_run.task_key is required');
+  }
+  if (fields.dynamic_key === undefined) {
+    fail('task_run.dynamic_key is required');
+  }
 
   return { id: id!, flowRunId, state, fields };
 }
 
 function toSql(column: PayloadField, value: unknown): SqlValue {
-  if (value === null) return null;
+  if (value === null) {
+    return null;
+  }
   switch (TASK_RUN_COLUMNS[column]) {
     case 'jsonb':
       return JSON.stringify(value);

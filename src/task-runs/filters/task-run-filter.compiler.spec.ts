@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import { FilterTaskRunsDto } from '../dto/task-runs.dto';
 import { SqlParams } from '../../database/sql-params';
+import { FilterTaskRunsDto } from '../dto/task-runs.dto';
 import { compileTaskRunWhere, orderBy } from './task-run-filter.compiler';
 
 const compile = (body: Record<string, unknown>) => {

@@ -1,4 +1,5 @@
 import { normalizeTimestamp } from '../../common/time/timestamp';
+import { combine, SqlParams } from '../../database/sql-params';
 import type {
   DeploymentFilterDto,
   FlowFilterDto,
@@ -11,7 +12,6 @@ import type {
   TimeRangeFilter,
   TimeRangeNullFilter,
 } from '../dto/filters.dto';
-import { combine, SqlParams } from '../../database/sql-params';
 
 /*
  * Compiles the filter objects of docs/reference.md §1.8 to parameterised SQL over the aliases `tr` (task_run),
@@ -21,7 +21,9 @@ import { combine, SqlParams } from '../../database/sql-params';
 const ts = (p: SqlParams, v: string) => p.add(normalizeTimestamp(v), 'timestamptz');
 
 function nameFilter(col: string, f: NameAnyLikeFilter | null | undefined, p: SqlParams): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   return combine([
     f.any_ != null ? `${col} = ANY(${p.add(f.any_, 'text[]')})` : null,
     f.like_ != null ? `${col} ILIKE '%' || ${p.add(f.like_, 'text')} || '%'` : null,
@@ -33,7 +35,9 @@ function tagsFilter(
   f: TagsFilter | TagsAnyFilter | null | undefined,
   p: SqlParams,
 ): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   const any = 'any_' in f ? f.any_ : undefined;
   return combine(
     [
@@ -50,7 +54,9 @@ function timeFilter(
   f: TimeRangeFilter | TimeRangeNullFilter | null | undefined,
   p: SqlParams,
 ): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   const isNull = 'is_null_' in f ? f.is_null_ : undefined;
   return combine([
     f.before_ != null ? `${col} <= ${ts(p, f.before_)}` : null,
@@ -60,9 +66,13 @@ function timeFilter(
 }
 
 function anyOf(col: string, values: unknown[] | null | undefined, cast: string, p: SqlParams): string | null {
-  if (values == null) return null;
+  if (values == null) {
+    return null;
+  }
   // One value: a plain equality, so a (col, sort column) index also gives the order (`= ANY(array)` does not).
-  if (values.length === 1 && cast.endsWith('[]')) return `${col} = ${p.add(values[0], cast.slice(0, -2))}`;
+  if (values.length === 1 && cast.endsWith('[]')) {
+    return `${col} = ${p.add(values[0], cast.slice(0, -2))}`;
+  }
   return `${col} = ANY(${p.add(values, cast)})`;
 }
 
@@ -77,14 +87,19 @@ function notAnyOf(
 }
 
 export function compileTaskRunFilter(f: TaskRunFilterDto | null | undefined, p: SqlParams): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   const flowRunId = f.flow_run_id;
   let flowRunIdSql: string | null = null;
   if (flowRunId) {
-    if (flowRunId.is_null_ === true) flowRunIdSql = 'tr.flow_run_id IS NULL';
-    else if (flowRunId.is_null_ === false && flowRunId.any_ == null)
+    if (flowRunId.is_null_ === true) {
+      flowRunIdSql = 'tr.flow_run_id IS NULL';
+    } else if (flowRunId.is_null_ === false && flowRunId.any_ == null) {
       flowRunIdSql = 'tr.flow_run_id IS NOT NULL';
-    else flowRunIdSql = anyOf('tr.flow_run_id', flowRunId.any_, 'uuid[]', p);
+    } else {
+      flowRunIdSql = anyOf('tr.flow_run_id', flowRunId.any_, 'uuid[]', p);
+    }
   }
   const state = f.state;
   return combine(
@@ -114,7 +129,9 @@ export function compileTaskRunFilter(f: TaskRunFilterDto | null | undefined, p: 
 }
 
 export function compileFlowRunFilter(f: FlowRunFilterDto | null | undefined, p: SqlParams): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   const idNull = (
     col: string,
     x: { any_?: string[] | null; is_null_?: boolean | null; operator?: 'and_' | 'or_' } | null | undefined,
@@ -189,7 +206,9 @@ export function compileFlowRunFilter(f: FlowRunFilterDto | null | undefined, p: 
 }
 
 export function compileFlowFilter(f: FlowFilterDto | null | undefined, p: SqlParams): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   return combine(
     [
       f.id
@@ -209,7 +228,9 @@ export function compileDeploymentFilter(
   f: DeploymentFilterDto | null | undefined,
   p: SqlParams,
 ): string | null {
-  if (!f) return null;
+  if (!f) {
+    return null;
+  }
   const limit = f.concurrency_limit;
   const like = f.flow_or_deployment_name?.like_;
   return combine(

@@ -47,6 +47,8 @@ export function logout(): void {
 export function authorizationHeader(token: string): string {
   const bytes = new TextEncoder().encode(token);
   let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
+  for (const b of bytes) {
+    binary += String.fromCharCode(b);
+  }
   return `Basic ${btoa(binary)}`;
 }

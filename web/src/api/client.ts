@@ -19,16 +19,26 @@ export class ApiError extends Error {
 }
 
 function kindOf(status: number): ApiErrorKind {
-  if (status === 401) return 'unauthorized';
-  if (status === 503) return 'unavailable';
-  if (status === 404) return 'not-found';
-  if (status === 409 || status === 422 || status === 400 || status === 423) return 'invalid';
+  if (status === 401) {
+    return 'unauthorized';
+  }
+  if (status === 503) {
+    return 'unavailable';
+  }
+  if (status === 404) {
+    return 'not-found';
+  }
+  if (status === 409 || status === 422 || status === 400 || status === 423) {
+    return 'invalid';
+  }
   return 'server';
 }
 
 /** A readable sentence from a Prefect-shaped error body (422 `exception_detail`, `detail`, …). */
 function messageOf(status: number, body: unknown): string {
-  if (status === 503) return 'The API is up but cannot reach its database; data will come back when it does.';
+  if (status === 503) {
+    return 'The API is up but cannot reach its database; data will come back when it does.';
+  }
   if (body && typeof body === 'object') {
     const b = body as { detail?: unknown; exception_detail?: unknown; exception_message?: unknown };
     if (Array.isArray(b.exception_detail) && b.exception_detail.length) {
@@ -36,8 +46,12 @@ function messageOf(status: number, body: unknown): string {
         .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).join('.')}: ${d.msg ?? ''}`)
         .join('; ');
     }
-    if (typeof b.detail === 'string') return b.detail;
-    if (typeof b.exception_message === 'string') return b.exception_message;
+    if (typeof b.detail === 'string') {
+      return b.detail;
+    }
+    if (typeof b.exception_message === 'string') {
+      return b.exception_message;
+    }
   }
   return `HTTP ${status}`;
 }
@@ -61,11 +75,18 @@ export async function request<T>(
   options: RequestOptions = {},
 ): Promise<ApiResponse<T>> {
   const url = new URL(`/api${path}`, window.location.origin);
-  for (const [k, v] of Object.entries(options.query ?? {}))
-    if (v !== undefined) url.searchParams.set(k, String(v));
+  for (const [k, v] of Object.entries(options.query ?? {})) {
+    if (v !== undefined) {
+      url.searchParams.set(k, String(v));
+    }
+  }
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  if (auth.token !== null) headers.Authorization = authorizationHeader(auth.token);
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
+  if (auth.token !== null) {
+    headers.Authorization = authorizationHeader(auth.token);
+  }
   const controller = new AbortController();
   const timer = window.setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
   let res: Response;
@@ -97,9 +118,13 @@ export async function request<T>(
       body = text;
     }
   }
-  if (res.ok || options.acceptStatus?.includes(res.status)) return { status: res.status, data: body as T };
+  if (res.ok || options.acceptStatus?.includes(res.status)) {
+    return { status: res.status, data: body as T };
+  }
   const error = new ApiError(kindOf(res.status), res.status, messageOf(res.status, body), body);
-  if (error.kind === 'unauthorized') auth.required = true;
+  if (error.kind === 'unauthorized') {
+    auth.required = true;
+  }
   throw error;
 }
 

@@ -38,7 +38,9 @@ export function openPrefectSocket(path: string, first: unknown, handlers: Socket
       handlers.onMessage(message);
     };
     ws.onclose = (e: CloseEvent) => {
-      if (stopped) return;
+      if (stopped) {
+        return;
+      }
       if (e.code === 1008) {
         auth.required = true;
         handlers.onStatus('closed', 'Credentials refused');

@@ -1,6 +1,6 @@
 import { onBeforeUnmount, onMounted, ref, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
-import { ApiError } from '../api/client';
 import { auth } from '../api/auth';
+import { ApiError } from '../api/client';
 
 export interface Loader<T> {
   data: ShallowRef<T | undefined>;
@@ -34,14 +34,20 @@ export function useLoader<T>(load: () => Promise<T>, intervalMs?: number): Loade
     const mine = ++generation;
     try {
       const value = await load();
-      if (mine !== generation || !active) return;
+      if (mine !== generation || !active) {
+        return;
+      }
       data.value = value;
       error.value = undefined;
     } catch (err) {
-      if (mine !== generation || !active) return;
+      if (mine !== generation || !active) {
+        return;
+      }
       error.value = asApiError(err);
     } finally {
-      if (mine === generation) loading.value = false;
+      if (mine === generation) {
+        loading.value = false;
+      }
     }
   };
 
@@ -51,7 +57,9 @@ export function useLoader<T>(load: () => Promise<T>, intervalMs?: number): Loade
   };
 
   const schedule = (): void => {
-    if (!intervalMs || !active) return;
+    if (!intervalMs || !active) {
+      return;
+    }
     timer = window.setTimeout(() => {
       void (async () => {
         if (document.visibilityState === 'visible' && !auth.required) {

@@ -7,7 +7,7 @@ export class DeadLetterQueryDto {
   source?: string;
 
   @IsOptional()
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   include_replayed?: boolean;
 
