@@ -343,6 +343,12 @@ export class TaskRunsService {
         )
       ).map((r) => [r.id, r]),
     );
+    // One probe of the group's tag limits and slot holders (the rows are locked: no other writer changes which
+    // of these runs hold a slot), so runs whose tags have no limit skip their per-run slot queries.
+    await this.policy.prepareGroup(
+      em,
+      [...rows.values()].map((r) => ({ id: r.id, tags: r.tags ?? [] })),
+    );
     const order = items
       .map((item, index) => ({ item, index }))
       .sort((a, b) => (a.item.id < b.item.id ? -1 : 1));
