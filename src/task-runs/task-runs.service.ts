@@ -32,7 +32,7 @@ import {
   toStateJson,
   toTaskRunJson,
 } from './task-run.mapper';
-import { RunInsert, TaskRunsRepository, TransitionWrite } from './task-runs.repository';
+import { RunInsert, settleAll, TaskRunsRepository, TransitionWrite } from './task-runs.repository';
 
 export type TaskRunJson = TaskRunResponse;
 
@@ -170,24 +170,37 @@ export class TaskRunsService {
       const k = naturalKeyOf(item.dto);
       if (!leaders.has(k)) leaders.set(k, i);
     });
-    const existingRows = precheck
-      ? await this.repo.findByNaturalKeys(
-          em,
-          [...leaders.values()].map((i) => ({
-            flow_run_id: items[i].dto.flow_run_id ?? null,
-            task_key: items[i].dto.task_key,
-            dynamic_key: items[i].dto.dynamic_key,
-          })),
-        )
-      : [];
+    const leaderItems = [...leaders.values()].map((i) => items[i]);
+    // Sent together (one round trip with the BEGIN, on the transaction's pipelined connection): the natural-key
+    // locks, then (their locks held) the pre-check, and the tag-limit probe.
+    const [, existingRows] = await settleAll<[void, TaskRunRow[], void]>([
+      this.repo.lockKeysWithoutFlowRun(
+        em,
+        leaderItems.map(({ dto }) => ({
+          flowRunId: dto.flow_run_id ?? null,
+          taskKey: dto.task_key,
+          dynamicKey: dto.dynamic_key,
+        })),
+      ),
+      precheck
+        ? this.repo.findByNaturalKeys(
+            em,
+            leaderItems.map(({ dto }) => ({
+              flow_run_id: dto.flow_run_id ?? null,
+              task_key: dto.task_key,
+              dynamic_key: dto.dynamic_key,
+            })),
+          )
+        : Promise.resolve([]),
+      this.policy.prepareGroup(
+        em,
+        leaderItems.map((item) => ({ id: item.id, tags: item.dto.tags ?? [] })),
+      ),
+    ]);
     const existing = new Map(
       existingRows.map((r) => [JSON.stringify([r.flow_run_id, r.task_key, r.dynamic_key]), r]),
     );
     const fresh = [...leaders].filter(([k]) => !existing.has(k)).map(([, index]) => index);
-    await this.policy.prepareGroup(
-      em,
-      fresh.map((i) => ({ id: items[i].id, tags: items[i].dto.tags ?? [] })),
-    );
     const planned: { index: number; insert: RunInsert; ctx: TaskOrchestrationContext }[] = [];
     for (const index of fresh) {
       planned.push({ ...(await this.planCreate(em, items[index])), index });
