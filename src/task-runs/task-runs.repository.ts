@@ -77,6 +77,16 @@ export interface ExistingRunKey {
 /** pg's client in pipeline mode (pg ≥ 8.16): queries are written without waiting for the previous answer. */
 type PipelineClient = PoolClient & { pipeline: boolean };
 
+/** Given to `TaskRunsRepository.transaction`'s callback. */
+export interface PipelinedTransaction {
+  /**
+   * Sends COMMIT now, behind the statements already sent, in the same round trip. After it the callback must not
+   * fail for any reason but those statements' own errors (a failed statement turns the COMMIT into a ROLLBACK;
+   * anything else would be committed): the checks that must roll back belong in the SQL.
+   */
+  commitBehind(): void;
+}
+
 /** What this file uses of TypeORM's PostgresQueryRunner (some of it protected or read-only in its typings). */
 interface PgQueryRunner {
   manager: EntityManager;
@@ -109,6 +119,34 @@ async function prepared<T>(em: EntityManager, name: string, text: string, values
   const client = (em.queryRunner as unknown as PgQueryRunner | undefined)?.databaseConnection;
   if (!client) return em.query(text, values);
   return (await client.query({ name, text, values })).rows as T[];
+}
+
+/**
+ * A CTE `chk` that fails the whole statement (division by zero, SQLSTATE 22012) unless the data-modifying CTE
+ * `cte` wrote exactly `$param` rows. The check is in the SQL so that a COMMIT already sent behind the statement
+ * (`PipelinedTransaction.commitBehind`) turns into a ROLLBACK. Callers select `FROM chk LEFT JOIN …` with
+ * `WHERE chk.ok = 1`, so `chk` is evaluated whatever the plan, and drop the null row of an empty result.
+ */
+const allOrNothing = (cte: string, param: number): string =>
+  `chk AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT count(*) FROM ${cte}) = $${param}::int THEN 1 ELSE 0 END) AS ok)`;
+
+/** Maps the `allOrNothing` check's failure of a statement to `error()`; other errors pass through. */
+async function failIfIncomplete<T>(statement: Promise<T>, error: () => Error): Promise<T> {
+  try {
+    return await statement;
+  } catch (err) {
+    const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+    if ((e?.driverError?.code ?? e?.code) === '22012') throw error();
+    throw err;
+  }
+}
+
+/** `insertRuns` met a natural key that exists: nothing of the statement was written. */
+export class RunsAlreadyExist extends Error {
+  constructor() {
+    super('A task run with one of these natural keys already exists.');
+    this.name = 'RunsAlreadyExist';
+  }
 }
 
 /** The columns `insertRuns` answers (named: a prepared statement must not change its result type). */
@@ -207,14 +245,24 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /**
    * Runs `fn` in one transaction on one pooled connection, in pg's pipeline mode: BEGIN goes out with the first
-   * statement instead of costing its own round trip, and statements issued together (see `settleAll`) share one.
-   * COMMIT on success, ROLLBACK on any error (then rethrown); a connection that fails either is destroyed, never
-   * reused. `fn` must not leave a query running when it settles (issue concurrent queries through `settleAll`).
+   * statement instead of costing its own round trip, statements issued together (see `settleAll`) share one, and
+   * `fn` may send COMMIT right behind its last statement (`tx.commitBehind()`). Otherwise COMMIT after `fn`;
+   * ROLLBACK on any error (then rethrown); a connection that fails either is destroyed, never reused. `fn` must
+   * not leave a query running when it settles (issue concurrent queries through `settleAll`).
    */
-  async transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (em: EntityManager, tx: PipelinedTransaction) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner() as unknown as PgQueryRunner;
     const client = (await runner.connect()) as PipelineClient;
     let broken: unknown = null;
+    let commit: Promise<{ command: string }> | null = null;
+    const sendCommit = (): Promise<{ command: string }> => {
+      const sent = client.query('COMMIT').catch((err: unknown) => {
+        broken = err;
+        throw err;
+      });
+      sent.catch(() => undefined); // awaited below; never an unhandled rejection
+      return sent;
+    };
     client.pipeline = true;
     runner.isTransactionActive = true;
     const begun = client.query('BEGIN').then(
@@ -222,17 +270,21 @@ export class TaskRunsRepository extends TaskRunSnapshots {
       (err: unknown) => err ?? new Error('BEGIN failed'),
     );
     try {
-      const result = await fn(runner.manager);
+      const result = await fn(runner.manager, {
+        commitBehind: () => {
+          commit ??= sendCommit();
+        },
+      });
       const beginError = await begun;
       if (beginError) throw beginError;
-      await client.query('COMMIT').catch((err: unknown) => {
-        broken = err;
-        throw err;
-      });
+      const committed = await (commit ?? sendCommit());
+      // A COMMIT sent behind a statement that failed answers ROLLBACK; `fn` then rejected with that failure.
+      if (committed.command !== 'COMMIT') throw new Error(`transaction ended with ${committed.command}`);
       return result;
     } catch (err) {
       await begun;
-      if (!broken) {
+      if (commit) await (commit as Promise<unknown>).catch(() => undefined);
+      else if (!broken) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError;
         });
@@ -397,8 +449,19 @@ export class TaskRunsRepository extends TaskRunSnapshots {
         SELECT w.cache_key, w.cache_expiration, w.task_run_state_id
           FROM jsonb_to_recordset($${params.length}::jsonb) AS w(${CACHE_COLUMNS}) JOIN r ON r.id = w.task_run_id)`);
     }
+    params.push(runs.length);
+    ctes.push(allOrNothing('r', params.length));
     const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
-    return prepared(em, `tr_insert_runs_${variant}`, `WITH ${ctes.join(',\n')} SELECT * FROM r`, params);
+    const rows = await failIfIncomplete(
+      prepared<TaskRunRow & { ok: number }>(
+        em,
+        `tr_insert_runs_${variant}`,
+        `WITH ${ctes.join(',\n')} SELECT chk.ok, r.* FROM chk LEFT JOIN r ON true WHERE chk.ok = 1`,
+        params,
+      ),
+      () => new RunsAlreadyExist(),
+    );
+    return rows.filter((r) => r.id != null);
   }
 
   /**
@@ -444,17 +507,23 @@ export class TaskRunsRepository extends TaskRunSnapshots {
         start_time = x.start_time, end_time = x.end_time, total_run_time = make_interval(secs => x.total_run_time),
         updated = now()
       FROM jsonb_to_recordset($1::jsonb) AS x(${RUN_FIELD_COLUMNS}) WHERE t.id = x.id RETURNING t.id, t.updated)`);
+    if (states.length) {
+      params.push(states.length);
+      ctes.push(allOrNothing('s', params.length));
+    }
     const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
-    const rows = await prepared<{ id: string; updated: string; states: number }>(
-      em,
-      `tr_write_transitions_${variant}`,
-      `WITH ${ctes.join(',\n')}
-       SELECT u.id, u.updated, ${states.length ? '(SELECT count(*) FROM s)::int' : '0'} AS states FROM u`,
-      params,
+    const rows = await failIfIncomplete(
+      prepared<{ id: string | null; updated: string }>(
+        em,
+        `tr_write_transitions_${variant}`,
+        states.length
+          ? `WITH ${ctes.join(',\n')} SELECT chk.ok, u.id, u.updated FROM chk LEFT JOIN u ON true WHERE chk.ok = 1`
+          : `WITH ${ctes.join(',\n')} SELECT u.id, u.updated FROM u`,
+        params,
+      ),
+      () => new StateTimestampConflict(),
     );
-    if (rows.length && rows[0].states !== states.length) throw new StateTimestampConflict();
-    if (!rows.length && states.length) throw new StateTimestampConflict();
-    return new Map(rows.map((r) => [r.id, r.updated]));
+    return new Map(rows.filter((r) => r.id != null).map((r) => [r.id!, r.updated]));
   }
 
   /** Renames a run (`PATCH`); false when it does not exist. */

@@ -32,7 +32,14 @@ import {
   toStateJson,
   toTaskRunJson,
 } from './task-run.mapper';
-import { RunInsert, settleAll, TaskRunsRepository, TransitionWrite } from './task-runs.repository';
+import {
+  PipelinedTransaction,
+  RunInsert,
+  RunsAlreadyExist,
+  settleAll,
+  TaskRunsRepository,
+  TransitionWrite,
+} from './task-runs.repository';
 
 export type TaskRunJson = TaskRunResponse;
 
@@ -128,10 +135,10 @@ export class TaskRunsService {
   private async createGroup(items: CreateItem[]): Promise<Outcome<CreateOutcome>[]> {
     try {
       try {
-        return await this.repo.transaction((em) => this.createInTransaction(em, items, false));
+        return await this.repo.transaction((em, tx) => this.createInTransaction(em, tx, items, false));
       } catch (err) {
         if (!(err instanceof NeedsPrecheck)) throw err;
-        return await this.repo.transaction((em) => this.createInTransaction(em, items, true));
+        return await this.repo.transaction((em, tx) => this.createInTransaction(em, tx, items, true));
       }
     } catch (err) {
       if (items.length > 1)
@@ -162,6 +169,7 @@ export class TaskRunsService {
    */
   private async createInTransaction(
     em: EntityManager,
+    tx: PipelinedTransaction,
     items: CreateItem[],
     precheck: boolean,
   ): Promise<Outcome<CreateOutcome>[]> {
@@ -171,9 +179,7 @@ export class TaskRunsService {
       if (!leaders.has(k)) leaders.set(k, i);
     });
     const leaderItems = [...leaders.values()].map((i) => items[i]);
-    // Sent together (one round trip with the BEGIN, on the transaction's pipelined connection): the natural-key
-    // locks, then (their locks held) the pre-check, and the tag-limit probe.
-    const [, existingRows] = await settleAll<[void, TaskRunRow[], void]>([
+    const lockKeys = () =>
       this.repo.lockKeysWithoutFlowRun(
         em,
         leaderItems.map(({ dto }) => ({
@@ -181,7 +187,11 @@ export class TaskRunsService {
           taskKey: dto.task_key,
           dynamicKey: dto.dynamic_key,
         })),
-      ),
+      );
+    // Round trip 1, with the BEGIN (the connection is pipelined): the tag-limit probe; with `precheck`, first the
+    // natural-key locks, then (held) the SELECT of the existing keys.
+    const [, existingRows] = await settleAll<[void, TaskRunRow[], void]>([
+      precheck ? lockKeys() : Promise.resolve(),
       precheck
         ? this.repo.findByNaturalKeys(
             em,
@@ -205,12 +215,26 @@ export class TaskRunsService {
     for (const index of fresh) {
       planned.push({ ...(await this.planCreate(em, items[index])), index });
     }
-    const inserted = planned.length
-      ? await this.repo.insertRuns(
+    // Round trip 2: the natural-key locks (optimistic path), the one INSERT statement (all or nothing: a key that
+    // exists fails it) and, unless a run must still be enqueued in this transaction, the COMMIT.
+    let inserted: TaskRunRow[] = [];
+    if (planned.length) {
+      const enqueues = this.taskQueue && planned.some((p) => p.ctx.enqueue);
+      const written = settleAll<[void, TaskRunRow[]]>([
+        precheck ? Promise.resolve() : lockKeys(),
+        this.repo.insertRuns(
           em,
           planned.map((p) => p.insert),
-        )
-      : [];
+        ),
+      ]);
+      if (!enqueues) tx.commitBehind();
+      try {
+        [, inserted] = await written;
+      } catch (err) {
+        if (err instanceof RunsAlreadyExist) throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
+        throw err;
+      }
+    }
     const byId = new Map(inserted.map((r) => [r.id, r]));
     const nowMicros = this.clock.nowMicros();
     const created = new Map<string, TaskRunJson>();
@@ -327,7 +351,7 @@ export class TaskRunsService {
     attempt: number,
   ): Promise<Outcome<TransitionOutcome>[]> {
     try {
-      return await this.repo.transaction((em) => this.transitionInTransaction(em, items));
+      return await this.repo.transaction((em, tx) => this.transitionInTransaction(em, tx, items));
     } catch (err) {
       if (items.length > 1) {
         return Promise.all(items.map(async (item) => (await this.transitionGroup([item], 0))[0]));
@@ -346,6 +370,7 @@ export class TaskRunsService {
    */
   private async transitionInTransaction(
     em: EntityManager,
+    tx: PipelinedTransaction,
     items: TransitionItem[],
   ): Promise<Outcome<TransitionOutcome>[]> {
     const rows = new Map(
@@ -416,7 +441,13 @@ export class TaskRunsService {
       }
       done.push({ index, row, ctx, initial, result, startedMicros });
     }
-    const updated = writes.length ? await this.repo.writeTransitions(em, writes) : new Map<string, string>();
+    // One statement for every write (all or nothing: a state timestamp taken by another writer fails it) and,
+    // unless a run must still be enqueued in this transaction, the COMMIT in the same round trip.
+    const written = writes.length
+      ? this.repo.writeTransitions(em, writes)
+      : Promise.resolve(new Map<string, string>());
+    if (!(this.taskQueue && done.some((d) => d.ctx.enqueue))) tx.commitBehind();
+    const updated = await written;
     const nowMicros = this.clock.nowMicros();
     for (const { index, row, ctx, initial, result, startedMicros } of done) {
       if (ctx.enqueue && this.taskQueue) {
