@@ -204,7 +204,7 @@ export class TaskRunsService {
         : Promise.resolve([]),
       this.policy.prepareGroup(
         em,
-        leaderItems.map((item) => ({ id: item.id, tags: item.dto.tags ?? [] })),
+        leaderItems.map((item) => ({ id: item.id, tags: item.dto.tags ?? [], fresh: item.dto.id == null })),
       ),
     ]);
     const existing = new Map(
