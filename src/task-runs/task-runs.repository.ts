@@ -385,7 +385,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
 
   /**
    * Inserts new runs with their initial state, result artifact and cache rows in one statement. A run whose
-   * natural key exists is skipped (`ON CONFLICT DO NOTHING`, and for runs without a flow run a NOT EXISTS);
+   * natural key exists is skipped (`ON CONFLICT DO NOTHING`, and for runs without a flow run, which no unique
+   * index covers, one index probe per row: a LATERAL … LIMIT 1 on the natural-key index; the `NOT EXISTS` it
+   * replaces was planned as a hashed sub-plan that read every run without a flow run on every call);
    * returns the rows inserted (without their state columns: the caller knows the state it wrote).
    */
   async insertRuns(em: EntityManager, inserts: readonly RunInsert[]): Promise<TaskRunRow[]> {
@@ -423,8 +425,10 @@ export class TaskRunsRepository extends TaskRunSnapshots {
           FROM jsonb_to_recordset($1::jsonb) AS x(${RUN_FIELD_COLUMNS}, name text, flow_run_id uuid, task_key text,
                dynamic_key text, cache_key text, cache_expiration timestamptz, task_version text,
                empirical_policy jsonb, task_inputs jsonb, tags jsonb, labels jsonb)
-         WHERE x.flow_run_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM task_run e
-                 WHERE e.flow_run_id IS NULL AND e.task_key = x.task_key AND e.dynamic_key = x.dynamic_key)
+          LEFT JOIN LATERAL (SELECT true AS taken FROM task_run e
+                 WHERE x.flow_run_id IS NULL AND e.flow_run_id IS NULL AND e.task_key = x.task_key
+                   AND e.dynamic_key = x.dynamic_key LIMIT 1) t ON true
+         WHERE t.taken IS NULL
          ORDER BY x.flow_run_id, x.task_key, x.dynamic_key
         ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
         RETURNING ${INSERTED_COLUMNS})`,
