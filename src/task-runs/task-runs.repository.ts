@@ -388,7 +388,9 @@ export class TaskRunsRepository extends TaskRunSnapshots {
    * natural key exists is skipped (`ON CONFLICT DO NOTHING`, and for runs without a flow run, which no unique
    * index covers, one index probe per row: a LATERAL … LIMIT 1 on the natural-key index; the `NOT EXISTS` it
    * replaces was planned as a hashed sub-plan that read every run without a flow run on every call);
-   * returns the rows inserted (without their state columns: the caller knows the state it wrote).
+   * all or nothing: when a key is skipped the statement fails (`RunsAlreadyExist`) and writes nothing, so a COMMIT
+   * sent behind it rolls back. Returns the rows inserted (without their state columns: the caller knows the state
+   * it wrote).
    */
   async insertRuns(em: EntityManager, inserts: readonly RunInsert[]): Promise<TaskRunRow[]> {
     const runs = inserts.map((i) => ({
