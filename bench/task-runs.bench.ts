@@ -284,6 +284,7 @@ async function main(): Promise<void> {
       goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
       goal('set_state_p99_ms', median(transitionP99), '<=', 30);
       line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
+      process.stdout.write(`load average after the writes: ${loadavg()}\n`);
     }
 
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table

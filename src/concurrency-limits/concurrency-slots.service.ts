@@ -36,7 +36,10 @@ export class ConcurrencySlotsService implements OnModuleInit {
    * Per-transaction hints of a group commit (`prepareGroup`): which of the group's tags have a limit at all and
    * which of its runs hold a slot, read by one probe, so runs whose tags have no limit skip their per-run queries.
    */
-  private readonly hints = new WeakMap<EntityManager, { limitedTags: Set<string>; holders: Set<string> }>();
+  private readonly hints = new WeakMap<
+    EntityManager,
+    { limitedTags: Set<string> | null; holders: Set<string> }
+  >();
 
   constructor(
     private readonly repo: ConcurrencyLimitsRepository,
@@ -59,10 +62,19 @@ export class ConcurrencySlotsService implements OnModuleInit {
    */
   async prepareGroup(
     manager: EntityManager,
-    runs: readonly { id: string; tags: readonly string[] }[],
+    runs: readonly { id: string; tags: readonly string[]; fresh?: boolean }[],
   ): Promise<void> {
     const tags = [...new Set(runs.flatMap((r) => r.tags))];
-    if (!tags.length || runs.length < 2) {
+    if (!tags.length) {
+      return;
+    }
+    if (runs.every((r) => r.fresh)) {
+      // Runs under ids generated for this create hold nothing (no probe); which tags are limited stays unknown,
+      // so `secure` still asks per run.
+      this.hints.set(manager, { limitedTags: null, holders: new Set() });
+      return;
+    }
+    if (runs.length < 2) {
       return;
     }
     const probe = await this.repo.groupSlotProbe(
@@ -81,7 +93,7 @@ export class ConcurrencySlotsService implements OnModuleInit {
       return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
     }
     const hint = this.hints.get(manager);
-    if (hint && distinct.every((t) => !hint.limitedTags.has(t))) {
+    if (hint?.limitedTags && distinct.every((t) => !hint.limitedTags!.has(t))) {
       this.decisions?.inc({ decision: 'ACCEPT' });
       return { status: 'ACCEPT', acquired: { v2LimitIds: [], v1Tags: [] } };
     }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { PoolClient } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import type { Timestamp } from '../common/time/timestamp';
 import { SqlParams } from '../database/sql-params';
@@ -72,6 +73,92 @@ export interface ExistingRunKey {
   dynamic_key: string;
   state_timestamp: string | null;
 }
+
+/** pg's client in pipeline mode (pg ≥ 8.16): queries are written without waiting for the previous answer. */
+type PipelineClient = PoolClient & { pipeline: boolean };
+
+/** Given to `TaskRunsRepository.transaction`'s callback. */
+export interface PipelinedTransaction {
+  /**
+   * Sends COMMIT now, behind the statements already sent, in the same round trip. After it the callback must not
+   * fail for any reason but those statements' own errors (a failed statement turns the COMMIT into a ROLLBACK;
+   * anything else would be committed): the checks that must roll back belong in the SQL.
+   */
+  commitBehind(): void;
+}
+
+/** What this file uses of TypeORM's PostgresQueryRunner (some of it protected or read-only in its typings). */
+interface PgQueryRunner {
+  manager: EntityManager;
+  databaseConnection?: PoolClient;
+  isTransactionActive: boolean;
+  connect(): Promise<PoolClient>;
+  release(): Promise<void>;
+  /** Gives the connection back to the pool with an error: the pool destroys it. */
+  releasePostgresConnection(err?: unknown): Promise<void>;
+}
+
+/**
+ * Waits for every promise (so no query is still running on the transaction's connection when the caller moves
+ * on or rolls back), then answers their values in order or throws the first error.
+ */
+export async function settleAll<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(promises as readonly Promise<unknown>[]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/**
+ * A fixed statement: on a transaction's own connection, a named prepared statement (parsed and planned once per
+ * connection, not per call); elsewhere through the EntityManager.
+ */
+async function prepared<T>(em: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const client = (em.queryRunner as unknown as PgQueryRunner | undefined)?.databaseConnection;
+  if (!client) {
+    return em.query(text, values);
+  }
+  return (await client.query({ name, text, values })).rows as T[];
+}
+
+/**
+ * A CTE `chk` that fails the whole statement (division by zero, SQLSTATE 22012) unless the data-modifying CTE
+ * `cte` wrote exactly `$param` rows. The check is in the SQL so that a COMMIT already sent behind the statement
+ * (`PipelinedTransaction.commitBehind`) turns into a ROLLBACK. Callers select `FROM chk LEFT JOIN …` with
+ * `WHERE chk.ok = 1`, so `chk` is evaluated whatever the plan, and drop the null row of an empty result.
+ */
+const allOrNothing = (cte: string, param: number): string =>
+  `chk AS MATERIALIZED (SELECT 1 / (CASE WHEN (SELECT count(*) FROM ${cte}) = $${param}::int THEN 1 ELSE 0 END) AS ok)`;
+
+/** Maps the `allOrNothing` check's failure of a statement to `error()`; other errors pass through. */
+async function failIfIncomplete<T>(statement: Promise<T>, error: () => Error): Promise<T> {
+  try {
+    return await statement;
+  } catch (err) {
+    const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+    if ((e?.driverError?.code ?? e?.code) === '22012') {
+      throw error();
+    }
+    throw err;
+  }
+}
+
+/** `insertRuns` met a natural key that exists: nothing of the statement was written. */
+export class RunsAlreadyExist extends Error {
+  constructor() {
+    super('A task run with one of these natural keys already exists.');
+    this.name = 'RunsAlreadyExist';
+  }
+}
+
+/** The columns `insertRuns` answers (named: a prepared statement must not change its result type). */
+const INSERTED_COLUMNS = `id, created, updated, name, flow_run_id, task_key, dynamic_key, cache_key, cache_expiration,
+  task_version, flow_run_run_count, run_count, empirical_policy, task_inputs, tags, labels, state_id, state_type,
+  state_name, state_timestamp, expected_start_time, next_scheduled_start_time, start_time, end_time, total_run_time`;
 
 const TERMINAL_SQL = `('COMPLETED','CANCELLED','FAILED','CRASHED')`;
 
@@ -162,8 +249,68 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     return this.dataSource.manager;
   }
 
-  transaction<T>(fn: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(fn);
+  /**
+   * Runs `fn` in one transaction on one pooled connection, in pg's pipeline mode: BEGIN goes out with the first
+   * statement instead of costing its own round trip, statements issued together (see `settleAll`) share one, and
+   * `fn` may send COMMIT right behind its last statement (`tx.commitBehind()`). Otherwise COMMIT after `fn`;
+   * ROLLBACK on any error (then rethrown); a connection that fails either is destroyed, never reused. `fn` must
+   * not leave a query running when it settles (issue concurrent queries through `settleAll`).
+   */
+  async transaction<T>(fn: (em: EntityManager, tx: PipelinedTransaction) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner() as unknown as PgQueryRunner;
+    const client = (await runner.connect()) as PipelineClient;
+    let broken: unknown = null;
+    let commit: Promise<{ command: string }> | null = null;
+    const sendCommit = (): Promise<{ command: string }> => {
+      const sent = client.query('COMMIT').catch((err: unknown) => {
+        broken = err;
+        throw err;
+      });
+      sent.catch(() => undefined); // awaited below; never an unhandled rejection
+      return sent;
+    };
+    client.pipeline = true;
+    runner.isTransactionActive = true;
+    const begun = client.query('BEGIN').then(
+      () => null,
+      (err: unknown) => err ?? new Error('BEGIN failed'),
+    );
+    try {
+      const result = await fn(runner.manager, {
+        commitBehind: () => {
+          commit ??= sendCommit();
+        },
+      });
+      const beginError = await begun;
+      if (beginError) {
+        throw beginError;
+      }
+      const committed = await (commit ?? sendCommit());
+      // A COMMIT sent behind a statement that failed answers ROLLBACK; `fn` then rejected with that failure.
+      if (committed.command !== 'COMMIT') {
+        throw new Error(`transaction ended with ${committed.command}`);
+      }
+      return result;
+    } catch (err) {
+      await begun;
+      if (commit) {
+        await (commit as Promise<unknown>).catch(() => undefined);
+      } else if (!broken) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError;
+        });
+      }
+      throw err;
+    } finally {
+      runner.isTransactionActive = false;
+      // Every statement of the transaction has answered (COMMIT/ROLLBACK answer last): the client is idle.
+      client.pipeline = false;
+      if (broken) {
+        await runner.releasePostgresConnection(broken);
+      } else {
+        await runner.release();
+      }
+    }
   }
 
   // ---------------------------------------------------------------- reads of one run
@@ -184,16 +331,23 @@ export class TaskRunsRepository extends TaskRunSnapshots {
    */
   async lockByIds(em: EntityManager, ids: readonly string[]): Promise<TaskRunRow[]> {
     const sorted = [...ids].sort();
-    const locked: { id: string }[] = await em.query(
-      `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [sorted],
-    );
-    if (!locked.length) {
-      return [];
-    }
-    return em.query(`SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`, [
-      locked.map((r) => r.id),
+    // Sent together (one round trip on a pipelined connection): PostgreSQL runs the second statement, with its
+    // own snapshot, only once the first holds its locks.
+    const [, rows] = await settleAll<[unknown, TaskRunRow[]]>([
+      prepared(
+        em,
+        'tr_lock_ids',
+        `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [sorted],
+      ),
+      prepared<TaskRunRow>(
+        em,
+        'tr_read_ids',
+        `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`,
+        [sorted],
+      ),
     ]);
+    return rows;
   }
 
   /** The runs that hold these natural keys (a NULL flow run matches a NULL flow run, as create's idempotency). */
@@ -229,12 +383,40 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   // ---------------------------------------------------------------- writes of the API
 
   /**
+   * No unique index covers a run without a flow run (NULLs are distinct), so two transactions could both pass
+   * `insertRuns`' NOT EXISTS for the same (task_key, dynamic_key). A transaction-scoped advisory lock per such
+   * key, taken in one sorted order (no deadlock between groups) before `insertRuns`, makes the second wait for the
+   * first to commit; its INSERT then runs on a fresh snapshot (READ COMMITTED), sees the row and skips it, and the
+   * caller answers 200.
+   */
+  async lockKeysWithoutFlowRun(
+    em: EntityManager,
+    keys: readonly { flowRunId: string | null; taskKey: string; dynamicKey: string }[],
+  ): Promise<void> {
+    const sorted = [
+      ...new Set(keys.filter((k) => !k.flowRunId).map((k) => `${k.taskKey}\u001f${k.dynamicKey}`)),
+    ].sort();
+    if (sorted.length === 0) {
+      return;
+    }
+    await prepared(
+      em,
+      'tr_lock_natural_keys',
+      `SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`,
+      [sorted],
+    );
+  }
+
+  /**
    * Inserts new runs with their initial state, result artifact and cache rows in one statement. A run whose
-   * natural key exists is skipped (`ON CONFLICT DO NOTHING`, and for runs without a flow run a NOT EXISTS);
-   * returns the rows inserted (without their state columns: the caller knows the state it wrote).
+   * natural key exists is skipped (`ON CONFLICT DO NOTHING`, and for runs without a flow run, which no unique
+   * index covers, one index probe per row: a LATERAL … LIMIT 1 on the natural-key index; the `NOT EXISTS` it
+   * replaces was planned as a hashed sub-plan that read every run without a flow run on every call);
+   * all or nothing: when a key is skipped the statement fails (`RunsAlreadyExist`) and writes nothing, so a COMMIT
+   * sent behind it rolls back. Returns the rows inserted (without their state columns: the caller knows the state
+   * it wrote).
    */
   async insertRuns(em: EntityManager, inserts: readonly RunInsert[]): Promise<TaskRunRow[]> {
-    await lockKeysWithoutFlowRun(em, inserts);
     const runs = inserts.map((i) => ({
       ...runFields(i.run),
       name: i.name,
@@ -269,11 +451,13 @@ export class TaskRunsRepository extends TaskRunSnapshots {
           FROM jsonb_to_recordset($1::jsonb) AS x(${RUN_FIELD_COLUMNS}, name text, flow_run_id uuid, task_key text,
                dynamic_key text, cache_key text, cache_expiration timestamptz, task_version text,
                empirical_policy jsonb, task_inputs jsonb, tags jsonb, labels jsonb)
-         WHERE x.flow_run_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM task_run e
-                 WHERE e.flow_run_id IS NULL AND e.task_key = x.task_key AND e.dynamic_key = x.dynamic_key)
+          LEFT JOIN LATERAL (SELECT true AS taken FROM task_run e
+                 WHERE x.flow_run_id IS NULL AND e.flow_run_id IS NULL AND e.task_key = x.task_key
+                   AND e.dynamic_key = x.dynamic_key LIMIT 1) t ON true
+         WHERE t.taken IS NULL
          ORDER BY x.flow_run_id, x.task_key, x.dynamic_key
         ON CONFLICT (flow_run_id, task_key, dynamic_key) DO NOTHING
-        RETURNING *)`,
+        RETURNING ${INSERTED_COLUMNS})`,
     ];
     const params: unknown[] = [JSON.stringify(runs)];
     if (artifacts.length) {
@@ -295,7 +479,19 @@ export class TaskRunsRepository extends TaskRunSnapshots {
         SELECT w.cache_key, w.cache_expiration, w.task_run_state_id
           FROM jsonb_to_recordset($${params.length}::jsonb) AS w(${CACHE_COLUMNS}) JOIN r ON r.id = w.task_run_id)`);
     }
-    return em.query(`WITH ${ctes.join(',\n')} SELECT * FROM r`, params);
+    params.push(runs.length);
+    ctes.push(allOrNothing('r', params.length));
+    const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
+    const rows = await failIfIncomplete(
+      prepared<TaskRunRow & { ok: number }>(
+        em,
+        `tr_insert_runs_${variant}`,
+        `WITH ${ctes.join(',\n')} SELECT chk.ok, r.* FROM chk LEFT JOIN r ON true WHERE chk.ok = 1`,
+        params,
+      ),
+      () => new RunsAlreadyExist(),
+    );
+    return rows.filter((r) => r.id != null);
   }
 
   /**
@@ -341,18 +537,23 @@ export class TaskRunsRepository extends TaskRunSnapshots {
         start_time = x.start_time, end_time = x.end_time, total_run_time = make_interval(secs => x.total_run_time),
         updated = now()
       FROM jsonb_to_recordset($1::jsonb) AS x(${RUN_FIELD_COLUMNS}) WHERE t.id = x.id RETURNING t.id, t.updated)`);
-    const rows: { id: string; updated: string; states: number }[] = await em.query(
-      `WITH ${ctes.join(',\n')}
-       SELECT u.id, u.updated, ${states.length ? '(SELECT count(*) FROM s)::int' : '0'} AS states FROM u`,
-      params,
+    if (states.length) {
+      params.push(states.length);
+      ctes.push(allOrNothing('s', params.length));
+    }
+    const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
+    const rows = await failIfIncomplete(
+      prepared<{ id: string | null; updated: string }>(
+        em,
+        `tr_write_transitions_${variant}`,
+        states.length
+          ? `WITH ${ctes.join(',\n')} SELECT chk.ok, u.id, u.updated FROM chk LEFT JOIN u ON true WHERE chk.ok = 1`
+          : `WITH ${ctes.join(',\n')} SELECT u.id, u.updated FROM u`,
+        params,
+      ),
+      () => new StateTimestampConflict(),
     );
-    if (rows.length && rows[0].states !== states.length) {
-      throw new StateTimestampConflict();
-    }
-    if (!rows.length && states.length) {
-      throw new StateTimestampConflict();
-    }
-    return new Map(rows.map((r) => [r.id, r.updated]));
+    return new Map(rows.filter((r) => r.id != null).map((r) => [r.id!, r.updated]));
   }
 
   /** Renames a run (`PATCH`); false when it does not exist. */
@@ -627,22 +828,4 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
     return new Set(rows.map((r) => r.id));
   }
-}
-
-/**
- * No unique index covers a run without a flow run (NULLs are distinct), so two transactions could both pass
- * `insertRuns`' NOT EXISTS for the same (task_key, dynamic_key). A transaction-scoped advisory lock per such key,
- * taken in one sorted order (no deadlock between groups), makes the second wait for the first to commit; its
- * INSERT then runs on a fresh snapshot (READ COMMITTED), sees the row and skips it, and the caller answers 200.
- */
-async function lockKeysWithoutFlowRun(em: EntityManager, inserts: readonly RunInsert[]): Promise<void> {
-  const keys = [
-    ...new Set(inserts.filter((i) => !i.run.flowRunId).map((i) => `${i.run.taskKey}\u001f${i.dynamicKey}`)),
-  ].sort();
-  if (keys.length === 0) {
-    return;
-  }
-  await em.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`, [
-    keys,
-  ]);
 }

@@ -32,7 +32,14 @@ import {
   toStateJson,
   toTaskRunJson,
 } from './task-run.mapper';
-import { RunInsert, TaskRunsRepository, TransitionWrite } from './task-runs.repository';
+import {
+  PipelinedTransaction,
+  RunInsert,
+  RunsAlreadyExist,
+  settleAll,
+  TaskRunsRepository,
+  TransitionWrite,
+} from './task-runs.repository';
 
 export type TaskRunJson = TaskRunResponse;
 
@@ -128,12 +135,12 @@ export class TaskRunsService {
   private async createGroup(items: CreateItem[]): Promise<Outcome<CreateOutcome>[]> {
     try {
       try {
-        return await this.repo.transaction((em) => this.createInTransaction(em, items, false));
+        return await this.repo.transaction((em, tx) => this.createInTransaction(em, tx, items, false));
       } catch (err) {
         if (!(err instanceof NeedsPrecheck)) {
           throw err;
         }
-        return await this.repo.transaction((em) => this.createInTransaction(em, items, true));
+        return await this.repo.transaction((em, tx) => this.createInTransaction(em, tx, items, true));
       }
     } catch (err) {
       if (items.length > 1) {
@@ -167,6 +174,7 @@ export class TaskRunsService {
    */
   private async createInTransaction(
     em: EntityManager,
+    tx: PipelinedTransaction,
     items: CreateItem[],
     precheck: boolean,
   ): Promise<Outcome<CreateOutcome>[]> {
@@ -177,34 +185,67 @@ export class TaskRunsService {
         leaders.set(k, i);
       }
     });
-    const existingRows = precheck
-      ? await this.repo.findByNaturalKeys(
-          em,
-          [...leaders.values()].map((i) => ({
-            flow_run_id: items[i].dto.flow_run_id ?? null,
-            task_key: items[i].dto.task_key,
-            dynamic_key: items[i].dto.dynamic_key,
-          })),
-        )
-      : [];
+    const leaderItems = [...leaders.values()].map((i) => items[i]);
+    const lockKeys = () =>
+      this.repo.lockKeysWithoutFlowRun(
+        em,
+        leaderItems.map(({ dto }) => ({
+          flowRunId: dto.flow_run_id ?? null,
+          taskKey: dto.task_key,
+          dynamicKey: dto.dynamic_key,
+        })),
+      );
+    // Round trip 1, with the BEGIN (the connection is pipelined): the tag-limit probe; with `precheck`, first the
+    // natural-key locks, then (held) the SELECT of the existing keys.
+    const [, existingRows] = await settleAll<[void, TaskRunRow[], void]>([
+      precheck ? lockKeys() : Promise.resolve(),
+      precheck
+        ? this.repo.findByNaturalKeys(
+            em,
+            leaderItems.map(({ dto }) => ({
+              flow_run_id: dto.flow_run_id ?? null,
+              task_key: dto.task_key,
+              dynamic_key: dto.dynamic_key,
+            })),
+          )
+        : Promise.resolve([]),
+      this.policy.prepareGroup(
+        em,
+        leaderItems.map((item) => ({ id: item.id, tags: item.dto.tags ?? [], fresh: item.dto.id == null })),
+      ),
+    ]);
     const existing = new Map(
       existingRows.map((r) => [JSON.stringify([r.flow_run_id, r.task_key, r.dynamic_key]), r]),
     );
     const fresh = [...leaders].filter(([k]) => !existing.has(k)).map(([, index]) => index);
-    await this.policy.prepareGroup(
-      em,
-      fresh.map((i) => ({ id: items[i].id, tags: items[i].dto.tags ?? [] })),
-    );
     const planned: { index: number; insert: RunInsert; ctx: TaskOrchestrationContext }[] = [];
     for (const index of fresh) {
       planned.push({ ...(await this.planCreate(em, items[index])), index });
     }
-    const inserted = planned.length
-      ? await this.repo.insertRuns(
+    // Round trip 2: the natural-key locks (optimistic path), the one INSERT statement (all or nothing: a key that
+    // exists fails it) and, unless a run must still be enqueued in this transaction, the COMMIT.
+    let inserted: TaskRunRow[] = [];
+    if (planned.length) {
+      const enqueues = this.taskQueue && planned.some((p) => p.ctx.enqueue);
+      const written = settleAll<[void, TaskRunRow[]]>([
+        precheck ? Promise.resolve() : lockKeys(),
+        this.repo.insertRuns(
           em,
           planned.map((p) => p.insert),
-        )
-      : [];
+        ),
+      ]);
+      if (!enqueues) {
+        tx.commitBehind();
+      }
+      try {
+        [, inserted] = await written;
+      } catch (err) {
+        if (err instanceof RunsAlreadyExist) {
+          throw precheck ? new CreateRaceLost() : new NeedsPrecheck();
+        }
+        throw err;
+      }
+    }
     const byId = new Map(inserted.map((r) => [r.id, r]));
     const nowMicros = this.clock.nowMicros();
     const created = new Map<string, TaskRunJson>();
@@ -331,7 +372,7 @@ export class TaskRunsService {
     attempt: number,
   ): Promise<Outcome<TransitionOutcome>[]> {
     try {
-      return await this.repo.transaction((em) => this.transitionInTransaction(em, items));
+      return await this.repo.transaction((em, tx) => this.transitionInTransaction(em, tx, items));
     } catch (err) {
       if (items.length > 1) {
         return Promise.all(items.map(async (item) => (await this.transitionGroup([item], 0))[0]));
@@ -354,6 +395,7 @@ export class TaskRunsService {
    */
   private async transitionInTransaction(
     em: EntityManager,
+    tx: PipelinedTransaction,
     items: TransitionItem[],
   ): Promise<Outcome<TransitionOutcome>[]> {
     const rows = new Map(
@@ -363,6 +405,12 @@ export class TaskRunsService {
           items.map((i) => i.id),
         )
       ).map((r) => [r.id, r]),
+    );
+    // One probe of the group's tag limits and slot holders (the rows are locked: no other writer changes which
+    // of these runs hold a slot), so runs whose tags have no limit skip their per-run slot queries.
+    await this.policy.prepareGroup(
+      em,
+      [...rows.values()].map((r) => ({ id: r.id, tags: r.tags ?? [] })),
     );
     const order = items
       .map((item, index) => ({ item, index }))
@@ -418,7 +466,15 @@ export class TaskRunsService {
       }
       done.push({ index, row, ctx, initial, result, startedMicros });
     }
-    const updated = writes.length ? await this.repo.writeTransitions(em, writes) : new Map<string, string>();
+    // One statement for every write (all or nothing: a state timestamp taken by another writer fails it) and,
+    // unless a run must still be enqueued in this transaction, the COMMIT in the same round trip.
+    const written = writes.length
+      ? this.repo.writeTransitions(em, writes)
+      : Promise.resolve(new Map<string, string>());
+    if (!(this.taskQueue && done.some((d) => d.ctx.enqueue))) {
+      tx.commitBehind();
+    }
+    const updated = await written;
     const nowMicros = this.clock.nowMicros();
     for (const { index, row, ctx, initial, result, startedMicros } of done) {
       if (ctx.enqueue && this.taskQueue) {

@@ -244,4 +244,35 @@ describe('task runs: group commit', () => {
       [],
     );
   });
+
+  it('should write nothing of a create whose natural key exists, not even a rule that already ran (its COMMIT goes out with the INSERT)', async () => {
+    await api().post('/api/concurrency_limits/').send({ tag: 'gc-held', concurrency_limit: 2 }).expect(201);
+    const body = { task_key: 'gc-held-task', dynamic_key: '0', tags: ['gc-held'] };
+    const run = (await create(body).expect(201)).body;
+    await api()
+      .post(`/api/task_runs/${run.id}/set_state`)
+      .send({ state: { type: 'RUNNING' } })
+      .expect(201);
+    const slots = async () =>
+      (
+        (await api().get('/api/concurrency_limits/tag/gc-held').expect(200)).body as {
+          active_slots: string[];
+        }
+      ).active_slots;
+    expect(await slots()).toEqual([run.id]);
+    // The same key (and id) proposed as COMPLETED: the create's rules release the id's slots before the INSERT
+    // finds the key taken; the statement must fail so that the COMMIT sent behind it rolls everything back.
+    const again = await Promise.all(
+      [0, 1, 2].map(() => create({ ...body, id: run.id, state: { type: 'COMPLETED' } }).expect(200)),
+    );
+    for (const a of again) {
+      expect(a.body.id).toBe(run.id);
+      expect(a.body.state.type).toBe('RUNNING');
+    }
+    expect(await slots()).toEqual([run.id]);
+    const states = (await api().get(`/api/task_run_states/?task_run_id=${run.id}`).expect(200)).body as {
+      type: string;
+    }[];
+    expect(states.map((st) => st.type)).toEqual(['PENDING', 'RUNNING']);
+  });
 });

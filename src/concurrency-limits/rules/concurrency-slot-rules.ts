@@ -32,7 +32,7 @@ export class ConcurrencySlotRules extends TaskConcurrencyRules {
 
   override prepareGroup(
     transaction: EntityManager,
-    runs: readonly { id: string; tags: readonly string[] }[],
+    runs: readonly { id: string; tags: readonly string[]; fresh?: boolean }[],
   ): Promise<void> {
     return this.slots.prepareGroup(transaction, runs);
   }

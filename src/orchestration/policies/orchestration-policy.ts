@@ -58,6 +58,8 @@ export abstract class OrchestrationPolicy {
 export interface GroupRun {
   id: string;
   tags: readonly string[];
+  /** A run being created under an id the server just generated: it cannot hold any slot yet. */
+  fresh?: boolean;
 }
 
 /** Keeps the rules that apply to (from, to) and every universal transform, in order. */

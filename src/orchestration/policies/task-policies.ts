@@ -31,7 +31,7 @@ export abstract class TaskConcurrencyRules {
   /** Optional prefetch for a group of runs orchestrated in one transaction (OrchestrationPolicy.prepareGroup). */
   prepareGroup?(
     transaction: EntityManager,
-    runs: readonly { id: string; tags: readonly string[] }[],
+    runs: readonly { id: string; tags: readonly string[]; fresh?: boolean }[],
   ): Promise<void>;
 }
 
