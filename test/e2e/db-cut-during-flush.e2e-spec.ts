@@ -39,7 +39,7 @@ describe('PostgreSQL connections cut during a write', () => {
   });
 
   it.each([
-    ['an append to the event log', 'COPY event_log%'],
+    ['an append to the event log', '%INSERT INTO event_log %'],
     ['a persister flush', '%INTO events%'],
     ['a recorder flush', '%INTO task_run%'],
   ])(

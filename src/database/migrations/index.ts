@@ -5,7 +5,6 @@ import { CreateTaskQueues1764300004000 } from './1764300004000-CreateTaskQueues'
 import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConcurrencyLimits';
 import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
 import { CreateEventLog1764300011000 } from './1764300011000-CreateEventLog';
-import { EventLogNotifyTrigger1764300011500 } from './1764300011500-EventLogNotifyTrigger';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -19,5 +18,4 @@ export const migrations = [
   CreateConcurrencyLimits1764300005000,
   DeadLetterReplayRequests1764300007000,
   CreateEventLog1764300011000,
-  EventLogNotifyTrigger1764300011500,
 ];

@@ -1,9 +1,8 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client, ClientConfig, Pool } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { deferred, Deferred } from '../../common/async/deferred';
 import { ServiceUnavailableError, TooManyRequestsError } from '../../common/errors/domain.error';
-import { DeadlineClient, QueryDeadlineError } from '../../database/deadline-client';
+import { DeadlineClient } from '../../database/deadline-client';
 import { ReceivedEvent } from '../event.types';
 import { BusObserver, NOOP_OBSERVER } from './bus-observer';
 import {
@@ -49,25 +48,14 @@ export interface PostgresEventBusOptions {
 
 export const EVENT_LOG_CHANNEL = 'prefect_event_log';
 
-/**
- * One append = one `COPY` = one statement = one commit. The statement triggers of migrations CreateEventLog
- * (ordered visibility) and EventLogNotifyTrigger (the wake-up, delivered at that commit) fire for COPY as for
- * INSERT. Rows are `<event JSON>\t<only_group or \N>` in COPY's text format.
- */
-const APPEND_COPY = `COPY event_log (event, only_group) FROM STDIN`;
-
-/**
- * One event's COPY text row. JSON.stringify escapes every control character inside strings and writes no
- * whitespace outside them, so of COPY's special characters (backslash, tab, newline, carriage return) only
- * the backslash can occur, and it is doubled.
- */
-function copyRow(json: string, group: string | null): string {
-  const event = json.includes('\\') ? json.replace(/\\/g, '\\\\') : json;
-  if (group === null) return `${event}\t\\N\n`;
-  return `${event}\t${group.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c])}\n`;
-}
-
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+/** One append = one statement = one commit; NOTIFY is delivered at that commit. */
+const APPEND_SQL = `
+WITH ins AS (
+  INSERT INTO event_log (event, only_group)
+  SELECT e.value, $2::text FROM json_array_elements($1::json) AS e
+  RETURNING position
+)
+SELECT pg_notify('${EVENT_LOG_CHANNEL}', max(position)::text) AS head FROM ins`;
 
 const READ_SQL = `SELECT position, only_group, event FROM event_log WHERE position > $1 ORDER BY position LIMIT $2`;
 
@@ -216,7 +204,7 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
     try {
       const events = batch.flatMap((b) => b.events);
       const started = performance.now();
-      await this.copy(events, null);
+      await this.pool.query(APPEND_SQL, [serializeEvents(events), null]);
       this.appendTimer?.(events.length, performance.now() - started);
       for (const b of batch) b.done.resolve();
     } catch (err) {
@@ -228,43 +216,7 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   }
 
   async redeliver(group: string, event: ReceivedEvent): Promise<void> {
-    await this.copy([event], group);
-  }
-
-  /**
-   * Appends `events` with one COPY on a pooled connection; resolves once committed. COPY streams are outside
-   * DeadlineClient's per-query deadline, so this carries its own: past `queryTimeoutMs` the connection is
-   * destroyed (the server may still commit the rows: the caller got no 2xx and retries; consumers see the
-   * event twice at worst, which they tolerate), and the pool opens a fresh one.
-   */
-  private async copy(events: readonly ReceivedEvent[], group: string | null): Promise<void> {
-    let text = '';
-    for (const e of events) text += copyRow(eventJson(e), group);
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const stream = client.query(copyFrom(APPEND_COPY));
-        const timer = setTimeout(() => {
-          broken = new QueryDeadlineError(this.opts.queryTimeoutMs);
-          reject(broken);
-          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-        }, this.opts.queryTimeoutMs);
-        const settle = (err?: Error): void => {
-          clearTimeout(timer);
-          if (err) {
-            broken ??= err;
-            reject(err);
-          } else resolve();
-        };
-        stream.on('finish', () => settle());
-        stream.on('error', settle);
-        stream.end(text);
-      });
-    } finally {
-      // A connection whose COPY failed may be mid-protocol: never reuse it.
-      client.release(broken);
-    }
+    await this.pool.query(APPEND_SQL, [serializeEvents([event]), group]);
   }
 
   async subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription> {
@@ -418,13 +370,13 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
 }
 
 /**
- * An event's stored JSON text. jsonb cannot hold `\u0000` (json can, but the events table is jsonb): such
- * strings travel as the visible text `\u0000`, as EventsRepository stores them.
+ * jsonb cannot hold `\u0000` (json can, but the events table is jsonb): such strings travel as the visible
+ * text `\u0000`, as EventsRepository stores them.
  */
-function eventJson(event: ReceivedEvent): string {
-  const json = JSON.stringify(event);
+function serializeEvents(events: readonly ReceivedEvent[]): string {
+  const json = JSON.stringify(events);
   if (!json.includes('\\u0000')) return json;
-  return JSON.stringify(event, (_key, value: unknown) =>
+  return JSON.stringify(events, (_key, value: unknown) =>
     typeof value === 'string' ? value.replace(/\u0000/g, '\\u0000') : value,
   );
 }
