@@ -17,10 +17,13 @@
  * - durable ingest (the default PostgreSQL broker): `POST /api/events` over HTTP (8 clients, 500 events per
  *   request, services off), acknowledged = committed to `event_log`, ÷ raw COPY of the same rows into
  *   `event_log`; then the acknowledgement latency p50/p99 at 5 000 events/s offered (50 events every 10 ms)
- *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part.
+ *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part,
+ *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half (e.g. under `node --cpu-prof`).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TooManyRequestsError } from '../src/common/errors/domain.error';
@@ -28,6 +31,7 @@ import { Clock, SystemClock } from '../src/common/time/clock';
 import { fromMicros, toMicros } from '../src/common/time/timestamp';
 import { EventBus, EventHandler, SubscribeOptions, Subscription } from '../src/events/bus/event-bus';
 import { InMemoryEventBus } from '../src/events/bus/in-memory-event-bus';
+import { PostgresEventBus } from '../src/events/bus/postgres-event-bus';
 import { PrefectEvent, ReceivedEvent } from '../src/events/event.types';
 import { EventsIngestService } from '../src/events/events-ingest.service';
 import { INSERT_EVENTS_SQL, serializeBatch } from '../src/events/events.repository';
@@ -42,6 +46,7 @@ const N_E2E = Math.round(10_000 * SCALE);
 const STEADY_RATE = 5000; // events/s offered in the latency phase
 const STEADY_SECONDS = 2 * Math.min(1, SCALE);
 const BATCH = 5000;
+const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? '8');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number): number => {
@@ -300,22 +305,28 @@ async function rawCopyLog(client: Client, events: ReceivedEvent[]): Promise<void
   }
 }
 
-async function postAll(
-  baseUrl: string,
-  events: PrefectEvent[],
-  perRequest: number,
-  clients: number,
-): Promise<void> {
+/**
+ * Request bodies serialised before the clock starts: a real client serialises on its own machine, and this
+ * one shares the server's process and cores, so its JSON.stringify is not the server's ingest cost.
+ */
+function bodies(events: PrefectEvent[], perRequest: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < events.length; i += perRequest) {
+    out.push(JSON.stringify(events.slice(i, i + perRequest)));
+  }
+  return out;
+}
+
+async function postAll(baseUrl: string, requests: string[], clients: number): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < events.length) {
-      const slice = events.slice(next, next + perRequest);
-      next += perRequest;
+    while (next < requests.length) {
+      const body = requests[next++];
       for (;;) {
         const res = await fetch(`${baseUrl}/api/events`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(slice),
+          body,
         });
         await res.arrayBuffer();
         if (res.status === 204) {
@@ -332,6 +343,15 @@ async function postAll(
 }
 
 async function durableIngest(url: string, client: Client): Promise<void> {
+  if (process.env.BENCH_EVENTS_PARTS !== 'latency') {
+    await ingestThroughput(url, client);
+  }
+  if (process.env.BENCH_EVENTS_PARTS !== 'throughput') {
+    await ackLatency(url, client);
+  }
+}
+
+async function ingestThroughput(url: string, client: Client): Promise<void> {
   const n = Math.round(20_000 * SCALE);
   const ingestOnly = await createTestApp({
     databaseUrl: url,
@@ -344,18 +364,27 @@ async function durableIngest(url: string, client: Client): Promise<void> {
   const rates: number[] = [];
   const copies: number[] = [];
   const ratios: number[] = [];
+  const bus = ingestOnly.app.get(EventBus);
+  if (!(bus instanceof PostgresEventBus)) {
+    throw new Error('the default broker is not the PostgreSQL log');
+  }
+  let appends: { n: number; ms: number }[] = [];
+  bus.appendTimer = (n, ms) => appends.push({ n, ms });
   try {
-    await postAll(ingestOnly.baseUrl, wire(makeEvents(2000)), 500, 8); // warm-up
+    await postAll(ingestOnly.baseUrl, bodies(wire(makeEvents(2000)), 500), 8); // warm-up
     for (let rep = 0; rep < REPS; rep++) {
       const events = makeEvents(n);
+      const requests = bodies(wire(events), 500);
       await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
       let started = performance.now();
       await rawCopyLog(client, events);
       const copyRate = n / ((performance.now() - started) / 1000);
       await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
+      appends = [];
       started = performance.now();
-      await postAll(ingestOnly.baseUrl, wire(events), 500, 8);
+      await postAll(ingestOnly.baseUrl, requests, INGEST_CLIENTS);
       const rate = n / ((performance.now() - started) / 1000);
+      const appendMs = appends.map((a) => a.ms);
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM event_log');
       if (rows[0].n !== n) {
         throw new Error(`event_log holds ${rows[0].n} of ${n}`);
@@ -364,7 +393,7 @@ async function durableIngest(url: string, client: Client): Promise<void> {
       rates.push(rate);
       ratios.push(rate / copyRate);
       process.stdout.write(
-        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s\n`,
+        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s; ${appends.length} appends of ${(n / appends.length).toFixed(0)} events on average, p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms; load ${loadavg()[0].toFixed(2)}\n`,
       );
     }
   } finally {
@@ -373,13 +402,19 @@ async function durableIngest(url: string, client: Client): Promise<void> {
   print('durable_ingest_baseline_raw_copy_event_log_events_per_s', median(copies), 'events/s');
   print('durable_ingest_http_events_per_s', median(rates), 'events/s');
   print('durable_ingest_ratio_to_raw_copy', median(ratios), 'x');
+}
 
+async function ackLatency(url: string, client: Client): Promise<void> {
   // Acknowledgement latency at 5 000 events/s offered, with the persister and the recorder consuming.
   await client.query('TRUNCATE event_log, event_log_group, events, event_resources RESTART IDENTITY');
   const full = await createTestApp({
     databaseUrl: url,
     env: { PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false' },
   });
+  const bus = full.app.get(EventBus);
+  if (!(bus instanceof PostgresEventBus)) {
+    throw new Error('the default broker is not the PostgreSQL log');
+  }
   try {
     for (const rate of [1000, STEADY_RATE]) {
       const p50s: number[] = [];
@@ -387,18 +422,29 @@ async function durableIngest(url: string, client: Client): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         const total = Math.round(rate * 2 * Math.min(1, SCALE));
         const perTick = rate / 100;
-        const events = wire(makeEvents(total));
+        const requests = bodies(wire(makeEvents(total)), perTick);
         const latencies: number[] = [];
+        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+        const gcPauses: number[] = [];
+        const appendMs: number[] = [];
+        bus.appendTimer = (_n, ms) => appendMs.push(ms);
+        const gcObserver = new PerformanceObserver((list) => {
+          for (const entry of list.getEntries()) {
+            gcPauses.push(entry.duration);
+          }
+        });
+        gcObserver.observe({ entryTypes: ['gc'] });
+        loopDelay.enable();
         const inFlight: Promise<void>[] = [];
         const started = performance.now();
         for (let i = 0; i < total; i += perTick) {
-          const slice = events.slice(i, i + perTick);
+          const body = requests[i / perTick];
           const t0 = performance.now();
           inFlight.push(
             fetch(`${full.baseUrl}/api/events`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
-              body: JSON.stringify(slice),
+              body,
             }).then(async (res) => {
               await res.arrayBuffer();
               if (res.status !== 204) {
@@ -414,10 +460,13 @@ async function durableIngest(url: string, client: Client): Promise<void> {
           }
         }
         await Promise.all(inFlight);
+        loopDelay.disable();
+        gcObserver.disconnect();
         p50s.push(percentile(latencies, 50));
         p99s.push(percentile(latencies, 99));
+        // Where a tail can come from in this process: event-loop stalls (any synchronous work, GC included).
         process.stdout.write(
-          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms\n`,
+          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; GC ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms; append (serialise + commit) p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms over ${appendMs.length}; load ${loadavg()[0].toFixed(2)}\n`,
         );
       }
       print(`ack_latency_at_${rate}_per_s_p50`, median(p50s), 'ms');
@@ -442,7 +491,7 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(2))
         .join(' ')}\n`,
     );
-    if (process.env.BENCH_EVENTS_PARTS === 'ingest') {
+    if (['ingest', 'latency', 'throughput'].includes(process.env.BENCH_EVENTS_PARTS ?? '')) {
       await durableIngest(url, client);
       return;
     }

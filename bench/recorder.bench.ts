@@ -5,6 +5,7 @@
  *   node -r @swc-node/register bench/recorder.bench.ts
  *
  * Env: BENCH_SCALE (default 1) scales the number of runs; BENCH_BATCH_SIZES (default 1,100,500,1000);
+ * BENCH_BROKERS (default postgres,memory: the durable log, publish = committed append, against the in-process bus);
  * PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES is passed to the app when set; TEST_DATABASE_URL
  * (else the local server) is where the bench database is created and dropped. Prints `name: value unit` lines, medians of REPS repetitions:
  * - baseline: a raw `pg` multi-row INSERT of the equivalent final rows (1 task_run + 3 task_run_state rows per
@@ -18,6 +19,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { fromMicros, toMicros } from '../src/common/time/timestamp';
@@ -35,6 +37,11 @@ const FLUSH_INTERVAL_S = 1;
 const BATCH_SIZES = (process.env.BENCH_BATCH_SIZES ?? '1,100,500,1000').split(',').map(Number);
 /** Passed through to the app when set (e.g. to compare 1 and 2). */
 const CONCURRENT_FLUSHES = process.env.PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES;
+/**
+ * Brokers to compare (BENCH_BROKERS, default `postgres,memory`): the default durable log (publish = committed
+ * append, the recorder reads the log) against the in-process bus (the recorder's direct figure).
+ */
+const BROKERS = (process.env.BENCH_BROKERS ?? 'postgres,memory').split(',');
 /** Runs in flight in the stream: a run's three events sit about this many events apart. */
 const IN_FLIGHT_RUNS = Number(process.env.BENCH_IN_FLIGHT_RUNS ?? '1000');
 
@@ -236,46 +243,54 @@ async function main(): Promise<void> {
     console.log(
       `# recorder bench: ${IN_FLIGHT_RUNS} runs in flight, ${RUNS} runs × 3 events per repetition (batch size 1: ${Math.max(50, Math.round(RUNS / 10))} runs), ${REPS} repetitions, medians; flush interval ${FLUSH_INTERVAL_S} s`,
     );
-    for (const batchSize of BATCH_SIZES) {
-      let writer!: TimedWriter;
-      const t = await createTestApp({
-        listen: false,
-        databaseUrl: url,
-        env: {
-          PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE: String(batchSize),
-          PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: String(FLUSH_INTERVAL_S),
-          PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
-          ...(CONCURRENT_FLUSHES
-            ? { PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES: CONCURRENT_FLUSHES }
-            : {}),
-        },
-        override: (b) =>
-          b.overrideProvider(TaskRunBulkWriter).useFactory({
-            factory: (ds: DataSource) => (writer = new TimedWriter(ds)),
-            inject: [DataSource],
-          }),
-      });
-      try {
-        // Each repetition measures the baseline right before the recorder: the machine is shared and its load
-        // drifts, so the ratio is taken per repetition.
-        const reps: (RecorderFigures & { baseline: number; ratio: number })[] = [];
-        for (let r = 0; r < REPS; r++) {
-          const base = await baseline(url, batchSize === 1 ? Math.max(50, Math.round(RUNS / 10)) : RUNS);
-          const figures = await recorderRun(t, writer, batchSize);
-          reps.push({ ...figures, baseline: base, ratio: figures.eventsPerSecond / base });
+    for (const broker of BROKERS) {
+      for (const batchSize of BATCH_SIZES) {
+        let writer!: TimedWriter;
+        const t = await createTestApp({
+          listen: false,
+          databaseUrl: url,
+          env: {
+            PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE: String(batchSize),
+            PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: String(FLUSH_INTERVAL_S),
+            PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
+            PREFECT_SERVER_EVENTS_MESSAGING_BROKER: broker,
+            ...(CONCURRENT_FLUSHES
+              ? { PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES: CONCURRENT_FLUSHES }
+              : {}),
+          },
+          override: (b) =>
+            b.overrideProvider(TaskRunBulkWriter).useFactory({
+              factory: (ds: DataSource) => (writer = new TimedWriter(ds)),
+              inject: [DataSource],
+            }),
+        });
+        try {
+          // Each repetition measures the baseline right before the recorder: the machine is shared and its load
+          // drifts, so the ratio is taken per repetition.
+          const reps: (RecorderFigures & { baseline: number; ratio: number })[] = [];
+          for (let r = 0; r < REPS; r++) {
+            const base = await baseline(url, batchSize === 1 ? Math.max(50, Math.round(RUNS / 10)) : RUNS);
+            const figures = await recorderRun(t, writer, batchSize);
+            reps.push({ ...figures, baseline: base, ratio: figures.eventsPerSecond / base });
+          }
+          const m = (k: keyof (typeof reps)[number]) => median(reps.map((x) => x[k]));
+          const key = `recorder_${broker}_batch_${batchSize}`;
+          line(`${key}_events_per_s`, m('eventsPerSecond'), 'events/s');
+          line(`${key}_baseline_raw_insert`, m('baseline'), 'events/s');
+          line(`${key}_ratio_to_baseline`, m('ratio'), '', 3);
+          line(`${key}_saturated_received_to_row_p50`, m('saturatedP50'), 'ms');
+          line(`${key}_saturated_received_to_row_p99`, m('saturatedP99'), 'ms');
+          line(`${key}_offered_rate`, m('offeredRate'), 'events/s');
+          line(`${key}_received_to_row_p50`, m('p50'), 'ms');
+          line(`${key}_received_to_row_p99`, m('p99'), 'ms');
+          console.log(
+            `# ${key}: load ${loadavg()
+              .map((x) => x.toFixed(2))
+              .join(' ')}`,
+          );
+        } finally {
+          await t.close();
         }
-        const m = (k: keyof (typeof reps)[number]) => median(reps.map((x) => x[k]));
-        const key = `recorder_batch_${batchSize}`;
-        line(`${key}_events_per_s`, m('eventsPerSecond'), 'events/s');
-        line(`${key}_baseline_raw_insert`, m('baseline'), 'events/s');
-        line(`${key}_ratio_to_baseline`, m('ratio'), '', 3);
-        line(`${key}_saturated_received_to_row_p50`, m('saturatedP50'), 'ms');
-        line(`${key}_saturated_received_to_row_p99`, m('saturatedP99'), 'ms');
-        line(`${key}_offered_rate`, m('offeredRate'), 'events/s');
-        line(`${key}_received_to_row_p50`, m('p50'), 'ms');
-        line(`${key}_received_to_row_p99`, m('p99'), 'ms');
-      } finally {
-        await t.close();
       }
     }
   } finally {

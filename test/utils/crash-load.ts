@@ -52,18 +52,26 @@ export interface LoadResult {
   acked: LoadEvent[];
   /** Batches sent and not acknowledged (their fate is unknown: they may or may not be stored). */
   unacked: number;
+  /** 503 answers (only counted with `retryUnavailable`; each such batch was sent again). */
+  unavailable: number;
 }
 
 /**
  * Posts `events` in batches of `batch`, `concurrency` requests at a time, until done or `stop()` says so;
- * a request that fails (the server died) ends its client. 429 is retried after its Retry-After.
+ * a request that fails (the server died) ends its client. 429 is retried after its Retry-After; with
+ * `retryUnavailable`, 503 too (as a client does while the database is away). Any other answer throws.
  */
 export async function postEvents(
   baseUrl: string,
   events: LoadEvent[],
-  { batch = 100, concurrency = 4, stop }: { batch?: number; concurrency?: number; stop: () => boolean },
+  {
+    batch = 100,
+    concurrency = 4,
+    stop,
+    retryUnavailable = false,
+  }: { batch?: number; concurrency?: number; stop: () => boolean; retryUnavailable?: boolean },
 ): Promise<LoadResult> {
-  const result: LoadResult = { acked: [], unacked: 0 };
+  const result: LoadResult = { acked: [], unacked: 0, unavailable: 0 };
   let next = 0;
   const worker = async (): Promise<void> => {
     while (!stop() && next < events.length) {
@@ -89,6 +97,14 @@ export async function postEvents(
           break;
         }
         if (status === 429 && !stop()) {
+          await new Promise((r) => setTimeout(r, 200));
+          continue;
+        }
+        if (status === 503 && retryUnavailable) {
+          result.unavailable += 1;
+          if (stop()) {
+            return;
+          }
           await new Promise((r) => setTimeout(r, 200));
           continue;
         }

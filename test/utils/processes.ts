@@ -67,8 +67,15 @@ function launch(name: string, args: string[], env: Record<string, string>, baseU
   };
 }
 
-/** An API replica (no services) on a free port; resolves once `/api/ready` answers 200. */
-export async function startApiReplica(name: string, env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * An API replica (no services unless `env` says so) on a free port; resolves once `/api/ready` answers 200,
+ * or with `until: 'live'` once `/api/health` does (e.g. to watch readiness while it catches up).
+ */
+export async function startApiReplica(
+  name: string,
+  env: Record<string, string>,
+  { until = 'ready' }: { until?: 'ready' | 'live' } = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const p = launch(
     name,
@@ -77,9 +84,9 @@ export async function startApiReplica(name: string, env: Record<string, string>)
     `http://127.0.0.1:${port}`,
   );
   await waitFor(p, async () => {
-    const res = await fetch(`${p.baseUrl}/api/ready`);
+    const res = await fetch(`${p.baseUrl}/api/${until === 'ready' ? 'ready' : 'health'}`);
     if (res.status !== 200) {
-      throw new Error(`ready answered ${res.status}`);
+      throw new Error(`${until === 'ready' ? 'ready' : 'health'} answered ${res.status}`);
     }
   });
   return p;

@@ -103,6 +103,8 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   private backlogMeasuredAt = 0;
   private measuringBacklog = false;
   private idleWaiters: (() => void)[] = [];
+  /** Called after each committed append with its size and duration (waiting for a connection included). */
+  appendTimer?: (events: number, ms: number) => void;
 
   constructor(
     url: string,
@@ -213,7 +215,10 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
 
   private async append(batch: PendingAppend[]): Promise<void> {
     try {
-      await this.pool.query(APPEND_SQL, [serializeEvents(batch.flatMap((b) => b.events)), null]);
+      const events = batch.flatMap((b) => b.events);
+      const started = performance.now();
+      await this.pool.query(APPEND_SQL, [serializeEvents(events), null]);
+      this.appendTimer?.(events.length, performance.now() - started);
       for (const b of batch) {
         b.done.resolve();
       }

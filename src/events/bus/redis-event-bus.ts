@@ -164,18 +164,6 @@ export class RedisEventBus extends EventBus implements OnApplicationShutdown {
     this.client.disconnect();
   }
 
-  /** Entries of the stream a group has not been handed yet (XINFO GROUPS `lag`); undefined if unknown. */
-  async lag(group: string): Promise<number | undefined> {
-    const groups = (await this.client.xinfo('GROUPS', this.opts.stream).catch(() => [])) as unknown[][];
-    for (const g of groups) {
-      const info = toRecord(g);
-      if (info.name === group) {
-        return info.lag === null || info.lag === undefined ? undefined : Number(info.lag);
-      }
-    }
-    return undefined;
-  }
-
   /** Per group: entries not yet delivered (lag) plus delivered but unacknowledged (pending). */
   async backlog(): Promise<Record<string, number>> {
     const groups = (await this.client.xinfo('GROUPS', this.opts.stream).catch(() => [])) as unknown[][];
