@@ -5,8 +5,14 @@ import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueues } from '../../src/task-queues/task-queue';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
+import {
+  LIVENESS_TIMEOUT_MS,
+  PING_INTERVAL_MS,
+  SUBSCRIBER_WAIT_MS,
+} from '../../src/task-queues/task-run-subscriptions.service';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
+import { TcpProxy } from '../utils/tcp-proxy';
 import { enqueueRun, insertDeferredRun, TaskWorkerClient } from '../utils/task-worker-client';
 
 jest.setTimeout(60_000);
@@ -153,6 +159,48 @@ describe('task queues and the task-worker websocket', () => {
     const w2 = await subscribe([k]);
     expect((await w2.nextRun()).id).toBe(id);
     w2.ack();
+  });
+
+  it('should keep a worker that was busy longer than the liveness timeout and deliver to it once idle', async () => {
+    // Regression (docs/task-queues.md, "Liveness"): pings went out only while a socket idled, and the first idle
+    // wait after a busy stretch longer than LIVENESS_TIMEOUT_MS found no recent pong and terminated a healthy
+    // worker; with every worker of a key dropped that way, a new run stayed queued with 0 attempts.
+    const k = key();
+    const worker = await subscribe([k]);
+    const busyUntil = Date.now() + LIVENESS_TIMEOUT_MS + 1000;
+    while (Date.now() < busyUntil) {
+      const id = await enqueue(k);
+      expect((await worker.nextRun(5000)).id).toBe(id);
+      worker.ack();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, SUBSCRIBER_WAIT_MS * 2.5)); // idle: the liveness probe runs
+    const id = await enqueue(k);
+    expect((await worker.nextRun(5000)).id).toBe(id);
+    worker.ack();
+    expect(await queueRow(id)).toMatchObject({ attempts: 1 });
+  });
+
+  it('should drop a worker whose connection went silent while it held a run, and redeliver the run', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(t.baseUrl).port));
+    await proxy.restore();
+    const silent = await TaskWorkerClient.subscribe(`ws://127.0.0.1:${proxy.port}`, [k]);
+    try {
+      expect((await silent.nextRun()).id).toBe(id);
+      proxy.freeze(); // the worker's host vanished before its ack: no FIN, no RST
+      const w2 = await subscribe([k]);
+      const again = await w2.nextRun(LIVENESS_TIMEOUT_MS + 5 * PING_INTERVAL_MS);
+      expect(again.id).toBe(id);
+      w2.ack();
+      await expectEventually(async () =>
+        expect(await queueRow(id)).toMatchObject({ status: 'acked', attempts: 2 }),
+      );
+    } finally {
+      await proxy.cut();
+      silent.terminate();
+    }
   });
 
   it('should close 1000 on quit and count the run as delivered', async () => {
