@@ -13,7 +13,12 @@ import {
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { TcpProxy } from '../utils/tcp-proxy';
-import { enqueueRun, insertDeferredRun, TaskWorkerClient } from '../utils/task-worker-client';
+import {
+  enqueueRun,
+  insertDeferredRun,
+  TaskWorkerClient,
+  taskRunSnapshot,
+} from '../utils/task-worker-client';
 
 jest.setTimeout(60_000);
 
@@ -159,6 +164,25 @@ describe('task queues and the task-worker websocket', () => {
     const w2 = await subscribe([k]);
     expect((await w2.nextRun()).id).toBe(id);
     w2.ack();
+  });
+
+  it('should deliver a run whose notification never came within two idle waits (the poll fallback)', async () => {
+    const k = key();
+    const worker = await subscribe([k]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
+      expect(res.body.map((w: { task_keys: string[] }) => w.task_keys).flat()).toContain(k);
+    });
+    // Queued behind the store's back: no pg_notify, as if the notification had been lost.
+    const id = await insertDeferredRun(t.dataSource, k);
+    const queuedAt = Date.now();
+    await t.dataSource.query(
+      `INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot) VALUES ($1, $2, 'scheduled', $3::json)`,
+      [id, k, JSON.stringify(taskRunSnapshot(id, k))],
+    );
+    expect((await worker.nextRun(2 * SUBSCRIBER_WAIT_MS + 1000)).id).toBe(id);
+    expect(Date.now() - queuedAt).toBeLessThanOrEqual(2 * SUBSCRIBER_WAIT_MS + 1000);
+    worker.ack();
   });
 
   it('should keep a worker that was busy longer than the liveness timeout and deliver to it once idle', async () => {
