@@ -13,6 +13,12 @@ import {
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { TcpProxy } from '../utils/tcp-proxy';
+import { adminQuery, createTestDatabase } from '../utils/test-database';
+import {
+  LISTENER_CHECK_MS,
+  LISTENER_CHECK_TIMEOUT_MS,
+  TASK_QUEUE_CHANNEL,
+} from '../../src/task-queues/task-queue.notifier';
 import {
   enqueueRun,
   insertDeferredRun,
@@ -433,6 +439,36 @@ describe('task queues and the task-worker websocket', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     expect((await worker.nextRun()).id).toBe(id);
     worker.ack();
+  });
+
+  it('should notice a LISTEN connection that went silent and listen on a new one', async () => {
+    const direct = await createTestDatabase();
+    const proxied = await TcpProxy.forUrl(direct);
+    const own = await createTestApp({ databaseUrl: proxied.url });
+    try {
+      const ownStore = own.app.get<TaskQueueStore, PgTaskQueueStore>(TaskQueueStore);
+      await expectEventually(() => expect(ownStore.listening).toBe(true));
+      proxied.proxy.freeze(); // every open connection half-open: no error ever reaches the listener
+      const frozenAt = Date.now();
+      await expectEventually(() => expect(ownStore.listening).toBe(false), {
+        timeoutMs: LISTENER_CHECK_MS + LISTENER_CHECK_TIMEOUT_MS + 5000,
+        intervalMs: 50,
+      });
+      expect(Date.now() - frozenAt).toBeLessThanOrEqual(LISTENER_CHECK_MS + LISTENER_CHECK_TIMEOUT_MS + 5000);
+      await expectEventually(() => expect(ownStore.listening).toBe(true), { timeoutMs: 15_000 });
+      // A notification sent straight to PostgreSQL reaches the new connection (the wait's 30 s bound is far away).
+      const k = key();
+      const waited = ownStore.waitForWork([k], 30_000);
+      const started = Date.now();
+      await adminQuery(direct, `SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $1)`, [k]);
+      await waited;
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await proxied.proxy.cut(); // the frozen connections fail now instead of holding the shutdown
+      await proxied.proxy.restore();
+      await own.close();
+      await proxied.proxy.cut();
+    }
   });
 
   it('should restore deferred SCHEDULED runs that have no queue row, but not acked or queued ones', async () => {
