@@ -11,6 +11,10 @@ export function notifyPayload(taskKey: string): string {
   return Buffer.byteLength(taskKey, 'utf8') > MAX_NOTIFY_KEY_BYTES ? WAKE_ALL : taskKey;
 }
 
+/** How often the LISTEN connection proves it is alive, and how long the proof may take (see TaskQueueListener). */
+export const LISTENER_CHECK_MS = 5000;
+export const LISTENER_CHECK_TIMEOUT_MS = 5000;
+
 interface Waiter {
   keys: ReadonlySet<string>;
   wake: () => void;
@@ -69,7 +73,9 @@ export class WaiterRegistry {
 /**
  * A dedicated PostgreSQL connection that `LISTEN`s on the queue channel and forwards notifications to the
  * waiters. On loss it reconnects with backoff and then wakes everyone (notifications may have been missed;
- * waiters also re-poll on their own 1 s timeout, so nothing is stranded meanwhile).
+ * waiters also re-poll on their own 1 s timeout, so nothing is stranded meanwhile). A connection that dies
+ * without an error (a half-open TCP connection: no FIN, no RST) is caught by a `SELECT 1` every
+ * LISTENER_CHECK_MS that must answer within LISTENER_CHECK_TIMEOUT_MS.
  */
 export class TaskQueueListener {
   private readonly logger = new Logger(TaskQueueListener.name);
@@ -78,6 +84,8 @@ export class TaskQueueListener {
   private reconnectTimer?: NodeJS.Timeout;
   private backoffMs = 100;
   private connected = false;
+  private checkTimer?: NodeJS.Timeout;
+  private checking = false;
 
   constructor(
     private readonly connectionString: string,
@@ -93,11 +101,40 @@ export class TaskQueueListener {
   async start(): Promise<void> {
     this.stopped = false;
     await this.connect();
+    this.checkTimer = setInterval(() => void this.check(), LISTENER_CHECK_MS);
+    this.checkTimer.unref();
+  }
+
+  /** Proves the connection still answers; one that does not is treated as lost (and replaced). */
+  private async check(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.connected || this.checking) {
+      return;
+    }
+    this.checking = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.query('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${LISTENER_CHECK_TIMEOUT_MS} ms`)),
+            LISTENER_CHECK_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      this.lost(client, err);
+    } finally {
+      clearTimeout(timer);
+      this.checking = false;
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.checkTimer);
     const client = this.client;
     this.client = undefined;
     this.connected = false;

@@ -10,8 +10,10 @@ import { TaskWorkersService } from './task-workers.service';
 
 /** How long a subscriber waits for a run before probing liveness (docs/reference.md §3.2). */
 export const SUBSCRIBER_WAIT_MS = 1000;
-/** A socket that has not answered a ping for this long is dead (pings go out every idle second). */
+/** A socket that has not answered a ping for this long is dead. */
 export const LIVENESS_TIMEOUT_MS = 10_000;
+/** How often a socket is pinged when no ping is outstanding, busy or idle (see `keepAlive`). */
+export const PING_INTERVAL_MS = 1000;
 /** Close code and reason sent to task workers when this replica shuts down. */
 export const GOING_AWAY = { code: 1001, reason: 'Server shutting down' } as const;
 
@@ -101,8 +103,7 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
     queue: MultiQueue,
     closed: AbortSignal,
   ): Promise<void> {
-    let lastPong = Date.now();
-    socket.ws.on('pong', () => (lastPong = Date.now()));
+    const stopKeepAlive = keepAlive(socket);
     /** Claimed while the previous run awaited its ack (one run of prefetch), not sent yet. */
     let prefetched: Delivery | null = null;
     const acks = new Set<Promise<void>>();
@@ -114,7 +115,7 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
         const delivery = prefetched ?? (await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed }));
         prefetched = null;
         if (!delivery) {
-          if (!(await this.isAlive(socket, lastPong))) {
+          if (!(await this.isAlive(socket))) {
             return;
           }
           continue;
@@ -163,6 +164,7 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
         }
       }
     } finally {
+      stopKeepAlive();
       if (prefetched) {
         await this.store.unclaim(prefetched).catch((e: unknown) => this.warn('unclaim', e));
       }
@@ -171,11 +173,10 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Liveness probe after an idle wait: frames sent while idle are discarded (as upstream's probe does), a
-   * closed socket is dead, and so is one that has not answered our pings for LIVENESS_TIMEOUT_MS. Unlike
-   * upstream's blocking 0.1 s receive, the probe never delays a delivery and catches half-open TCP.
+   * After an idle wait: frames sent while idle are discarded (as upstream's probe does) and a closed socket
+   * ends the session. Whether the peer still answers is `keepAlive`'s job, which runs busy or idle.
    */
-  private async isAlive(socket: PrefectSocket, lastPong: number): Promise<boolean> {
+  private async isAlive(socket: PrefectSocket): Promise<boolean> {
     for (;;) {
       const frame = await socket.receive(0);
       if (frame === null) {
@@ -188,12 +189,7 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
     if (socket.closed) {
       return false;
     }
-    if (Date.now() - lastPong > LIVENESS_TIMEOUT_MS) {
-      socket.ws.terminate();
-      return false;
-    }
-    socket.ws.ping();
-    return true;
+    return !socket.closed;
   }
 
   private countDelivery(delivery: Delivery): void {
@@ -217,4 +213,36 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
       error: err instanceof Error ? err.message : String(err),
     });
   }
+}
+
+/**
+ * Pings `socket` every PING_INTERVAL_MS while no ping is outstanding and terminates it when a ping has gone
+ * unanswered for LIVENESS_TIMEOUT_MS, whatever the session is doing: idle, or awaiting a worker's ack (a
+ * half-open connection there would otherwise hold its run forever, its lease renewed). The clock starts at the
+ * ping, not at the last pong, so a session that was busy for a long stretch without pinging is not taken for
+ * dead (docs/task-queues.md, "Liveness"). Returns the function that stops it.
+ */
+export function keepAlive(socket: PrefectSocket): () => void {
+  let outstandingSince: number | undefined;
+  const onPong = (): void => {
+    outstandingSince = undefined;
+  };
+  socket.ws.on('pong', onPong);
+  const timer = setInterval(() => {
+    if (socket.closed) {
+      return;
+    }
+    const now = Date.now();
+    if (outstandingSince === undefined) {
+      outstandingSince = now;
+      socket.ws.ping();
+    } else if (now - outstandingSince > LIVENESS_TIMEOUT_MS) {
+      socket.ws.terminate();
+    }
+  }, PING_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    socket.ws.off('pong', onPong);
+  };
 }

@@ -4,11 +4,23 @@ import { TooManyRequestsError } from '../../src/common/errors/domain.error';
 import { MetricsService } from '../../src/common/metrics/metrics.service';
 import { PgTaskQueueStore } from '../../src/task-queues/pg-task-queue.store';
 import { TaskQueues } from '../../src/task-queues/task-queue';
+import {
+  LISTENER_CHECK_MS,
+  LISTENER_CHECK_TIMEOUT_MS,
+  TASK_QUEUE_CHANNEL,
+} from '../../src/task-queues/task-queue.notifier';
 import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
-import { enqueueRun, insertDeferredRun } from '../factories/task-run.sql';
+import {
+  LIVENESS_TIMEOUT_MS,
+  PING_INTERVAL_MS,
+  SUBSCRIBER_WAIT_MS,
+} from '../../src/task-queues/task-run-subscriptions.service';
+import { enqueueRun, insertDeferredRun, taskRunSnapshot } from '../factories/task-run.sql';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { TaskWorkerClient } from '../utils/task-worker-client';
+import { TcpProxy } from '../utils/tcp-proxy';
+import { adminQuery, createTestDatabase } from '../utils/test-database';
 
 jest.setTimeout(60_000);
 
@@ -158,6 +170,67 @@ describe('task queues and the task-worker websocket', () => {
     const w2 = await subscribe([k]);
     expect((await w2.nextRun()).id).toBe(id);
     w2.ack();
+  });
+
+  it('should deliver a run whose notification never came within two idle waits (the poll fallback)', async () => {
+    const k = key();
+    const worker = await subscribe([k]);
+    await expectEventually(async () => {
+      const res = await request(t.baseUrl).post('/api/task_workers/filter').send({}).expect(200);
+      expect((res.body as { task_keys: string[] }[]).flatMap((w) => w.task_keys)).toContain(k);
+    });
+    // Queued behind the store's back: no pg_notify, as if the notification had been lost.
+    const id = await insertDeferredRun(t.dataSource, k);
+    const queuedAt = Date.now();
+    await t.dataSource.query(
+      `INSERT INTO task_queue_item (task_run_id, task_key, queue, snapshot) VALUES ($1, $2, 'scheduled', $3::json)`,
+      [id, k, JSON.stringify(taskRunSnapshot(id, k))],
+    );
+    expect((await worker.nextRun(2 * SUBSCRIBER_WAIT_MS + 1000)).id).toBe(id);
+    expect(Date.now() - queuedAt).toBeLessThanOrEqual(2 * SUBSCRIBER_WAIT_MS + 1000);
+    worker.ack();
+  });
+
+  it('should keep a worker that was busy longer than the liveness timeout and deliver to it once idle', async () => {
+    // Regression (docs/task-queues.md, "Liveness"): pings went out only while a socket idled, and the first idle
+    // wait after a busy stretch longer than LIVENESS_TIMEOUT_MS found no recent pong and terminated a healthy
+    // worker; with every worker of a key dropped that way, a new run stayed queued with 0 attempts.
+    const k = key();
+    const worker = await subscribe([k]);
+    const busyUntil = Date.now() + LIVENESS_TIMEOUT_MS + 1000;
+    while (Date.now() < busyUntil) {
+      const id = await enqueue(k);
+      expect((await worker.nextRun(5000)).id).toBe(id);
+      worker.ack();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, SUBSCRIBER_WAIT_MS * 2.5)); // idle: the liveness probe runs
+    const id = await enqueue(k);
+    expect((await worker.nextRun(5000)).id).toBe(id);
+    worker.ack();
+    expect(await queueRow(id)).toMatchObject({ attempts: 1 });
+  });
+
+  it('should drop a worker whose connection went silent while it held a run, and redeliver the run', async () => {
+    const k = key();
+    const id = await enqueue(k);
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(t.baseUrl).port));
+    await proxy.restore();
+    const silent = await TaskWorkerClient.subscribe(`ws://127.0.0.1:${proxy.port}`, [k]);
+    try {
+      expect((await silent.nextRun()).id).toBe(id);
+      proxy.freeze(); // the worker's host vanished before its ack: no FIN, no RST
+      const w2 = await subscribe([k]);
+      const again = await w2.nextRun(LIVENESS_TIMEOUT_MS + 5 * PING_INTERVAL_MS);
+      expect(again.id).toBe(id);
+      w2.ack();
+      await expectEventually(async () =>
+        expect(await queueRow(id)).toMatchObject({ status: 'acked', attempts: 2 }),
+      );
+    } finally {
+      await proxy.cut();
+      silent.terminate();
+    }
   });
 
   it('should close 1000 on quit and count the run as delivered', async () => {
@@ -368,6 +441,36 @@ describe('task queues and the task-worker websocket', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     expect((await worker.nextRun()).id).toBe(id);
     worker.ack();
+  });
+
+  it('should notice a LISTEN connection that went silent and listen on a new one', async () => {
+    const direct = await createTestDatabase();
+    const proxied = await TcpProxy.forUrl(direct);
+    const own = await createTestApp({ databaseUrl: proxied.url });
+    try {
+      const ownStore = own.app.get<TaskQueueStore, PgTaskQueueStore>(TaskQueueStore);
+      await expectEventually(() => expect(ownStore.listening).toBe(true));
+      proxied.proxy.freeze(); // every open connection half-open: no error ever reaches the listener
+      const frozenAt = Date.now();
+      await expectEventually(() => expect(ownStore.listening).toBe(false), {
+        timeoutMs: LISTENER_CHECK_MS + LISTENER_CHECK_TIMEOUT_MS + 5000,
+        intervalMs: 50,
+      });
+      expect(Date.now() - frozenAt).toBeLessThanOrEqual(LISTENER_CHECK_MS + LISTENER_CHECK_TIMEOUT_MS + 5000);
+      await expectEventually(() => expect(ownStore.listening).toBe(true), { timeoutMs: 15_000 });
+      // A notification sent straight to PostgreSQL reaches the new connection (the wait's 30 s bound is far away).
+      const k = key();
+      const waited = ownStore.waitForWork([k], 30_000);
+      const started = Date.now();
+      await adminQuery(direct, `SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $1)`, [k]);
+      await waited;
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await proxied.proxy.cut(); // the frozen connections fail now instead of holding the shutdown
+      await proxied.proxy.restore();
+      await own.close();
+      await proxied.proxy.cut();
+    }
   });
 
   it('should restore deferred SCHEDULED runs that have no queue row, but not acked or queued ones', async () => {

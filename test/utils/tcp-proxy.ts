@@ -8,6 +8,7 @@ import { createServer, Server, Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[client: Socket, upstream: Socket]>();
   private silent = false;
   port = 0;
 
@@ -51,7 +52,9 @@ export class TcpProxy {
       this.track(upstream);
       upstream.connect(this.targetPort, this.targetHost);
       client.pipe(upstream).pipe(client);
+      this.pairs.add([client, upstream]);
       const close = (): void => {
+        this.pairs.forEach((p) => p[0] === client && this.pairs.delete(p));
         client.destroy();
         upstream.destroy();
       };
@@ -87,6 +90,19 @@ export class TcpProxy {
     await this.cut();
     await this.restore();
     this.silent = true;
+  }
+
+  /**
+   * Half-open connections: every open connection stays open but nothing passes any more in either direction
+   * and nobody is told (no FIN, no RST), as when a peer's host vanishes. `cut()` ends them.
+   */
+  freeze(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
   }
 
   get openConnections(): number {

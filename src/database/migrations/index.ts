@@ -5,6 +5,7 @@ import { CreateTaskQueues1764300004000 } from './1764300004000-CreateTaskQueues'
 import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConcurrencyLimits';
 import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
 import { CreateEventLog1764300011000 } from './1764300011000-CreateEventLog';
+import { TaskRunEndTimeByTerminalState1764300013000 } from './1764300013000-TaskRunEndTimeByTerminalState';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -18,4 +19,5 @@ export const migrations = [
   CreateConcurrencyLimits1764300005000,
   DeadLetterReplayRequests1764300007000,
   CreateEventLog1764300011000,
+  TaskRunEndTimeByTerminalState1764300013000,
 ];
