@@ -12,6 +12,34 @@ import { expectEventually } from '../utils/expect-eventually';
 import { ServerProcess, startServer } from '../utils/server-process';
 
 /** The postmaster of `dataDir` and every process it forked (backends, background workers). */
+/** Sends `signal`; false when the process has exited meanwhile (a backend of a closed connection, say). */
+function signalIfAlive(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+      return false;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Stops the postmaster first (so it forks no new backend), then every child it has; a child that exits between
+ * the listing and its signal is skipped. Returns the stopped pids, to resume them.
+ */
+function freezePostgres(dataDir: string): number[] {
+  const [postmaster] = postgresProcesses(dataDir);
+  const stopped = signalIfAlive(postmaster, 'SIGSTOP') ? [postmaster] : [];
+  for (const pid of postgresProcesses(dataDir).slice(1)) {
+    if (signalIfAlive(pid, 'SIGSTOP')) {
+      stopped.push(pid);
+    }
+  }
+  return stopped;
+}
+
 function postgresProcesses(dataDir: string): number[] {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const children: number[] = [];
@@ -61,11 +89,7 @@ describe('PostgreSQL frozen (SIGSTOP) under a real server process', () => {
 
   const thaw = (): void => {
     for (const pid of frozen) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
+      signalIfAlive(pid, 'SIGCONT');
     }
     frozen = [];
   };
@@ -103,10 +127,7 @@ describe('PostgreSQL frozen (SIGSTOP) under a real server process', () => {
     const runId = (run.body as { id: string }).id;
     expect((await call(base, '/api/ready')).status).toBe(200);
 
-    frozen = postgresProcesses(dataDir);
-    for (const pid of frozen) {
-      process.kill(pid, 'SIGSTOP');
-    }
+    frozen = freezePostgres(dataDir);
     try {
       // Probes twice a second for 6 s, while reads and writes come in: the probes must not drain the pool.
       const probes = (async () => {
