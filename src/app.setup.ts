@@ -74,6 +74,8 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   );
   express.enableCors();
   express.disable('x-powered-by');
+  // No ETag on API answers (Prefect sends none): express would hash every body, POST answers included.
+  express.set('etag', false);
   serveDashboard(express);
   const document = createOpenApiDocument(app);
   express.use(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -67,6 +68,8 @@ export function serveDashboard(app: NestExpressApplication, directory = dashboar
         res.setHeader('Cache-Control', 'no-cache');
         res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
         res.setHeader('X-Content-Type-Options', 'nosniff');
+        // The app sends no ETags (configureApp); the page keeps one so a reload can be a 304.
+        res.setHeader('ETag', `W/"${createHash('sha1').update(html).digest('base64url')}"`);
         res.type('html').send(html);
       },
       (err: unknown) => next(err),

@@ -40,8 +40,8 @@ export function httpMetricsMiddleware(metrics: MetricsService): RequestHandler {
         // Metrics never take the server down (this runs in an event listener).
       }
     };
-    res.once('finish', finish);
-    res.once('close', finish); // client went away before the answer was written
+    // 'close' follows 'finish' on every answer, and comes alone when the client went away: one listener.
+    res.on('close', finish);
     next();
   };
 }

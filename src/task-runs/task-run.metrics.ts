@@ -1,6 +1,4 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import type { Response } from 'express';
-import { Observable, tap } from 'rxjs';
+import { Injectable } from '@nestjs/common';
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { OrchestrationResult, OrchestrationStatus } from '../orchestration/orchestration.types';
 import { STATE_TYPES, type StateType } from '../orchestration/states';
@@ -10,6 +8,8 @@ const DECISIONS: OrchestrationStatus[] = ['ACCEPT', 'REJECT', 'WAIT', 'ABORT'];
 /**
  * Counters of what the task-run API did (docs/operating.md, "Metrics"): runs created, states written by
  * type, and orchestration decisions. Every label combination starts at 0, so rates work from the first scrape.
+ * Fed by `TaskRunsController` from its answers (an interceptor did it before: it cost every create and
+ * set_state an rxjs pipeline, docs/performance.md).
  */
 @Injectable()
 export class TaskRunMetrics {
@@ -52,43 +52,5 @@ export class TaskRunMetrics {
     if (wroteState && result.state) {
       this.transitions.inc({ state_type: result.state.type });
     }
-  }
-}
-
-/**
- * Feeds TaskRunMetrics from the task-run routes' answers (`@UseInterceptors` on the controller), so the
- * service code stays free of metrics: a 201 from `POST /task_runs/` is a creation, a 201 from `set_state`
- * a written state, and every `set_state` answer a decision.
- */
-@Injectable()
-export class TaskRunMetricsInterceptor implements NestInterceptor {
-  private readonly metrics: TaskRunMetrics;
-
-  constructor(metrics: MetricsService) {
-    this.metrics = new TaskRunMetrics(metrics);
-  }
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const handler = context.getHandler().name;
-    if (handler !== 'create' && handler !== 'setState') {
-      return next.handle();
-    }
-    const res = context.switchToHttp().getResponse<Response>();
-    return next.handle().pipe(
-      tap((body: unknown) => {
-        try {
-          const wrote = res.statusCode === 201;
-          if (handler === 'create') {
-            if (wrote) {
-              this.metrics.runCreated((body as { state?: { type?: StateType } | null }).state?.type);
-            }
-          } else {
-            this.metrics.orchestrated(body as OrchestrationResult, wrote);
-          }
-        } catch {
-          // Metrics never fail a request.
-        }
-      }),
-    );
   }
 }

@@ -1,16 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Header,
-  HttpCode,
-  Param,
-  Patch,
-  Post,
-  Res,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { uuidParam } from '../common/http/uuid-param';
@@ -27,17 +15,17 @@ import {
   UpdateTaskRunDto,
 } from './dto/task-runs.dto';
 import { TaskRunQueriesService } from './task-run-queries.service';
-import { TaskRunMetricsInterceptor } from './task-run.metrics';
+import { TaskRunMetrics } from './task-run.metrics';
 import { TaskRunJson, TaskRunsService } from './task-runs.service';
 
 /** `/api/task_runs` (docs/reference.md §2). */
 @ApiTags('Task Runs')
-@UseInterceptors(TaskRunMetricsInterceptor)
 @Controller('task_runs')
 export class TaskRunsController {
   constructor(
     private readonly taskRuns: TaskRunsService,
     private readonly queries: TaskRunQueriesService,
+    private readonly metrics: TaskRunMetrics,
   ) {}
 
   @ApiCreatedResponse({ type: TaskRunResponse, description: 'Created' })
@@ -49,6 +37,9 @@ export class TaskRunsController {
   ): Promise<TaskRunJson> {
     const { taskRun, created } = await this.taskRuns.createTaskRun(dto);
     res.status(created ? 201 : 200);
+    if (created) {
+      this.metrics.runCreated(taskRun.state?.type);
+    }
     return taskRun;
   }
 
@@ -114,6 +105,7 @@ export class TaskRunsController {
   ): Promise<OrchestrationResult> {
     const { result, created } = await this.taskRuns.setTaskRunState(id, dto);
     res.status(created ? 201 : 200);
+    this.metrics.orchestrated(result, created);
     return result;
   }
 }

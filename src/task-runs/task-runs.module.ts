@@ -4,6 +4,7 @@ import { OrchestrationModule } from '../orchestration/orchestration.module';
 import { TaskQueuesModule } from '../task-queues/task-queues.module';
 import { TaskRunQueriesService } from './task-run-queries.service';
 import { TaskRunStatesController } from './task-run-states.controller';
+import { TaskRunMetrics } from './task-run.metrics';
 import { TaskRunsPersistenceModule } from './task-runs-persistence.module';
 import { TaskRunsController } from './task-runs.controller';
 import { TaskRunsService } from './task-runs.service';
@@ -17,7 +18,7 @@ import { UiTaskRunsController } from './ui-task-runs.controller';
 @Module({
   imports: [TaskRunsPersistenceModule, OrchestrationModule, FlowRunsModule, TaskQueuesModule],
   controllers: [TaskRunsController, TaskRunStatesController, UiTaskRunsController],
-  providers: [TaskRunsService, TaskRunQueriesService],
+  providers: [TaskRunsService, TaskRunQueriesService, TaskRunMetrics],
   exports: [TaskRunsService],
 })
 export class TaskRunsModule {}

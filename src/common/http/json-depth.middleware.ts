@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
-import { markCleanBody } from '../validation/plain-body-checks';
+import { markCleanBody, markJsonBody } from '../validation/plain-body-checks';
 
 /**
  * How deeply `value` nests arrays and objects, counting up to `limit + 1` at most (iterative: a hostile body
@@ -214,6 +214,9 @@ export function jsonBodyMiddleware(limits: JsonShapeLimits): RequestHandler {
     const flags = (req as Request & { [RAW]?: RawFlags })[RAW];
     if (body === null || typeof body !== 'object') {
       return next();
+    }
+    if (flags) {
+      markJsonBody(body); // body-parser's `verify` saw its raw text: it came from JSON
     }
     const shape = checkJsonShape(body, limits);
     const issues = shape ? [shape] : flags?.invalidUtf8 ? replacementCharacters(body) : [];

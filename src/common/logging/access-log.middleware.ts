@@ -14,7 +14,7 @@ const QUIET_ROUTES = new Set(['/api/health', '/api/ready', '/api/metrics']);
 
 /**
  * One structured line per HTTP request (`method`, `route` template, `path`, `status`, `ms`, `request_id`),
- * written when the answer is finished or the client went away (status 499). The request id comes from the
+ * written when the response closes: after the answer was sent, or when the client went away (status 499). The request id comes from the
  * `x-request-id` header when it is a sane token, else a new UUID; it is returned in the same header and every
  * log line written while handling the request carries it. 5xx lines are errors, 4xx warnings, the rest info.
  * Installed first (see `configureApp`), so requests refused by auth, the body parser or the router are logged.
@@ -57,8 +57,8 @@ export function accessLogMiddleware(): RequestHandler {
         // Logging never takes the server down (this runs in an event listener).
       }
     };
-    res.once('finish', finish);
-    res.once('close', finish);
+    // 'close' follows 'finish' on every answer, and comes alone when the client went away: one listener.
+    res.on('close', finish);
     runWithRequestId(requestId, next);
   };
 }

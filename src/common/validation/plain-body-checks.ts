@@ -12,6 +12,17 @@ export interface PlainBodyLimits {
 }
 
 const CLEAN_BODIES = new WeakSet<object>();
+const JSON_BODIES = new WeakSet<object>();
+
+/** Marks a request body that the JSON body parser produced (no sparse arrays, no binary values). */
+export function markJsonBody(body: object): void {
+  JSON_BODIES.add(body);
+}
+
+/** Whether `value` is a request body parsed from JSON text (see `markJsonBody`). */
+export function isJsonBody(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && JSON_BODIES.has(value);
+}
 
 /**
  * Marks a parsed body whose raw text had no JSON escapes (`\u…`, the only way to write NUL or a lone

@@ -1,7 +1,7 @@
 import { ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
 import { linearTransformerPackage } from './linear-transformer';
-import { checkPlainBody, DEFAULT_MAX_OBJECT_KEYS, PlainBodyLimits } from './plain-body-checks';
+import { checkPlainBody, DEFAULT_MAX_OBJECT_KEYS, isJsonBody, PlainBodyLimits } from './plain-body-checks';
 
 /** class-validator's default `min`/`max` texts ("offset must not be less than 0") in pydantic's words. */
 const BOUND = /must not be (less|greater) than (-?[\d.]+)$/;
@@ -51,6 +51,25 @@ export class AppValidationPipe extends ValidationPipe {
     private readonly limits: PlainBodyLimits,
   ) {
     super(options);
+  }
+
+  /**
+   * Nest closes the gaps of sparse arrays in place, walking the whole value on every request: a body parsed
+   * from JSON text has none (JSON cannot write a gap), so its walk is skipped.
+   */
+  protected override closeArrayGaps(value: unknown): void {
+    if (!isJsonBody(value)) {
+      super.closeArrayGaps(value);
+    }
+  }
+
+  /**
+   * Nest looks for binary values (Buffers, typed arrays) under nested DTOs on every request. None can reach
+   * this pipe: HTTP bodies are parsed from JSON text only (`configureApp` installs no raw or urlencoded
+   * parser), route params and query values are strings, and no gateway validates its messages with it.
+   */
+  protected override findNestedBinaryValues(): ValidationError[] {
+    return [];
   }
 
   protected override stripProtoKeys(value: unknown): void {
