@@ -20,9 +20,10 @@
  *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part,
  *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half. The server runs in its own process (src/main.ts,
  *   as deployed), the clients in this one; `BENCH_INGEST_SERVER=inprocess` runs it inside the bench process
- *   instead (createTestApp: clients and server then share one event loop), for comparison. Append statistics
- *   (from the bus's appendTimer) exist only in-process; in child mode the server's CPU time is printed instead
- *   (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
+ *   instead (createTestApp: clients and server then share one event loop), for comparison. Per repetition:
+ *   append statistics (in-process from the bus's appendTimer, exact; in child mode from the server's
+ *   `prefect_event_log_append_*` histograms, quantiles interpolated in buckets) and, in child mode, the server's
+ *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -362,7 +363,65 @@ interface IngestServer {
   commitWindowMs: number;
   /** The server's CPU time so far (user + system), in ms; undefined in-process (it would include the clients). */
   cpuMs(): number | undefined;
+  /** The append histograms scraped from the child's `GET /api/metrics`; undefined in-process. */
+  appendSnapshot(): Promise<AppendSnapshot | undefined>;
   close(): Promise<void>;
+}
+
+/** Cumulative `prefect_event_log_append_*` histograms: count, sums, and the duration buckets (le in s → count). */
+interface AppendSnapshot {
+  count: number;
+  seconds: number;
+  events: number;
+  buckets: [number, number][];
+}
+
+async function scrapeAppends(baseUrl: string): Promise<AppendSnapshot> {
+  const text = await (await fetch(`${baseUrl}/api/metrics`)).text();
+  const value = (series: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+  const buckets: [number, number][] = [];
+  for (const m of text.matchAll(/^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+    buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  }
+  return {
+    count: value('prefect_event_log_append_duration_seconds_count'),
+    seconds: value('prefect_event_log_append_duration_seconds_sum'),
+    events: value('prefect_event_log_append_events_sum'),
+    buckets,
+  };
+}
+
+/**
+ * The appends between two snapshots: count, events per append, mean, and p50/p99 interpolated linearly inside
+ * the histogram bucket that holds them (so only as fine as the buckets: 1, 2, 5, 10, 20, 50, 100, 200 ms …).
+ */
+function appendsBetween(before: AppendSnapshot | undefined, after: AppendSnapshot | undefined): string {
+  if (!before || !after) {
+    return '';
+  }
+  const count = after.count - before.count;
+  if (count <= 0) {
+    return '; no appends';
+  }
+  const quantile = (q: number): number => {
+    const rank = q * count;
+    let lowLe = 0;
+    let lowCount = 0;
+    for (const [le, cumulative] of after.buckets) {
+      const c = cumulative - (before.buckets.find(([l]) => l === le)?.[1] ?? 0);
+      if (c >= rank) {
+        const upper = Number.isFinite(le) ? le : lowLe;
+        return (lowLe + ((rank - lowCount) / Math.max(1, c - lowCount)) * (upper - lowLe)) * 1000;
+      }
+      lowLe = le;
+      lowCount = c;
+    }
+    return NaN;
+  };
+  return `; ${count} appends of ${((after.events - before.events) / count).toFixed(0)} events on average, mean ${(((after.seconds - before.seconds) / count) * 1000).toFixed(1)} ms, p50 ≈ ${quantile(0.5).toFixed(1)} / p99 ≈ ${quantile(0.99).toFixed(1)} ms (server metrics)`;
 }
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
@@ -386,7 +445,14 @@ async function startIngestServer(url: string, env: Record<string, string>): Prom
     if (!(bus instanceof PostgresEventBus)) {
       throw new Error('the default broker is not the PostgreSQL log');
     }
-    return { baseUrl: t.baseUrl, bus, commitWindowMs, cpuMs: () => undefined, close: () => t.close() };
+    return {
+      baseUrl: t.baseUrl,
+      bus,
+      commitWindowMs,
+      cpuMs: () => undefined,
+      appendSnapshot: () => Promise.resolve(undefined),
+      close: () => t.close(),
+    };
   }
   const profile = process.env.BENCH_CPU_PROF;
   const server = await startServer({
@@ -405,6 +471,7 @@ async function startIngestServer(url: string, env: Record<string, string>): Prom
     baseUrl: server.baseUrl,
     commitWindowMs,
     cpuMs: () => processCpuMs(pid),
+    appendSnapshot: () => scrapeAppends(server.baseUrl),
     close: async () => {
       if (profile) {
         server.child.kill('SIGUSR2'); // the hook writes the profile
@@ -464,6 +531,7 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
       const copyRate = n / ((performance.now() - started) / 1000);
       await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
       appends = [];
+      const snapshot = await server.appendSnapshot();
       const cpuBefore = server.cpuMs();
       started = performance.now();
       await postAll(server.baseUrl, requests, INGEST_CLIENTS);
@@ -477,11 +545,12 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
       copies.push(copyRate);
       rates.push(rate);
       ratios.push(rate / copyRate);
+      const cpu = cpuLine(server, cpuBefore, wallMs);
       const appendStats = server.bus
         ? `; ${appends.length} appends of ${(n / appends.length).toFixed(0)} events on average, p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms`
-        : '';
+        : appendsBetween(snapshot, await server.appendSnapshot());
       process.stdout.write(
-        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s${appendStats}${cpuLine(server, cpuBefore, wallMs)}; load ${loadavg()[0].toFixed(2)}\n`,
+        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s${appendStats}${cpu}; load ${loadavg()[0].toFixed(2)}\n`,
       );
     }
   } finally {
@@ -519,6 +588,7 @@ async function ackLatency(url: string, client: Client): Promise<void> {
         gcObserver.observe({ entryTypes: ['gc'] });
         loopDelay.enable();
         const inFlight: Promise<void>[] = [];
+        const snapshot = await server.appendSnapshot();
         const cpuBefore = server.cpuMs();
         const started = performance.now();
         for (let i = 0; i < total; i += perTick) {
@@ -551,11 +621,12 @@ async function ackLatency(url: string, client: Client): Promise<void> {
         p99s.push(percentile(latencies, 99));
         // Where a tail can come from in the bench process (the server's too when in-process): event-loop stalls
         // (any synchronous work, GC included).
+        const cpu = cpuLine(server, cpuBefore, wallMs);
         const appendStats = server.bus
           ? `; append (serialise + commit) p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms over ${appendMs.length}`
-          : '';
+          : appendsBetween(snapshot, await server.appendSnapshot());
         process.stdout.write(
-          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; bench event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; bench GC ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms${appendStats}${cpuLine(server, cpuBefore, wallMs)}; load ${loadavg()[0].toFixed(2)}\n`,
+          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; bench event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; bench GC ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms${appendStats}${cpu}; load ${loadavg()[0].toFixed(2)}\n`,
         );
       }
       print(`ack_latency_at_${rate}_per_s_p50`, median(p50s), 'ms');
