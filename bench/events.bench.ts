@@ -18,10 +18,16 @@
  *   request, services off), acknowledged = committed to `event_log`, ÷ raw COPY of the same rows into
  *   `event_log`; then the acknowledgement latency p50/p99 at 5 000 events/s offered (50 events every 10 ms)
  *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part,
- *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half (e.g. under `node --cpu-prof`).
+ *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half. The server runs in its own process (src/main.ts,
+ *   as deployed), the clients in this one; `BENCH_INGEST_SERVER=inprocess` runs it inside the bench process
+ *   instead (createTestApp: clients and server then share one event loop), for comparison. Per repetition:
+ *   append statistics (in-process from the bus's appendTimer, exact; in child mode from the server's
+ *   `prefect_event_log_append_*` histograms, quantiles interpolated in buckets) and, in child mode, the server's
+ *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Client } from 'pg';
@@ -29,6 +35,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { TooManyRequestsError } from '../src/common/errors/domain.error';
 import { Clock, SystemClock } from '../src/common/time/clock';
 import { fromMicros, toMicros } from '../src/common/time/timestamp';
+import { AppConfig } from '../src/config/app-config';
 import { EventBus, EventHandler, SubscribeOptions, Subscription } from '../src/events/bus/event-bus';
 import { InMemoryEventBus } from '../src/events/bus/in-memory-event-bus';
 import { PostgresEventBus } from '../src/events/bus/postgres-event-bus';
@@ -37,6 +44,7 @@ import { EventsIngestService } from '../src/events/events-ingest.service';
 import { INSERT_EVENTS_SQL, serializeBatch } from '../src/events/events.repository';
 import { EVENT_PERSISTER_GROUP } from '../src/services/event-persister/event-persister.background';
 import { createTestApp } from '../test/utils/create-test-app';
+import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -47,6 +55,7 @@ const STEADY_RATE = 5000; // events/s offered in the latency phase
 const STEADY_SECONDS = 2 * Math.min(1, SCALE);
 const BATCH = 5000;
 const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? '8');
+const INGEST_SERVER = process.env.BENCH_INGEST_SERVER === 'inprocess' ? 'inprocess' : 'child';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number): number => {
@@ -342,7 +351,144 @@ async function postAll(baseUrl: string, requests: string[], clients: number): Pr
   await Promise.all(Array.from({ length: clients }, worker));
 }
 
+/**
+ * The server under test: by default its own process (src/main.ts, as deployed), so the clients' CPU (request
+ * sending, response parsing, timers) is not charged to it; `BENCH_INGEST_SERVER=inprocess` boots it inside this
+ * process with createTestApp, and only then is the bus (its appendTimer) reachable.
+ */
+interface IngestServer {
+  baseUrl: string;
+  /** The in-process bus, for append statistics; undefined for a child process. */
+  bus?: PostgresEventBus;
+  commitWindowMs: number;
+  /** The server's CPU time so far (user + system), in ms; undefined in-process (it would include the clients). */
+  cpuMs(): number | undefined;
+  /** The append histograms scraped from the child's `GET /api/metrics`; undefined in-process. */
+  appendSnapshot(): Promise<AppendSnapshot | undefined>;
+  close(): Promise<void>;
+}
+
+/** Cumulative `prefect_event_log_append_*` histograms: count, sums, and the duration buckets (le in s → count). */
+interface AppendSnapshot {
+  count: number;
+  seconds: number;
+  events: number;
+  buckets: [number, number][];
+}
+
+async function scrapeAppends(baseUrl: string): Promise<AppendSnapshot> {
+  const text = await (await fetch(`${baseUrl}/api/metrics`)).text();
+  const value = (series: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  };
+  const buckets: [number, number][] = [];
+  for (const m of text.matchAll(/^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+    buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  }
+  return {
+    count: value('prefect_event_log_append_duration_seconds_count'),
+    seconds: value('prefect_event_log_append_duration_seconds_sum'),
+    events: value('prefect_event_log_append_events_sum'),
+    buckets,
+  };
+}
+
+/**
+ * The appends between two snapshots: count, events per append, mean, and p50/p99 interpolated linearly inside
+ * the histogram bucket that holds them (so only as fine as the buckets: 1, 2, 5, 10, 20, 50, 100, 200 ms …).
+ */
+function appendsBetween(before: AppendSnapshot | undefined, after: AppendSnapshot | undefined): string {
+  if (!before || !after) {
+    return '';
+  }
+  const count = after.count - before.count;
+  if (count <= 0) {
+    return '; no appends';
+  }
+  const quantile = (q: number): number => {
+    const rank = q * count;
+    let lowLe = 0;
+    let lowCount = 0;
+    for (const [le, cumulative] of after.buckets) {
+      const c = cumulative - (before.buckets.find(([l]) => l === le)?.[1] ?? 0);
+      if (c >= rank) {
+        const upper = Number.isFinite(le) ? le : lowLe;
+        return (lowLe + ((rank - lowCount) / Math.max(1, c - lowCount)) * (upper - lowLe)) * 1000;
+      }
+      lowLe = le;
+      lowCount = c;
+    }
+    return NaN;
+  };
+  return `; ${count} appends of ${((after.events - before.events) / count).toFixed(0)} events on average, mean ${(((after.seconds - before.seconds) / count) * 1000).toFixed(1)} ms, p50 ≈ ${quantile(0.5).toFixed(1)} / p99 ≈ ${quantile(0.99).toFixed(1)} ms (server metrics)`;
+}
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+function processCpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th, stime 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_S) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startIngestServer(url: string, env: Record<string, string>): Promise<IngestServer> {
+  const commitWindowMs = AppConfig.fromEnv({ DATABASE_URL: url, ...env }).events.commitWindow * 1000;
+  if (INGEST_SERVER === 'inprocess') {
+    const t = await createTestApp({ databaseUrl: url, env });
+    const bus = t.app.get(EventBus);
+    if (!(bus instanceof PostgresEventBus)) {
+      throw new Error('the default broker is not the PostgreSQL log');
+    }
+    return {
+      baseUrl: t.baseUrl,
+      bus,
+      commitWindowMs,
+      cpuMs: () => undefined,
+      appendSnapshot: () => Promise.resolve(undefined),
+      close: () => t.close(),
+    };
+  }
+  const profile = process.env.BENCH_CPU_PROF;
+  const server = await startServer({
+    DATABASE_URL: url,
+    DATABASE_MIGRATE_ON_START: 'false',
+    ...env,
+    ...(profile
+      ? {
+          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
+          BENCH_CPU_PROF: profile,
+        }
+      : {}),
+  });
+  const pid = server.child.pid!;
+  return {
+    baseUrl: server.baseUrl,
+    commitWindowMs,
+    cpuMs: () => processCpuMs(pid),
+    appendSnapshot: () => scrapeAppends(server.baseUrl),
+    close: async () => {
+      if (profile) {
+        server.child.kill('SIGUSR2'); // the hook writes the profile
+        await sleep(3000);
+      }
+      const code = await server.stop();
+      if (code !== 0) {
+        process.stderr.write(`# server exited with ${code}:\n${server.output().slice(-4000)}\n`);
+      }
+    },
+  };
+}
+
 async function durableIngest(url: string, client: Client): Promise<void> {
+  process.stdout.write(
+    `# durable ingest: server ${INGEST_SERVER === 'child' ? 'in its own process (src/main.ts)' : 'inside the bench process (createTestApp)'}; BENCH_INGEST_SERVER=${INGEST_SERVER}\n`,
+  );
   if (process.env.BENCH_EVENTS_PARTS !== 'latency') {
     await ingestThroughput(url, client);
   }
@@ -351,27 +497,31 @@ async function durableIngest(url: string, client: Client): Promise<void> {
   }
 }
 
+/** What the server spent between two readings, for the per-repetition lines (child mode only). */
+function cpuLine(server: IngestServer, before: number | undefined, wallMs: number): string {
+  const after = server.cpuMs();
+  if (before === undefined || after === undefined) {
+    return '';
+  }
+  return `; server CPU ${(after - before).toFixed(0)} ms (${(((after - before) / wallMs) * 100).toFixed(0)}% of a core)`;
+}
+
 async function ingestThroughput(url: string, client: Client): Promise<void> {
   const n = Math.round(20_000 * SCALE);
-  const ingestOnly = await createTestApp({
-    databaseUrl: url,
-    env: {
-      PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
-      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
-      PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED: 'false',
-    },
+  const server = await startIngestServer(url, {
+    PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false',
+    PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED: 'false',
+    PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED: 'false',
   });
   const rates: number[] = [];
   const copies: number[] = [];
   const ratios: number[] = [];
-  const bus = ingestOnly.app.get(EventBus);
-  if (!(bus instanceof PostgresEventBus)) {
-    throw new Error('the default broker is not the PostgreSQL log');
-  }
   let appends: { n: number; ms: number }[] = [];
-  bus.appendTimer = (n, ms) => appends.push({ n, ms });
+  if (server.bus) {
+    server.bus.appendTimer = (n, ms) => appends.push({ n, ms });
+  }
   try {
-    await postAll(ingestOnly.baseUrl, bodies(wire(makeEvents(2000)), 500), 8); // warm-up
+    await postAll(server.baseUrl, bodies(wire(makeEvents(2000)), 500), 8); // warm-up
     for (let rep = 0; rep < REPS; rep++) {
       const events = makeEvents(n);
       const requests = bodies(wire(events), 500);
@@ -381,9 +531,12 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
       const copyRate = n / ((performance.now() - started) / 1000);
       await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
       appends = [];
+      const snapshot = await server.appendSnapshot();
+      const cpuBefore = server.cpuMs();
       started = performance.now();
-      await postAll(ingestOnly.baseUrl, requests, INGEST_CLIENTS);
-      const rate = n / ((performance.now() - started) / 1000);
+      await postAll(server.baseUrl, requests, INGEST_CLIENTS);
+      const wallMs = performance.now() - started;
+      const rate = n / (wallMs / 1000);
       const appendMs = appends.map((a) => a.ms);
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM event_log');
       if (rows[0].n !== n) {
@@ -392,12 +545,16 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
       copies.push(copyRate);
       rates.push(rate);
       ratios.push(rate / copyRate);
+      const cpu = cpuLine(server, cpuBefore, wallMs);
+      const appendStats = server.bus
+        ? `; ${appends.length} appends of ${(n / appends.length).toFixed(0)} events on average, p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms`
+        : appendsBetween(snapshot, await server.appendSnapshot());
       process.stdout.write(
-        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s; ${appends.length} appends of ${(n / appends.length).toFixed(0)} events on average, p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms; load ${loadavg()[0].toFixed(2)}\n`,
+        `# ingest rep ${rep + 1}/${REPS}: ${rate.toFixed(0)} vs COPY ${copyRate.toFixed(0)} events/s${appendStats}${cpu}; load ${loadavg()[0].toFixed(2)}\n`,
       );
     }
   } finally {
-    await ingestOnly.close();
+    await server.close();
   }
   print('durable_ingest_baseline_raw_copy_event_log_events_per_s', median(copies), 'events/s');
   print('durable_ingest_http_events_per_s', median(rates), 'events/s');
@@ -407,14 +564,7 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
 async function ackLatency(url: string, client: Client): Promise<void> {
   // Acknowledgement latency at 5 000 events/s offered, with the persister and the recorder consuming.
   await client.query('TRUNCATE event_log, event_log_group, events, event_resources RESTART IDENTITY');
-  const full = await createTestApp({
-    databaseUrl: url,
-    env: { PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false' },
-  });
-  const bus = full.app.get(EventBus);
-  if (!(bus instanceof PostgresEventBus)) {
-    throw new Error('the default broker is not the PostgreSQL log');
-  }
+  const server = await startIngestServer(url, { PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED: 'false' });
   try {
     for (const rate of [1000, STEADY_RATE]) {
       const p50s: number[] = [];
@@ -427,7 +577,9 @@ async function ackLatency(url: string, client: Client): Promise<void> {
         const loopDelay = monitorEventLoopDelay({ resolution: 5 });
         const gcPauses: number[] = [];
         const appendMs: number[] = [];
-        bus.appendTimer = (_n, ms) => appendMs.push(ms);
+        if (server.bus) {
+          server.bus.appendTimer = (_n, ms) => appendMs.push(ms);
+        }
         const gcObserver = new PerformanceObserver((list) => {
           for (const entry of list.getEntries()) {
             gcPauses.push(entry.duration);
@@ -436,12 +588,14 @@ async function ackLatency(url: string, client: Client): Promise<void> {
         gcObserver.observe({ entryTypes: ['gc'] });
         loopDelay.enable();
         const inFlight: Promise<void>[] = [];
+        const snapshot = await server.appendSnapshot();
+        const cpuBefore = server.cpuMs();
         const started = performance.now();
         for (let i = 0; i < total; i += perTick) {
           const body = requests[i / perTick];
           const t0 = performance.now();
           inFlight.push(
-            fetch(`${full.baseUrl}/api/events`, {
+            fetch(`${server.baseUrl}/api/events`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body,
@@ -460,22 +614,28 @@ async function ackLatency(url: string, client: Client): Promise<void> {
           }
         }
         await Promise.all(inFlight);
+        const wallMs = performance.now() - started;
         loopDelay.disable();
         gcObserver.disconnect();
         p50s.push(percentile(latencies, 50));
         p99s.push(percentile(latencies, 99));
-        // Where a tail can come from in this process: event-loop stalls (any synchronous work, GC included).
+        // Where a tail can come from in the bench process (the server's too when in-process): event-loop stalls
+        // (any synchronous work, GC included).
+        const cpu = cpuLine(server, cpuBefore, wallMs);
+        const appendStats = server.bus
+          ? `; append (serialise + commit) p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms over ${appendMs.length}`
+          : appendsBetween(snapshot, await server.appendSnapshot());
         process.stdout.write(
-          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; GC ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms; append (serialise + commit) p50 ${percentile(appendMs, 50).toFixed(1)} / p99 ${percentile(appendMs, 99).toFixed(1)} ms over ${appendMs.length}; load ${loadavg()[0].toFixed(2)}\n`,
+          `# ack latency at ${rate}/s rep ${rep + 1}/${REPS}: p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; bench event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms; bench GC ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms${appendStats}${cpu}; load ${loadavg()[0].toFixed(2)}\n`,
         );
       }
       print(`ack_latency_at_${rate}_per_s_p50`, median(p50s), 'ms');
       print(`ack_latency_at_${rate}_per_s_p99`, median(p99s), 'ms');
     }
   } finally {
-    await full.close();
+    await server.close();
   }
-  print('commit_window', full.config.events.commitWindow * 1000, 'ms');
+  print('commit_window', server.commitWindowMs, 'ms');
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { DeadLettersService } from '../../src/background/dead-letters/dead-letters.service';
 import { LoopService } from '../../src/background/loop-service';
 import { BackgroundService } from '../../src/background/managed-service';
+import { wireEvent } from '../factories/event.factory';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 import { expectEventually } from '../utils/expect-eventually';
 import { ProbeModule } from '../utils/probe.module';
@@ -133,6 +134,24 @@ describe('GET /api/metrics', () => {
       expect(failures).toBeGreaterThanOrEqual(2);
       expect(failures).toBeLessThan(iterations);
     });
+  });
+
+  it('should time each append to the event log and count its events (default postgres broker)', async () => {
+    const before = await scrape();
+    const appends = sample(before, 'prefect_event_log_append_duration_seconds_count') ?? 0;
+    const events = sample(before, 'prefect_event_log_append_events_sum') ?? 0;
+    await request(t.baseUrl)
+      .post('/api/events')
+      .send([wireEvent(), wireEvent(), wireEvent()])
+      .expect(204);
+    const after = await scrape();
+    // The 204 means the append committed, so it is already observed.
+    expect(sample(after, 'prefect_event_log_append_duration_seconds_count')).toBeGreaterThan(appends);
+    expect(sample(after, 'prefect_event_log_append_duration_seconds_sum')).toBeGreaterThan(0);
+    expect(sample(after, 'prefect_event_log_append_events_sum')! - events).toBeGreaterThanOrEqual(3);
+    expect(sample(after, 'prefect_event_log_append_duration_seconds_bucket{le="+Inf"}')).toBe(
+      sample(after, 'prefect_event_log_append_duration_seconds_count'),
+    );
   });
 
   it('should count dead letters not yet replayed, by source', async () => {

@@ -41,6 +41,25 @@ export const eventBusProvider: Provider = {
       },
     };
     const bus = createBus(config, dataSource, observer);
+    if (bus instanceof PostgresEventBus) {
+      // What an acknowledgement waits for: one committed append (a commit window's requests together).
+      const appendSeconds = metrics.histogram(
+        'prefect_event_log_append_duration_seconds',
+        'Duration of one append to the event log (waiting for a connection, serialising, committing)',
+        [],
+        [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      );
+      const appendEvents = metrics.histogram(
+        'prefect_event_log_append_events',
+        'Events per committed append to the event log',
+        [],
+        [1, 10, 50, 100, 250, 500, 1000, 2000],
+      );
+      bus.appendTimer = (events, ms) => {
+        appendSeconds.observe(ms / 1000);
+        appendEvents.observe(events);
+      };
+    }
     metrics.gauge(
       'prefect_event_bus_backlog',
       'Events waiting in the bus per consumer group (Redis: lag + pending)',
