@@ -29,15 +29,19 @@ const manyKeys = (n: number): Record<string, string> =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
 
 describe('createValidationPipe', () => {
-  /** Median ms of `runs` calls. */
-  const median = async (fn: () => Promise<unknown>, runs = 3): Promise<number> => {
-    const times: number[] = [];
+  /**
+   * Fastest of `runs` calls, in ms: on a shared machine a call can be preempted or meet a GC, which only ever adds
+   * time, so the minimum is the steadiest estimate of the work itself (a median of 3 once gave a ratio of 16 under
+   * load).
+   */
+  const fastest = async (fn: () => Promise<unknown>, runs = 5): Promise<number> => {
+    let best = Infinity;
     for (let i = 0; i < runs; i++) {
       const started = performance.now();
       await fn();
-      times.push(performance.now() - started);
+      best = Math.min(best, performance.now() - started);
     }
-    return times.sort((a, b) => a - b)[Math.floor(runs / 2)];
+    return best;
   };
 
   // 4x the keys must cost about 4x the time (quadratic: 16x; 150k keys took 12 s before). Bound 10: noise.
@@ -47,8 +51,8 @@ describe('createValidationPipe', () => {
     const out = await run(large, CreateFlowDto, 200_000);
     expect(Object.keys((out.value as { labels: object }).labels)).toHaveLength(160_000);
     const ratio =
-      (await median(() => run(large, CreateFlowDto, 200_000))) /
-      (await median(() => run(small, CreateFlowDto, 200_000)));
+      (await fastest(() => run(large, CreateFlowDto, 200_000))) /
+      (await fastest(() => run(small, CreateFlowDto, 200_000)));
     expect(ratio).toBeLessThan(10);
   });
 
@@ -59,8 +63,8 @@ describe('createValidationPipe', () => {
     const small = { name: 'f', ...manyKeys(40_000) };
     const large = { name: 'f', ...manyKeys(160_000) };
     const ratio =
-      (await median(() => run(large, CreateFlowDto, 200_000))) /
-      (await median(() => run(small, CreateFlowDto, 200_000)));
+      (await fastest(() => run(large, CreateFlowDto, 200_000))) /
+      (await fastest(() => run(small, CreateFlowDto, 200_000)));
     expect(ratio).toBeLessThan(10);
   });
 
