@@ -32,7 +32,8 @@ function parseUuid(value: unknown, loc: Loc, issues: ValidationIssue[]): string 
   return undefined;
 }
 
-function parseTimestamp(value: unknown, loc: Loc, issues: ValidationIssue[]): Timestamp | undefined {
+/** A wire datetime normalised to µs UTC, or undefined with a `datetime_parsing` issue (events and event filters). */
+export function parseTimestamp(value: unknown, loc: Loc, issues: ValidationIssue[]): Timestamp | undefined {
   if (typeof value === 'string') {
     try {
       return normalizeTimestamp(value);

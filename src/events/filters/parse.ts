@@ -1,11 +1,7 @@
 import { ValidationIssue } from '../../common/errors/request-validation.error';
-import {
-  fromMicros,
-  InvalidTimestampError,
-  normalizeTimestamp,
-  Timestamp,
-} from '../../common/time/timestamp';
+import { fromMicros, Timestamp } from '../../common/time/timestamp';
 import { isUuid } from '../../common/validation/uuid';
+import { parseTimestamp } from '../event.schema';
 import { ResourceSpecification } from '../resource-specification';
 import { EventFilter, FilterParseError } from './event-filter.types';
 
@@ -81,22 +77,7 @@ class Parser {
     if (value === undefined || value === null) {
       return undefined;
     }
-    if (typeof value === 'string') {
-      try {
-        return normalizeTimestamp(value);
-      } catch (err) {
-        if (!(err instanceof InvalidTimestampError)) {
-          throw err;
-        }
-      }
-    }
-    this.issues.push({
-      loc,
-      msg: 'Input should be a valid datetime',
-      type: 'datetime_parsing',
-      input: value,
-    });
-    return undefined;
+    return parseTimestamp(value, loc, this.issues);
   }
 
   bool(value: unknown, loc: Loc): boolean | undefined {
