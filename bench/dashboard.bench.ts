@@ -10,6 +10,7 @@
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { seedTaskRuns } from './seed-task-runs';
 
 const ROWS = Number(process.env.BENCH_DASHBOARD_ROWS ?? 1_000_000);
 const REPS = Math.max(3, Number(process.env.BENCH_REPS ?? 7));
@@ -26,46 +27,7 @@ async function main(): Promise<void> {
   try {
     const seedStarted = Date.now();
     log(`seeding ${ROWS} task runs…`);
-    await pool.query(
-      `INSERT INTO flow (id, name) VALUES ('00000000-0000-4000-8000-00000000f100', 'bench-flow')`,
-    );
-    await pool.query(
-      `INSERT INTO flow_run (id, name, flow_id, state_type, state_name)
-       SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, 'fr-' || g,
-              '00000000-0000-4000-8000-00000000f100', 'RUNNING', 'Running' FROM generate_series(1, 1000) g`,
-    );
-    const client = await pool.connect();
-    try {
-      await client.query(`SET maintenance_work_mem = '256MB'`);
-      const { rows: indexes } = await client.query(
-        `SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'task_run'
-            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
-      );
-      for (const { indexname } of indexes as { indexname: string }[]) {
-        await client.query(`DROP INDEX "${indexname}"`);
-      }
-      await client.query(
-        `INSERT INTO task_run (name, flow_run_id, task_key, dynamic_key, tags, labels, empirical_policy, state_type,
-           state_name, state_timestamp, expected_start_time, start_time, end_time, total_run_time)
-         SELECT 'seed-' || md5(g::text),
-                CASE WHEN g % 4 = 0 THEN NULL ELSE ('00000000-0000-4000-8000-' || lpad(to_hex(1 + g % 1000), 12, '0'))::uuid END,
-                'seed-task-' || (g % 50), g::text,
-                CASE WHEN g % 3 = 0 THEN '["etl"]'::jsonb ELSE '[]'::jsonb END, '{}', '{}',
-                (ARRAY['COMPLETED','FAILED','RUNNING','SCHEDULED','PENDING','COMPLETED','COMPLETED','CRASHED'])[1 + g % 8]::state_type,
-                'Seed', now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval,
-                CASE WHEN g % 8 IN (0, 1, 2, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '1 second' END,
-                CASE WHEN g % 8 IN (0, 1, 5, 6, 7) THEN now() - (g || ' seconds')::interval + interval '2 seconds' END,
-                interval '1 second'
-           FROM generate_series(1, $1::int) g`,
-        [ROWS],
-      );
-      for (const { indexdef } of indexes as { indexdef: string }[]) {
-        await client.query(indexdef);
-      }
-    } finally {
-      client.release();
-    }
-    await pool.query('VACUUM ANALYZE');
+    await seedTaskRuns(pool, ROWS, () => undefined);
     log(`seed_seconds: ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
 
     server = await startServer({ DATABASE_URL: url, SERVER_RUN_SERVICES: 'false', LOG_LEVEL: 'info' });
