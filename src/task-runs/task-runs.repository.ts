@@ -624,6 +624,41 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     return row.count;
   }
 
+  /**
+   * The maintained count (docs/performance.md, "Maintained counts"): the runs this snapshot sees, of these state
+   * types (all runs when null), as the sum of `task_run_count_delta`; `rows` is how many delta rows it summed.
+   * Exact: every delta row commits with the run changes it counts.
+   */
+  async countFromDeltas(stateTypes: readonly StateType[] | null): Promise<{ count: number; rows: number }> {
+    const [row] = await this.manager.query<{ count: string; rows: number }[]>(
+      `SELECT coalesce(sum(delta), 0)::bigint AS count, count(*)::int AS rows FROM task_run_count_delta
+        ${stateTypes ? 'WHERE state_type = ANY($1::state_type[])' : ''}`,
+      stateTypes ? [stateTypes] : [],
+    );
+    return { count: Number(row.count), rows: row.rows };
+  }
+
+  /**
+   * Folds the oldest `batchSize` delta rows into one row per state type, in one statement (so one short
+   * transaction; readers see the rows before or after, never both). Rows of uncommitted writers are not visible
+   * and stay for a later pass; a concurrent fold skips the rows this one deleted. Does nothing while the table holds
+   * no more than `minRows` rows (a folded table is one row per state type: folding it again would only churn).
+   */
+  async compactCountDeltas(batchSize: number, minRows: number): Promise<{ removed: number; added: number }> {
+    const [row] = await this.manager.query<{ removed: number; added: number }[]>(
+      `WITH doomed AS (SELECT id FROM task_run_count_delta ORDER BY id LIMIT $1),
+       gone AS (DELETE FROM task_run_count_delta t USING doomed
+                 WHERE t.id = doomed.id AND (SELECT count(*) FROM doomed) > $2
+                 RETURNING t.state_type, t.delta),
+       folded AS (INSERT INTO task_run_count_delta (state_type, delta)
+                  SELECT state_type, sum(delta) FROM gone GROUP BY state_type HAVING sum(delta) <> 0
+                  RETURNING 1)
+       SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM folded)::int AS added`,
+      [batchSize, minRows],
+    );
+    return row;
+  }
+
   countByState(where: string, p: SqlParams): Promise<{ state_type: StateType | null; count: number }[]> {
     return this.manager.query(
       `SELECT tr.state_type, count(*)::int AS count FROM task_run tr WHERE ${where} GROUP BY tr.state_type`,
