@@ -14,12 +14,43 @@ import type {
   TaskRunHistoryDto,
   TaskRunSort,
 } from './dto/task-runs.dto';
-import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
+import {
+  compileTaskRunFilter,
+  compileTaskRunWhere,
+  isFlowRunIdFastPath,
+  orderBy,
+  SORT_SQL,
+} from './filters/task-run-filter.compiler';
 import { stateRowToJson, TaskRunRow, toReducedTaskRunJson, toTaskRunJson } from './task-run.mapper';
 import { TaskRunsRepository } from './task-runs.repository';
 import type { TaskRunJson } from './task-runs.service';
 
 const TASK_NOT_FOUND = 'Task not found';
+
+/** The longest `flow_runs.id.any_` list read as one index scan per flow run (see `mergeableFlowRuns`). */
+const MERGED_FLOW_RUNS_MAX = 16;
+
+/**
+ * The distinct flow runs of a `flow_runs.id.any_` filter (nothing else on flows, flow runs or deployments) of at
+ * most MERGED_FLOW_RUNS_MAX ids, under a sort by expected start time without a name `like_` (which takes the
+ * trigram path): such a list is read one ordered index scan per flow run (`selectMergedByFlowRun`). Else
+ * undefined.
+ */
+export function mergeableFlowRuns(filters: TaskRunFiltersDto, sort: TaskRunSort): string[] | undefined {
+  const { flows, flow_runs: flowRuns, deployments } = filters;
+  if (
+    (sort !== 'EXPECTED_START_TIME_ASC' && sort !== 'EXPECTED_START_TIME_DESC') ||
+    flows ||
+    deployments ||
+    !flowRuns ||
+    !isFlowRunIdFastPath(flowRuns) ||
+    orderBy(filters, sort) !== SORT_SQL[sort]
+  ) {
+    return undefined;
+  }
+  const ids = [...new Set(flowRuns.id!.any_!.map((id) => id.toLowerCase()))];
+  return ids.length > 0 && ids.length <= MERGED_FLOW_RUNS_MAX ? ids : undefined;
+}
 
 /** Above this many delta rows, `/count` folds a batch itself (see `foldCounts`). */
 const FOLD_ON_READ_ROWS = 1000;
@@ -90,6 +121,18 @@ export class TaskRunQueriesService {
       return [];
     }
     const p = new SqlParams();
+    const flowRuns = mergeableFlowRuns(filters, sort);
+    if (flowRuns) {
+      const rest = compileTaskRunFilter(filters.task_runs, p) ?? 'TRUE';
+      return this.repo.selectMergedByFlowRun(
+        flowRuns.map((id) => p.add(id, 'uuid')),
+        rest,
+        SORT_SQL[sort],
+        p.add(limit, 'bigint'),
+        p.add(offset, 'bigint'),
+        p,
+      );
+    }
     const where = compileTaskRunWhere(filters, p);
     const order = orderBy(filters, sort);
     return this.repo.select(where, order, p.add(limit, 'bigint'), p.add(offset, 'bigint'), p);

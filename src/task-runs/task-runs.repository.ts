@@ -616,6 +616,33 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
   }
 
+  /**
+   * `select` for runs of a few flow runs (`flowRuns`: one placeholder each, distinct) in an order the
+   * `(flow_run_id, expected_start_time)` index gives: one ordered, limited index scan per flow run, merged
+   * (Merge Append) instead of a walk of the whole time index that filters on `flow_run_id = ANY(…)`
+   * (docs/performance.md, "Queries"). `where` (over `tr`) is the rest of the filter.
+   */
+  selectMergedByFlowRun(
+    flowRuns: readonly string[],
+    where: string,
+    orderBy: string,
+    limit: string,
+    offset: string,
+    p: SqlParams,
+  ): Promise<TaskRunRow[]> {
+    const branches = flowRuns.map(
+      (id) => `(SELECT tr.* FROM task_run tr WHERE tr.flow_run_id = ${id} AND ${where}
+         ORDER BY ${orderBy} LIMIT ${limit} + ${offset})`,
+    );
+    return this.manager.query(
+      `SELECT ${TASK_RUN_SELECT} FROM (${branches.join(' UNION ALL ')}) tr
+         LEFT JOIN task_run_state s ON s.id = tr.state_id
+         LEFT JOIN artifact a ON a.id = s.result_artifact_id
+        ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`,
+      p.values,
+    );
+  }
+
   async count(where: string, p: SqlParams): Promise<number> {
     const [row] = await this.manager.query<{ count: number }[]>(
       `SELECT count(*)::int AS count FROM task_run tr WHERE ${where}`,
