@@ -263,10 +263,15 @@ export class TaskRunQueriesService {
 
   // ---------------------------------------------------------------- UI
 
+  /** `/ui/task_runs/count`: runs per state type, from the maintained counts when the filter allows (countTaskRuns). */
   async countByState(filters: TaskRunFiltersDto): Promise<Record<StateType, number>> {
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    const rows = await this.repo.countByState(where, p);
+    const scope = maintainedCountScope(where, p);
+    const rows =
+      scope === undefined
+        ? await this.repo.countByState(where, p)
+        : await this.repo.countByStateFromDeltas(scope);
     const counts = Object.fromEntries(STATE_TYPES.map((t) => [t, 0])) as Record<StateType, number>;
     for (const r of rows) {
       if (r.state_type) {

@@ -686,6 +686,19 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     return row;
   }
 
+  /** `countByState` from the maintained counts (see `countFromDeltas`), of these state types (all when null). */
+  async countByStateFromDeltas(
+    stateTypes: readonly StateType[] | null,
+  ): Promise<{ state_type: StateType | null; count: number }[]> {
+    const rows = await this.manager.query<{ state_type: StateType | null; count: string }[]>(
+      `SELECT state_type, sum(delta)::bigint AS count FROM task_run_count_delta
+        ${stateTypes ? 'WHERE state_type = ANY($1::state_type[])' : ''}
+        GROUP BY state_type HAVING sum(delta) <> 0`,
+      stateTypes ? [stateTypes] : [],
+    );
+    return rows.map((r) => ({ state_type: r.state_type, count: Number(r.count) }));
+  }
+
   countByState(where: string, p: SqlParams): Promise<{ state_type: StateType | null; count: number }[]> {
     return this.manager.query(
       `SELECT tr.state_type, count(*)::int AS count FROM task_run tr WHERE ${where} GROUP BY tr.state_type`,

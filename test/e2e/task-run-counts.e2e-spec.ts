@@ -81,6 +81,17 @@ describe('maintained task-run counts', () => {
     for (const scope of SCOPES) {
       expect({ scope, count: await apiCount(scope) }).toEqual({ scope, count: await tableCount(scope) });
     }
+    // `/ui/task_runs/count`: runs per state type, for the same scopes.
+    for (const scope of [null, ['FAILED', 'RUNNING']]) {
+      const filter = scope ? { task_runs: { state: { type: { any_: scope } } } } : {};
+      const res = await api().post('/api/ui/task_runs/count').send(filter).expect(200);
+      const expected = Object.fromEntries(
+        await Promise.all(
+          STATE_TYPES.map(async (s) => [s, scope && !scope.includes(s) ? 0 : await tableCount([s])]),
+        ),
+      );
+      expect({ scope, counts: res.body as unknown }).toEqual({ scope, counts: expected });
+    }
     await expectSnapshotExact();
   };
 
