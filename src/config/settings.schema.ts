@@ -202,7 +202,7 @@ export const eventPersisterSettings = {
   }),
 };
 
-/** The TaskRunCounts service (src/services/task-run-counts/; docs/performance.md, "Maintained counts"). */
+/** The TaskRunCounts service (src/services/task-run-counts/; docs/performance.md, "Queries, second round"). */
 export const taskRunCountsSettings = {
   enabled: setting.bool(`${SERVICES}_TASK_RUN_COUNTS_ENABLED`, true, {
     description: 'Run the service that folds the maintained task-run counts (what /task_runs/count reads).',

@@ -73,6 +73,7 @@ export function maintainedCountScope(where: string, p: SqlParams): StateType[] |
   }
   return undefined;
 }
+
 /**
  * Task-run lists and aggregates: /filter, /count, /paginate, /history, task-run states and the UI routes, all
  * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow docs/reference.md §0.
@@ -147,7 +148,7 @@ export class TaskRunQueriesService {
 
   /**
    * `/task_runs/count`. A filter that compiles to nothing (`{}`, `{task_runs: {}}` …) or to a test of the state
-   * type alone is answered from the maintained counts (docs/performance.md, "Maintained counts"): a sum over a
+   * type alone is answered from the maintained counts (docs/performance.md, "Queries, second round"): a sum over a
    * few rows instead of a count of the table. Every other filter is counted in SQL.
    */
   async countTaskRuns(filters: TaskRunFiltersDto): Promise<number> {

@@ -652,7 +652,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
   }
 
   /**
-   * The maintained count (docs/performance.md, "Maintained counts"): the runs this snapshot sees, of these state
+   * The maintained count (docs/performance.md, "Queries, second round"): the runs this snapshot sees, of these state
    * types (all runs when null), as the sum of `task_run_count_delta`; `rows` is how many delta rows it summed.
    * Exact: every delta row commits with the run changes it counts.
    */

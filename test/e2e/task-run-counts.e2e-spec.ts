@@ -28,7 +28,7 @@ const SCOPES: (string[] | null)[] = [
 
 /**
  * `/task_runs/count` answers the empty filter and state-type filters from the maintained counts
- * (docs/performance.md, "Maintained counts"). Each step writes through one write path and then compares every
+ * (docs/performance.md, "Queries, second round"). Each step writes through one write path and then compares every
  * such count with `count(*)` of the table; under concurrent writers and folds, the delta sums are compared with
  * `count(*)` in one statement (one snapshot) while they run.
  */

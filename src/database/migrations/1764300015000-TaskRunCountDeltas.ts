@@ -2,7 +2,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * A maintained count of task runs per state type, so that `/task_runs/count` with an empty filter (or a filter on
- * state types only) does not count a million rows (docs/performance.md, "Maintained counts").
+ * state types only) does not count a million rows (docs/performance.md, "Queries, second round").
  *
  * `task_run_count_delta` holds signed deltas per state type; `sum(delta)` of the rows a snapshot sees is the
  * number of runs that snapshot sees (each delta row is written in the transaction that changed the runs, so it

@@ -18,7 +18,7 @@ export interface CountsFoldRun {
 }
 
 /**
- * Folds the maintained task-run counts (docs/performance.md, "Maintained counts"): the triggers on `task_run`
+ * Folds the maintained task-run counts (docs/performance.md, "Queries, second round"): the triggers on `task_run`
  * add a few `task_run_count_delta` rows per write statement; every `…_TASK_RUN_COUNTS_LOOP_SECONDS` this service
  * folds them, `…_BATCH_SIZE` rows per statement, into one row per state type, so `/task_runs/count` sums a
  * handful of rows. Each batch is one statement, hence atomic for readers; it may race writers and other folds
