@@ -15,6 +15,7 @@ export class AppConfig implements ConfigShape {
   readonly taskRunRecorder!: ConfigShape['taskRunRecorder'];
   readonly eventPersister!: ConfigShape['eventPersister'];
   readonly dbVacuum!: ConfigShape['dbVacuum'];
+  readonly taskRunCounts!: ConfigShape['taskRunCounts'];
   readonly events!: ConfigShape['events'];
   readonly tasks!: ConfigShape['tasks'];
 

@@ -18,6 +18,7 @@ const TITLES: Record<keyof typeof settingsSchema, string> = {
   taskRunRecorder: 'Task run recorder service',
   eventPersister: 'Event persister service',
   dbVacuum: 'Retention service (deletes old events in bounded batches)',
+  taskRunCounts: 'Task-run counts service (folds the maintained counts of /task_runs/count)',
   events: 'Events',
   tasks: 'Background tasks and task orchestration',
 };

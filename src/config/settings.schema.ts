@@ -202,6 +202,22 @@ export const eventPersisterSettings = {
   }),
 };
 
+/** The TaskRunCounts service (src/services/task-run-counts/; docs/performance.md, "Queries, second round"). */
+export const taskRunCountsSettings = {
+  enabled: setting.bool(`${SERVICES}_TASK_RUN_COUNTS_ENABLED`, true, {
+    description: 'Run the service that folds the maintained task-run counts (what /task_runs/count reads).',
+  }),
+  loopSeconds: setting.duration(`${SERVICES}_TASK_RUN_COUNTS_LOOP_SECONDS`, 2, {
+    description: 'How often the task-run count deltas are folded (seconds).',
+    min: 0.01,
+  }),
+  batchSize: setting.int(`${SERVICES}_TASK_RUN_COUNTS_BATCH_SIZE`, 5000, {
+    description: 'Delta rows folded per short transaction.',
+    min: 20,
+    max: 1_000_000,
+  }),
+};
+
 export const dbVacuumSettings = {
   enabled: setting.bool(`${SERVICES}_DB_VACUUM_ENABLED`, true, {
     description: 'Run the retention service that deletes old events in bounded batches.',
@@ -336,6 +352,7 @@ export const settingsSchema = {
   taskRunRecorder: taskRunRecorderSettings,
   eventPersister: eventPersisterSettings,
   dbVacuum: dbVacuumSettings,
+  taskRunCounts: taskRunCountsSettings,
   events: eventsSettings,
   tasks: tasksSettings,
 } as const;

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module';
 import { TaskRunsBulkModule } from '../task-runs/bulk/task-runs-bulk.module';
+import { TaskRunsPersistenceModule } from '../task-runs/task-runs-persistence.module';
 import { DeadLetterReplayer } from './dead-letter-replayer/dead-letter-replayer.background';
 import { EventPersister } from './event-persister/event-persister.background';
 import { EventRetentionService } from './event-retention/event-retention.background';
+import { TaskRunCountsService } from './task-run-counts/task-run-counts.background';
 import { TaskRunRecorder } from './task-run-recorder/task-run-recorder.background';
 
 /**
@@ -13,7 +15,13 @@ import { TaskRunRecorder } from './task-run-recorder/task-run-recorder.backgroun
  * (docs/adr/0006-background-services-layout.md).
  */
 @Module({
-  imports: [EventsModule, TaskRunsBulkModule],
-  providers: [EventPersister, EventRetentionService, TaskRunRecorder, DeadLetterReplayer],
+  imports: [EventsModule, TaskRunsBulkModule, TaskRunsPersistenceModule],
+  providers: [
+    EventPersister,
+    EventRetentionService,
+    TaskRunRecorder,
+    DeadLetterReplayer,
+    TaskRunCountsService,
+  ],
 })
 export class ServicesModule {}

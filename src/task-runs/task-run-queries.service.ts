@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InvalidRequestError, NotFoundError } from '../common/errors/domain.error';
 import { Clock } from '../common/time/clock';
 import { fromMicros, toMicros } from '../common/time/timestamp';
@@ -14,18 +14,75 @@ import type {
   TaskRunHistoryDto,
   TaskRunSort,
 } from './dto/task-runs.dto';
-import { compileTaskRunWhere, orderBy } from './filters/task-run-filter.compiler';
+import {
+  compileTaskRunFilter,
+  compileTaskRunWhere,
+  isFlowRunIdFastPath,
+  orderBy,
+  SORT_SQL,
+} from './filters/task-run-filter.compiler';
 import { stateRowToJson, TaskRunRow, toReducedTaskRunJson, toTaskRunJson } from './task-run.mapper';
 import { TaskRunsRepository } from './task-runs.repository';
 import type { TaskRunJson } from './task-runs.service';
 
 const TASK_NOT_FOUND = 'Task not found';
+
+/** The longest `flow_runs.id.any_` list read as one index scan per flow run (see `mergeableFlowRuns`). */
+const MERGED_FLOW_RUNS_MAX = 16;
+
+/**
+ * The distinct flow runs of a `flow_runs.id.any_` filter (nothing else on flows, flow runs or deployments) of at
+ * most MERGED_FLOW_RUNS_MAX ids, under a sort by expected start time without a name `like_` (which takes the
+ * trigram path): such a list is read one ordered index scan per flow run (`selectMergedByFlowRun`). Else
+ * undefined.
+ */
+export function mergeableFlowRuns(filters: TaskRunFiltersDto, sort: TaskRunSort): string[] | undefined {
+  const { flows, flow_runs: flowRuns, deployments } = filters;
+  if (
+    (sort !== 'EXPECTED_START_TIME_ASC' && sort !== 'EXPECTED_START_TIME_DESC') ||
+    flows ||
+    deployments ||
+    !flowRuns ||
+    !isFlowRunIdFastPath(flowRuns) ||
+    orderBy(filters, sort) !== SORT_SQL[sort]
+  ) {
+    return undefined;
+  }
+  const ids = [...new Set(flowRuns.id!.any_!.map((id) => id.toLowerCase()))];
+  return ids.length > 0 && ids.length <= MERGED_FLOW_RUNS_MAX ? ids : undefined;
+}
+
+/** Above this many delta rows, `/count` folds a batch itself (see `foldCounts`). */
+const FOLD_ON_READ_ROWS = 1000;
+
+/** The compiled WHERE of a filter on the state type alone, one type or several (filter compiler's `anyOf`). */
+const STATE_TYPE_ONLY = /^tr\.state_type = (?:\$1::state_type|ANY\(\$1::state_type\[\]\))$/;
+
+/**
+ * Whether the maintained counts can answer a count with this compiled WHERE: `null` for every run, the state
+ * types for a test of the state type alone, `undefined` otherwise. Decided on the compiled SQL, not on the
+ * filter object, so only filters that are this very predicate qualify (whatever their spelling).
+ */
+export function maintainedCountScope(where: string, p: SqlParams): StateType[] | null | undefined {
+  if (where === 'TRUE' && p.values.length === 0) {
+    return null;
+  }
+  if (p.values.length === 1 && STATE_TYPE_ONLY.test(where)) {
+    const value = p.values[0] as StateType | StateType[];
+    return Array.isArray(value) ? value : [value];
+  }
+  return undefined;
+}
+
 /**
  * Task-run lists and aggregates: /filter, /count, /paginate, /history, task-run states and the UI routes, all
  * compiled to parameterised SQL (filters/task-run-filter.compiler.ts). Limits follow docs/reference.md §0.
  */
 @Injectable()
 export class TaskRunQueriesService {
+  private readonly logger = new Logger(TaskRunQueriesService.name);
+  private folding?: Promise<void>;
+
   constructor(
     private readonly repo: TaskRunsRepository,
     private readonly clock: Clock,
@@ -65,6 +122,18 @@ export class TaskRunQueriesService {
       return [];
     }
     const p = new SqlParams();
+    const flowRuns = mergeableFlowRuns(filters, sort);
+    if (flowRuns) {
+      const rest = compileTaskRunFilter(filters.task_runs, p) ?? 'TRUE';
+      return this.repo.selectMergedByFlowRun(
+        flowRuns.map((id) => p.add(id, 'uuid')),
+        rest,
+        SORT_SQL[sort],
+        p.add(limit, 'bigint'),
+        p.add(offset, 'bigint'),
+        p,
+      );
+    }
     const where = compileTaskRunWhere(filters, p);
     const order = orderBy(filters, sort);
     return this.repo.select(where, order, p.add(limit, 'bigint'), p.add(offset, 'bigint'), p);
@@ -77,10 +146,46 @@ export class TaskRunQueriesService {
     return rows.map((r) => toTaskRunJson(r, now));
   }
 
+  /**
+   * `/task_runs/count`. A filter that compiles to nothing (`{}`, `{task_runs: {}}` …) or to a test of the state
+   * type alone is answered from the maintained counts (docs/performance.md, "Queries, second round"): a sum over a
+   * few rows instead of a count of the table. Every other filter is counted in SQL.
+   */
   async countTaskRuns(filters: TaskRunFiltersDto): Promise<number> {
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    return this.repo.count(where, p);
+    const scope = maintainedCountScope(where, p);
+    if (scope === undefined) {
+      return this.repo.count(where, p);
+    }
+    const { count, rows } = await this.repo.countFromDeltas(scope);
+    if (rows > FOLD_ON_READ_ROWS) {
+      this.foldCounts();
+    }
+    return count;
+  }
+
+  /**
+   * Folds one batch of count deltas in the background, once at a time: the TaskRunCounts service normally keeps
+   * the table short, but this process may not run it (SERVER_RUN_SERVICES=false, or it is disabled).
+   */
+  private foldCounts(): void {
+    if (this.folding) {
+      return;
+    }
+    this.folding = this.repo
+      .compactCountDeltas(this.config.taskRunCounts.batchSize, FOLD_ON_READ_ROWS)
+      .then(
+        () => undefined,
+        (err: unknown) =>
+          this.logger.warn({
+            msg: 'folding task-run count deltas failed',
+            error: err instanceof Error ? err.message : String(err),
+          }),
+      )
+      .finally(() => {
+        this.folding = undefined;
+      });
   }
 
   async paginateTaskRuns(dto: PaginateTaskRunsDto): Promise<Record<string, unknown>> {
@@ -159,10 +264,15 @@ export class TaskRunQueriesService {
 
   // ---------------------------------------------------------------- UI
 
+  /** `/ui/task_runs/count`: runs per state type, from the maintained counts when the filter allows (countTaskRuns). */
   async countByState(filters: TaskRunFiltersDto): Promise<Record<StateType, number>> {
     const p = new SqlParams();
     const where = compileTaskRunWhere(filters, p);
-    const rows = await this.repo.countByState(where, p);
+    const scope = maintainedCountScope(where, p);
+    const rows =
+      scope === undefined
+        ? await this.repo.countByState(where, p)
+        : await this.repo.countByStateFromDeltas(scope);
     const counts = Object.fromEntries(STATE_TYPES.map((t) => [t, 0])) as Record<StateType, number>;
     for (const r of rows) {
       if (r.state_type) {

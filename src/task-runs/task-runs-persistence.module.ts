@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ArtifactEntity } from './entities/artifact.entity';
+import { TaskRunCountDeltaEntity } from './entities/task-run-count-delta.entity';
 import { TaskRunStateCacheEntity } from './entities/task-run-state-cache.entity';
 import { TaskRunStateEntity } from './entities/task-run-state.entity';
 import { TaskRunEntity } from './entities/task-run.entity';
@@ -13,7 +14,13 @@ import { TaskRunsRepository } from './task-runs.repository';
  */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([TaskRunEntity, TaskRunStateEntity, TaskRunStateCacheEntity, ArtifactEntity]),
+    TypeOrmModule.forFeature([
+      TaskRunEntity,
+      TaskRunStateEntity,
+      TaskRunStateCacheEntity,
+      ArtifactEntity,
+      TaskRunCountDeltaEntity,
+    ]),
   ],
   providers: [TaskRunsRepository],
   exports: [TaskRunsRepository],

@@ -616,12 +616,87 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
   }
 
+  /**
+   * `select` for runs of a few flow runs (`flowRuns`: one placeholder each, distinct) in an order the
+   * `(flow_run_id, expected_start_time)` index gives: one ordered, limited index scan per flow run, merged
+   * (Merge Append) instead of a walk of the whole time index that filters on `flow_run_id = ANY(…)`
+   * (docs/performance.md, "Queries"). `where` (over `tr`) is the rest of the filter.
+   */
+  selectMergedByFlowRun(
+    flowRuns: readonly string[],
+    where: string,
+    orderBy: string,
+    limit: string,
+    offset: string,
+    p: SqlParams,
+  ): Promise<TaskRunRow[]> {
+    const branches = flowRuns.map(
+      (id) => `(SELECT tr.* FROM task_run tr WHERE tr.flow_run_id = ${id} AND ${where}
+         ORDER BY ${orderBy} LIMIT ${limit} + ${offset})`,
+    );
+    return this.manager.query(
+      `SELECT ${TASK_RUN_SELECT} FROM (${branches.join(' UNION ALL ')}) tr
+         LEFT JOIN task_run_state s ON s.id = tr.state_id
+         LEFT JOIN artifact a ON a.id = s.result_artifact_id
+        ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`,
+      p.values,
+    );
+  }
+
   async count(where: string, p: SqlParams): Promise<number> {
     const [row] = await this.manager.query<{ count: number }[]>(
       `SELECT count(*)::int AS count FROM task_run tr WHERE ${where}`,
       p.values,
     );
     return row.count;
+  }
+
+  /**
+   * The maintained count (docs/performance.md, "Queries, second round"): the runs this snapshot sees, of these state
+   * types (all runs when null), as the sum of `task_run_count_delta`; `rows` is how many delta rows it summed.
+   * Exact: every delta row commits with the run changes it counts.
+   */
+  async countFromDeltas(stateTypes: readonly StateType[] | null): Promise<{ count: number; rows: number }> {
+    const [row] = await this.manager.query<{ count: string; rows: number }[]>(
+      `SELECT coalesce(sum(delta), 0)::bigint AS count, count(*)::int AS rows FROM task_run_count_delta
+        ${stateTypes ? 'WHERE state_type = ANY($1::state_type[])' : ''}`,
+      stateTypes ? [stateTypes] : [],
+    );
+    return { count: Number(row.count), rows: row.rows };
+  }
+
+  /**
+   * Folds the oldest `batchSize` delta rows into one row per state type, in one statement (so one short
+   * transaction; readers see the rows before or after, never both). Rows of uncommitted writers are not visible
+   * and stay for a later pass; a concurrent fold skips the rows this one deleted. Does nothing while the table holds
+   * no more than `minRows` rows (a folded table is one row per state type: folding it again would only churn).
+   */
+  async compactCountDeltas(batchSize: number, minRows: number): Promise<{ removed: number; added: number }> {
+    const [row] = await this.manager.query<{ removed: number; added: number }[]>(
+      `WITH doomed AS (SELECT id FROM task_run_count_delta ORDER BY id LIMIT $1),
+       gone AS (DELETE FROM task_run_count_delta t USING doomed
+                 WHERE t.id = doomed.id AND (SELECT count(*) FROM doomed) > $2
+                 RETURNING t.state_type, t.delta),
+       folded AS (INSERT INTO task_run_count_delta (state_type, delta)
+                  SELECT state_type, sum(delta) FROM gone GROUP BY state_type HAVING sum(delta) <> 0
+                  RETURNING 1)
+       SELECT (SELECT count(*) FROM gone)::int AS removed, (SELECT count(*) FROM folded)::int AS added`,
+      [batchSize, minRows],
+    );
+    return row;
+  }
+
+  /** `countByState` from the maintained counts (see `countFromDeltas`), of these state types (all when null). */
+  async countByStateFromDeltas(
+    stateTypes: readonly StateType[] | null,
+  ): Promise<{ state_type: StateType | null; count: number }[]> {
+    const rows = await this.manager.query<{ state_type: StateType | null; count: string }[]>(
+      `SELECT state_type, sum(delta)::bigint AS count FROM task_run_count_delta
+        ${stateTypes ? 'WHERE state_type = ANY($1::state_type[])' : ''}
+        GROUP BY state_type HAVING sum(delta) <> 0`,
+      stateTypes ? [stateTypes] : [],
+    );
+    return rows.map((r) => ({ state_type: r.state_type, count: Number(r.count) }));
   }
 
   countByState(where: string, p: SqlParams): Promise<{ state_type: StateType | null; count: number }[]> {

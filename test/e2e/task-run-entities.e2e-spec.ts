@@ -4,13 +4,20 @@ import { DeploymentEntity } from '../../src/flow-runs/entities/deployment.entity
 import { FlowRunEntity } from '../../src/flow-runs/entities/flow-run.entity';
 import { FlowEntity } from '../../src/flow-runs/entities/flow.entity';
 import { ArtifactEntity } from '../../src/task-runs/entities/artifact.entity';
+import { TaskRunCountDeltaEntity } from '../../src/task-runs/entities/task-run-count-delta.entity';
 import { TaskRunStateCacheEntity } from '../../src/task-runs/entities/task-run-state-cache.entity';
 import { TaskRunStateEntity } from '../../src/task-runs/entities/task-run-state.entity';
 import { TaskRunEntity } from '../../src/task-runs/entities/task-run.entity';
 import { createTestDatabase } from '../utils/test-database';
 
 /** The tables the task-runs entities describe (their statements live in TaskRunsRepository). */
-const TASK_RUN_TABLES = ['task_run', 'task_run_state', 'task_run_state_cache', 'artifact'];
+const TASK_RUN_TABLES = [
+  'task_run',
+  'task_run_state',
+  'task_run_state_cache',
+  'artifact',
+  'task_run_count_delta',
+];
 
 /**
  * The task-runs entities are truthful: TypeORM's schema diff (what `migration:generate` would write) against a
@@ -29,6 +36,7 @@ describe('task-runs entities match the migrated schema', () => {
         TaskRunStateEntity,
         TaskRunStateCacheEntity,
         ArtifactEntity,
+        TaskRunCountDeltaEntity,
         FlowRunEntity,
         FlowEntity,
         DeploymentEntity,
@@ -40,7 +48,7 @@ describe('task-runs entities match the migrated schema', () => {
     await ds?.destroy();
   });
 
-  it('should generate no statement for task_run, task_run_state, task_run_state_cache or artifact', async () => {
+  it('should generate no statement for task_run, task_run_state, task_run_state_cache, artifact or task_run_count_delta', async () => {
     const sql = await ds.driver.createSchemaBuilder().log();
     const mine = sql.upQueries
       .map((q) => q.query)

@@ -6,6 +6,7 @@ import { CreateConcurrencyLimits1764300005000 } from './1764300005000-CreateConc
 import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLetterReplayRequests';
 import { CreateEventLog1764300011000 } from './1764300011000-CreateEventLog';
 import { TaskRunEndTimeByTerminalState1764300013000 } from './1764300013000-TaskRunEndTimeByTerminalState';
+import { TaskRunCountDeltas1764300015000 } from './1764300015000-TaskRunCountDeltas';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -20,4 +21,5 @@ export const migrations = [
   DeadLetterReplayRequests1764300007000,
   CreateEventLog1764300011000,
   TaskRunEndTimeByTerminalState1764300013000,
+  TaskRunCountDeltas1764300015000,
 ];

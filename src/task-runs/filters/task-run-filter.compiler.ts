@@ -260,7 +260,8 @@ export function compileDeploymentFilter(
   );
 }
 
-function isFlowRunIdFastPath(f: FlowRunFilterDto): boolean {
+/** A flow-run filter on `id.any_` alone: compiled to `tr.flow_run_id = ANY(…)` without a join. */
+export function isFlowRunIdFastPath(f: FlowRunFilterDto): boolean {
   const keys = Object.entries(f)
     .filter(([k, v]) => v != null && k !== 'operator')
     .map(([k]) => k);
