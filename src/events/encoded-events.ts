@@ -2,14 +2,16 @@ import { ReceivedEvent } from './event.types';
 import { RawEventSpans } from './raw-event-array';
 
 /**
- * The stored JSON text of each event of one publish, as UTF-8, each preceded by its byte length (int32, big
- * endian): the element section of PostgreSQL's binary array format, so the log's append sends a batch as one
- * `json[]` parameter by concatenation (src/events/bus/postgres-event-bus.ts). Buses that keep objects ignore it.
+ * The stored JSON texts of the events of one publish, as UTF-8, separated by commas (an array's elements
+ * without the brackets): the log's append joins several publishes into its one `json` parameter by
+ * concatenation (src/events/bus/postgres-event-bus.ts). Buses that keep objects ignore it.
  */
 export interface EncodedEvents {
   readonly bytes: Buffer;
   readonly count: number;
 }
+
+const COMMA = 0x2c;
 
 /**
  * The text the log stores for an event: its JSON, except that jsonb cannot hold `\u0000` (json can, but the
@@ -27,19 +29,7 @@ export function storedJson(event: ReceivedEvent): string {
 
 /** Every event serialised (redeliveries, the websocket, callers without the request's bytes). */
 export function encodeEvents(events: readonly ReceivedEvent[]): EncodedEvents {
-  const texts = events.map((e) => Buffer.from(storedJson(e)));
-  let size = 0;
-  for (const t of texts) {
-    size += 4 + t.length;
-  }
-  const bytes = Buffer.allocUnsafe(size);
-  let o = 0;
-  for (const t of texts) {
-    bytes.writeInt32BE(t.length, o);
-    t.copy(bytes, o + 4);
-    o += 4 + t.length;
-  }
-  return { bytes, count: events.length };
+  return { bytes: Buffer.from(events.map(storedJson).join(',')), count: events.length };
 }
 
 /**
@@ -80,10 +70,10 @@ export function encodeRequestEvents(
     if (!s) {
       const text = Buffer.from(storedJson(events[i]));
       fallback[i] = text;
-      size += 4 + text.length;
+      size += 1 + text.length;
     } else {
       size +=
-        4 +
+        1 +
         (spans.ends[s.span] - 1 - spans.starts[s.span]) +
         (s.related ? RELATED_DEFAULT.length : 0) +
         (s.payload ? PAYLOAD_DEFAULT.length : 0) +
@@ -91,18 +81,17 @@ export function encodeRequestEvents(
         receivedPart.length;
     }
   }
-  const bytes = Buffer.allocUnsafe(size);
+  const bytes = Buffer.allocUnsafe(Math.max(0, size - 1));
   let o = 0;
   for (let i = 0; i < events.length; i++) {
+    if (i > 0) {
+      bytes[o++] = COMMA;
+    }
     const s = sources[i];
     if (!s) {
-      const text = fallback[i]!;
-      bytes.writeInt32BE(text.length, o);
-      o += 4 + text.copy(bytes, o + 4);
+      o += fallback[i]!.copy(bytes, o);
       continue;
     }
-    const at = o;
-    o += 4;
     // Everything but the closing brace (the element is an object: it validated as an event).
     o += body.copy(bytes, o, spans.starts[s.span], spans.ends[s.span] - 1);
     if (s.related) {
@@ -115,7 +104,6 @@ export function encodeRequestEvents(
       o += FOLLOWS_DEFAULT.copy(bytes, o);
     }
     o += receivedPart.copy(bytes, o);
-    bytes.writeInt32BE(o - at - 4, at);
   }
   return { bytes, count: events.length };
 }
