@@ -587,11 +587,6 @@ class PgSubscription {
         await client.end().catch(() => undefined);
         return false;
       }
-      // This session only writes the group's position (every savePositionEveryMs): its commits need not
-      // wait for a WAL flush of their own. A position lost to a database crash is an older one read back,
-      // i.e. a redelivery, which at-least-once delivery already allows; no event can be lost by it (the log's
-      // appends keep synchronous commits). docs/events.md, "Position saves without their own WAL flush".
-      await client.query(`SET synchronous_commit = off`);
       const pos = await client.query<{ position: number }>(
         `INSERT INTO event_log_group (name) VALUES ($1)
          ON CONFLICT (name) DO UPDATE SET updated_at = now() RETURNING position`,
