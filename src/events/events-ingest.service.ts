@@ -6,9 +6,11 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import { Clock } from '../common/time/clock';
 import { AppConfig } from '../config/app-config';
 import { EventBus } from './bus/event-bus';
-import { EventLimits, parseEvent } from './event.schema';
+import { AsSent, encodeRequestEvents } from './encoded-events';
+import { EventLimits, isAsSent, parseEvent } from './event.schema';
 import { PrefectEvent, ReceivedEvent } from './event.types';
 import { IngestBackpressure } from './ingest-backpressure';
+import { RawEventSpans, scanEventArray } from './raw-event-array';
 
 /**
  * Ingestion (`POST /events`, `WS /events/in`): validates client events against docs/reference.md §6, stamps `received`,
@@ -40,22 +42,50 @@ export class EventsIngestService {
 
   /** Validates a request body (an array of events); throws a 422 naming every problem. */
   parseBatch(body: unknown): PrefectEvent[] {
+    return this.validate(body).events;
+  }
+
+  /**
+   * `parseBatch`, and with the request's raw bytes (`raw`, UTF-8 JSON) also which events the log can store as
+   * sent (docs/events.md, "Storing the request's own bytes"): their sizes come from the bytes, not from
+   * serialising each event.
+   */
+  private validate(
+    body: unknown,
+    raw?: Buffer,
+  ): { events: PrefectEvent[]; spans?: RawEventSpans; sources?: (AsSent | undefined)[] } {
     if (!Array.isArray(body)) {
       this.refused.inc({ reason: 'invalid' });
       throw new RequestValidationError([
         { loc: ['body'], msg: 'Input should be a valid list', type: 'list_type' },
       ]);
     }
+    const limits = this.limits;
+    const spans = raw ? scanEventArray(raw, body.length) : undefined;
+    const sources: (AsSent | undefined)[] | undefined = spans ? new Array(body.length) : undefined;
     const events: PrefectEvent[] = [];
     const issues: ValidationIssue[] = [];
-    body.forEach((raw, i) => {
-      const parsed = parseEvent(raw, this.limits, ['body', i]);
+    for (let i = 0; i < body.length; i++) {
+      const item: unknown = body[i];
+      // A text no longer than the limit, without exponents, serialises to no more bytes (raw-event-array.ts).
+      const plain = spans !== undefined && spans.plain[i] === 1;
+      const fits = plain && spans.ends[i] - spans.starts[i] <= limits.maximumSizeBytes;
+      const parsed = parseEvent(item, limits, ['body', i], fits);
       if (parsed.issues) {
         issues.push(...parsed.issues);
-      } else {
-        events.push(parsed.event);
+        continue;
       }
-    });
+      events.push(parsed.event);
+      if (sources && plain && isAsSent(item as Record<string, unknown>, parsed.event)) {
+        const r = item as Record<string, unknown>;
+        sources[i] = {
+          span: i,
+          related: r.related === undefined,
+          payload: r.payload === undefined,
+          follows: r.follows === undefined,
+        };
+      }
+    }
     if (issues.length) {
       const tooLarge = issues.find((issue) => issue.type === 'too_large');
       this.refused.inc({ reason: tooLarge ? 'too_large' : 'invalid' }, body.length);
@@ -64,7 +94,7 @@ export class EventsIngestService {
       }
       throw new RequestValidationError(issues);
     }
-    return events;
+    return { events, spans, sources };
   }
 
   /** False while ingestion is saturated (the websocket stops reading instead of refusing). */
@@ -97,7 +127,29 @@ export class EventsIngestService {
     return stamped;
   }
 
-  async ingest(body: unknown): Promise<void> {
-    await this.publish(this.parseBatch(body));
+  /** `publish` of events `validate` made for this request: they are stamped in place (no copy per event). */
+  private async stampAndPublish(
+    events: PrefectEvent[],
+    raw?: { body: Buffer; spans: RawEventSpans; sources: (AsSent | undefined)[] },
+  ): Promise<void> {
+    this.assertCapacity(events.length);
+    const received = this.clock.now();
+    const stamped = events as ReceivedEvent[];
+    for (const e of stamped) {
+      e.received = received;
+    }
+    if (stamped.length) {
+      await this.bus.publish(
+        stamped,
+        raw ? encodeRequestEvents(raw.body, raw.spans, stamped, raw.sources, received) : undefined,
+      );
+    }
+    this.accepted.inc(stamped.length);
+  }
+
+  /** `POST /events`; `raw` is the request's bytes when the body parser kept them (rawJsonBody). */
+  async ingest(body: unknown, raw?: Buffer): Promise<void> {
+    const { events, spans, sources } = this.validate(body, raw);
+    await this.stampAndPublish(events, raw && spans && sources ? { body: raw, spans, sources } : undefined);
   }
 }

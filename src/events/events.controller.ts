@@ -9,6 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
+import { rawJsonBody } from '../common/http/json-depth.middleware';
 import {
   CountEventsBody,
   EventCountModel,
@@ -38,8 +39,8 @@ export class EventsController {
   @ApiResponse({ status: 429, description: 'The buffer is full; retry after Retry-After seconds' })
   @Post()
   @HttpCode(204)
-  async create(@Body() body: unknown): Promise<void> {
-    await this.ingest.ingest(body);
+  async create(@Body() body: unknown, @Req() req: Request): Promise<void> {
+    await this.ingest.ingest(body, rawJsonBody(req));
   }
 
   @ApiBody({ type: ReadEventsBody, required: false })

@@ -70,7 +70,16 @@ export function checkJsonShape(value: unknown, limits: JsonShapeLimits): Validat
 }
 
 const RAW = Symbol('rawJsonFlags');
-type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean };
+type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean; utf8Body?: Buffer };
+
+/**
+ * The raw bytes of a request's JSON body, when they were UTF-8 (then the parsed body is exactly their
+ * text): `POST /events` stores each event's own bytes instead of serialising it again (docs/events.md).
+ */
+export function rawJsonBody(req: IncomingMessage): Buffer | undefined {
+  const flags = (req as IncomingMessage & { [RAW]?: RawFlags })[RAW];
+  return flags && !flags.invalidUtf8 ? flags.utf8Body : undefined;
+}
 
 /** JSON escapes and the names JavaScript reserves: a body with none of them needs no text or key checks. */
 const NEEDS_CHECKS = ['\\u', '__proto__', 'constructor', 'prototype'];
@@ -171,6 +180,7 @@ export function rawJsonInspector(
     (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
       invalidUtf8: utf8 && !isUtf8(buf),
       needsTextChecks: !utf8 || NEEDS_CHECKS.some((needle) => buf.includes(needle)),
+      utf8Body: utf8 ? buf : undefined,
     };
   };
 }

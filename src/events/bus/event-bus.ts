@@ -1,3 +1,4 @@
+import { EncodedEvents } from '../encoded-events';
 import { ReceivedEvent } from '../event.types';
 
 /**
@@ -35,9 +36,11 @@ export const EPHEMERAL_GROUP_PREFIX = 'ephemeral:';
 export abstract class EventBus {
   /**
    * Resolves when the events are accepted by the bus: for the durable adapters, when they survive SIGKILL
-   * (PostgreSQL: committed; Redis: appended to the stream).
+   * (PostgreSQL: committed; Redis: appended to the stream). `encoded`, when given, holds the same events'
+   * stored texts (ingestion builds them from the request's bytes); an adapter that writes JSON may use it
+   * instead of serialising the events.
    */
-  abstract publish(events: ReceivedEvent[]): Promise<void>;
+  abstract publish(events: ReceivedEvent[], encoded?: EncodedEvents): Promise<void>;
 
   abstract subscribe(handler: EventHandler, options: SubscribeOptions): Promise<Subscription>;
 
