@@ -35,7 +35,9 @@ if (dir) {
         return;
       }
       fs.mkdirSync(dir, { recursive: true });
-      const name = toggle ? `server-${process.pid}-${++written}.cpuprofile` : `server-${process.pid}.cpuprofile`;
+      const name = toggle
+        ? `server-${process.pid}-${++written}.cpuprofile`
+        : `server-${process.pid}.cpuprofile`;
       fs.writeFileSync(path.join(dir, name), JSON.stringify(result.profile));
     });
   });

@@ -144,29 +144,37 @@ async function main(): Promise<void> {
       load(REQUESTS, async () => expect(await request(port, 'GET', '/api/health'), 200)),
     );
     const ids: string[] = [];
-    const create = await measure(pid, REQUESTS, () =>
-      load(REQUESTS, async (i) => {
-        const r = await request(port, 'POST', '/api/task_runs/', {
-          task_key: 'cpu',
-          dynamic_key: String(i),
-          tags: ['bench'],
-        });
-        expect(r, 201);
-        ids.push((JSON.parse(r.text) as { id: string }).id);
-      }),
+    const create = await measure(
+      pid,
+      REQUESTS,
+      () =>
+        load(REQUESTS, async (i) => {
+          const r = await request(port, 'POST', '/api/task_runs/', {
+            task_key: 'cpu',
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          expect(r, 201);
+          ids.push((JSON.parse(r.text) as { id: string }).id);
+        }),
       1,
     );
-    const setState = await measure(pid, 2 * REQUESTS, () =>
-      load(REQUESTS, async (i) => {
-        expect(
-          await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'RUNNING' } }),
-          201,
-        );
-        expect(
-          await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'COMPLETED' } }),
-          201,
-        );
-      }),
+    const setState = await measure(
+      pid,
+      2 * REQUESTS,
+      () =>
+        load(REQUESTS, async (i) => {
+          expect(
+            await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'RUNNING' } }),
+            201,
+          );
+          expect(
+            await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, {
+              state: { type: 'COMPLETED' },
+            }),
+            201,
+          );
+        }),
       2,
     );
     const out = (name: string, value: number, unit: string): boolean =>
