@@ -1,7 +1,11 @@
 /**
- * Preloaded with NODE_OPTIONS=--require by bench/task-runs.bench.ts when BENCH_CPU_PROF is set (`--cpu-prof`
- * itself is not allowed in NODE_OPTIONS): profiles the server from start-up and writes a .cpuprofile into
- * BENCH_CPU_PROF on SIGUSR2 (open it in Chrome DevTools, or summarise it with bench/cpu-prof-summary.ts).
+ * Preloaded with NODE_OPTIONS=--require by the benches when BENCH_CPU_PROF is set (`--cpu-prof` itself is not
+ * allowed in NODE_OPTIONS). Two modes:
+ * - default (bench/task-runs.bench.ts): profiles the server from start-up and writes a .cpuprofile into
+ *   BENCH_CPU_PROF on SIGUSR2;
+ * - `BENCH_CPU_PROF_TOGGLE=1` (bench/server-cpu.ts): each SIGUSR2 starts or stops the profiler, and every stop
+ *   writes `server-<pid>-<n>.cpuprofile` (n = 1, 2, …), so a profile covers exactly one phase of a bench.
+ * Open a profile in Chrome DevTools, or summarise it with bench/cpu-prof-summary.ts.
  */
 import fs from 'node:fs';
 import inspector from 'node:inspector';
@@ -11,14 +15,30 @@ const dir = process.env.BENCH_CPU_PROF;
 if (dir) {
   const session = new inspector.Session();
   session.connect();
-  session.post('Profiler.enable', () => session.post('Profiler.start'));
+  const toggle = process.env.BENCH_CPU_PROF_TOGGLE === '1';
+  let running = !toggle;
+  let written = 0;
+  session.post('Profiler.enable', () => {
+    if (running) {
+      session.post('Profiler.start');
+    }
+  });
   process.on('SIGUSR2', () => {
+    if (!running) {
+      running = true;
+      session.post('Profiler.start');
+      return;
+    }
+    running = !toggle;
     session.post('Profiler.stop', (err, result) => {
       if (err) {
         return;
       }
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, `server-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      const name = toggle
+        ? `server-${process.pid}-${++written}.cpuprofile`
+        : `server-${process.pid}.cpuprofile`;
+      fs.writeFileSync(path.join(dir, name), JSON.stringify(result.profile));
     });
   });
 }

@@ -2,6 +2,9 @@
  * Summarises a .cpuprofile: self time by area (our src, framework, driver, node internals) and the top functions.
  *
  *   node -r @swc-node/register bench/cpu-prof-summary.ts /tmp/prof/server-123.cpuprofile
+ *
+ * The inclusive list counts a sample once per function on its stack (recursion is not counted twice): what a
+ * function and everything it calls cost, e.g. the validation pipe or the access log line.
  */
 import { readFileSync } from 'node:fs';
 
@@ -9,6 +12,7 @@ interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 const file = process.argv[2];
@@ -39,6 +43,8 @@ function area(url: string, fn: string): string {
   return url;
 }
 
+const fnName = (n: Node): string =>
+  `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/.*node_modules\//, '').replace(/.*\/src\//, 'src/')}:${n.callFrame.lineNumber}`;
 const byArea = new Map<string, number>();
 const byFn = new Map<string, number>();
 for (const n of profile.nodes) {
@@ -48,7 +54,7 @@ for (const n of profile.nodes) {
   }
   const a = area(n.callFrame.url, n.callFrame.functionName);
   byArea.set(a, (byArea.get(a) ?? 0) + hits);
-  const f = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/.*node_modules\//, '').replace(/.*\/src\//, 'src/')}:${n.callFrame.lineNumber}`;
+  const f = fnName(n);
   byFn.set(f, (byFn.get(f) ?? 0) + hits);
 }
 const busy = total - (byArea.get('(idle)') ?? 0);
@@ -61,3 +67,38 @@ process.stdout.write(`samples: ${total}, busy: ${busy} (shares below are of busy
 show(byArea, 25);
 process.stdout.write('-- top functions (self)\n');
 show(byFn, 30);
+
+// Inclusive: walk the call tree from the root, carrying the functions already on the stack.
+const nodesById = new Map(profile.nodes.map((n) => [n.id, n]));
+const childIds = new Set(profile.nodes.flatMap((n) => n.children ?? []));
+const inclusive = new Map<string, number>();
+/** Samples of the subtree of `id`, adding them to every function on the path once. */
+function walk(id: number, onStack: Set<string>): number {
+  const n = nodesById.get(id)!;
+  const f = fnName(n);
+  const fresh = !onStack.has(f);
+  if (fresh) {
+    onStack.add(f);
+  }
+  let hits = counts.get(id) ?? 0;
+  for (const c of n.children ?? []) {
+    hits += walk(c, onStack);
+  }
+  if (fresh) {
+    onStack.delete(f);
+    inclusive.set(f, (inclusive.get(f) ?? 0) + hits);
+  }
+  return hits;
+}
+for (const n of profile.nodes) {
+  if (!childIds.has(n.id)) {
+    walk(n.id, new Set());
+  }
+}
+for (const f of [...inclusive.keys()]) {
+  if (/^\((root|idle|program)\)/.test(f)) {
+    inclusive.delete(f);
+  }
+}
+process.stdout.write('-- top functions (inclusive)\n');
+show(inclusive, Number(process.env.TOP_INCLUSIVE ?? 40));

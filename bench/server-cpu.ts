@@ -5,11 +5,13 @@
  * machine's load than requests per second do, so it is the figure to compare A/B on a shared machine.
  *
  *   flock /tmp/bench.lock node -r @swc-node/register bench/server-cpu.ts          # BENCH_REQUESTS=5000
+ *   BENCH_CPU_PROF=/tmp/prof …   # also a CPU profile of the server per phase: …-1 creates, …-2 state changes
+ *   node -r @swc-node/register bench/cpu-prof-summary.ts /tmp/prof/server-<pid>-1.cpuprofile
  *
  * Linux only (/proc/<pid>/stat). The server runs from the sources through @swc-node/register, as in the other
  * benches.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { startServer } from '../test/utils/server-process';
@@ -68,11 +70,42 @@ async function load(n: number, op: (i: number) => Promise<void>): Promise<void> 
   );
 }
 
-/** Server CPU ms per request of `requests` requests made by `run`. */
-async function measure(pid: number, requests: number, run: () => Promise<void>): Promise<number> {
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * With BENCH_CPU_PROF, starts the server's profiler (bench/cpu-prof-hook.ts, toggle mode) and returns the stop
+ * function, which resolves once the profile is written; else a no-op.
+ */
+async function profilePhase(pid: number, phase: number): Promise<() => Promise<void>> {
+  if (!PROFILE_DIR) {
+    return () => Promise.resolve();
+  }
+  process.kill(pid, 'SIGUSR2');
+  await sleep(200);
+  return async () => {
+    process.kill(pid, 'SIGUSR2');
+    const file = `${PROFILE_DIR}/server-${pid}-${phase}.cpuprofile`;
+    for (let i = 0; i < 100 && !existsSync(file); i++) {
+      await sleep(100);
+    }
+    process.stderr.write(`profile: ${file}\n`);
+  };
+}
+
+/** Server CPU ms per request of `requests` requests made by `run` (profiled as `phase` with BENCH_CPU_PROF). */
+async function measure(
+  pid: number,
+  requests: number,
+  run: () => Promise<void>,
+  phase?: number,
+): Promise<number> {
+  const stop = phase ? await profilePhase(pid, phase) : undefined;
   const before = cpuMs(pid);
   await run();
-  return (cpuMs(pid) - before) / requests;
+  const ms = (cpuMs(pid) - before) / requests;
+  await stop?.();
+  return ms;
 }
 
 async function main(): Promise<void> {
@@ -82,6 +115,13 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
+    ...(PROFILE_DIR
+      ? {
+          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
+          BENCH_CPU_PROF: PROFILE_DIR,
+          BENCH_CPU_PROF_TOGGLE: '1',
+        }
+      : {}),
   });
   const pid = app.child.pid!;
   const port = Number(new URL(app.baseUrl).port);
@@ -104,28 +144,38 @@ async function main(): Promise<void> {
       load(REQUESTS, async () => expect(await request(port, 'GET', '/api/health'), 200)),
     );
     const ids: string[] = [];
-    const create = await measure(pid, REQUESTS, () =>
-      load(REQUESTS, async (i) => {
-        const r = await request(port, 'POST', '/api/task_runs/', {
-          task_key: 'cpu',
-          dynamic_key: String(i),
-          tags: ['bench'],
-        });
-        expect(r, 201);
-        ids.push((JSON.parse(r.text) as { id: string }).id);
-      }),
+    const create = await measure(
+      pid,
+      REQUESTS,
+      () =>
+        load(REQUESTS, async (i) => {
+          const r = await request(port, 'POST', '/api/task_runs/', {
+            task_key: 'cpu',
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          expect(r, 201);
+          ids.push((JSON.parse(r.text) as { id: string }).id);
+        }),
+      1,
     );
-    const setState = await measure(pid, 2 * REQUESTS, () =>
-      load(REQUESTS, async (i) => {
-        expect(
-          await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'RUNNING' } }),
-          201,
-        );
-        expect(
-          await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'COMPLETED' } }),
-          201,
-        );
-      }),
+    const setState = await measure(
+      pid,
+      2 * REQUESTS,
+      () =>
+        load(REQUESTS, async (i) => {
+          expect(
+            await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'RUNNING' } }),
+            201,
+          );
+          expect(
+            await request(port, 'POST', `/api/task_runs/${ids[i]}/set_state`, {
+              state: { type: 'COMPLETED' },
+            }),
+            201,
+          );
+        }),
+      2,
     );
     const out = (name: string, value: number, unit: string): boolean =>
       process.stdout.write(`${name}: ${value.toFixed(3)} ${unit}\n`);

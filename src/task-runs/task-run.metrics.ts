@@ -5,6 +5,10 @@ import { STATE_TYPES, type StateType } from '../orchestration/states';
 
 const DECISIONS: OrchestrationStatus[] = ['ACCEPT', 'REJECT', 'WAIT', 'ABORT'];
 
+/** The two routes of the write fast path (task-run-writes.middleware.ts) and how a request went. */
+export type FastPathRoute = 'create' | 'set_state';
+export type FastPathOutcome = 'fast' | 'framework';
+
 /**
  * Counters of what the task-run API did (docs/operating.md, "Metrics"): runs created, states written by
  * type, and orchestration decisions. Every label combination starts at 0, so rates work from the first scrape.
@@ -16,6 +20,7 @@ export class TaskRunMetrics {
   private readonly created;
   private readonly transitions;
   private readonly decisions;
+  private readonly fastPathCounters = new Map<string, { inc(): void }>();
 
   constructor(metrics: MetricsService) {
     this.created = metrics.counter('prefect_task_runs_created_total', 'Task runs created through the API.');
@@ -36,6 +41,24 @@ export class TaskRunMetrics {
     for (const decision of DECISIONS) {
       this.decisions.inc({ decision }, 0);
     }
+    const fastPath = metrics.counter(
+      'prefect_task_run_write_path_total',
+      'POST /task_runs/ and /task_runs/{id}/set_state requests, by route and by the path that took them: ' +
+        '"fast" (the precompiled validator and renderer) or "framework" (Nest\'s pipe, e.g. for every invalid body).',
+      ['route', 'path'],
+    );
+    for (const route of ['create', 'set_state'] as const) {
+      for (const path of ['fast', 'framework'] as const) {
+        const child = fastPath.labels({ route, path });
+        child.inc(0);
+        this.fastPathCounters.set(`${route}:${path}`, child);
+      }
+    }
+  }
+
+  /** A write request was taken by the fast path, or handed to the framework's route (docs/performance.md). */
+  writePath(route: FastPathRoute, outcome: FastPathOutcome): void {
+    this.fastPathCounters.get(`${route}:${outcome}`)!.inc();
   }
 
   /** A run was created with its first state. */
