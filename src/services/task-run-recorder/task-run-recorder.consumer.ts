@@ -20,6 +20,16 @@ export interface RecorderConsumerOptions {
    * database; concurrent batches touching one run serialise on its row lock, in the fixed lock order.
    */
   concurrentFlushes?: number;
+  /**
+   * Events per write at most (default `batchSize`). A write takes everything queued up to this, so under a
+   * backlog a run's events share a write more often and are written as one row version.
+   */
+  maxWrite?: number;
+  /**
+   * Write what is queued as soon as no write is in flight (default false: at `batchSize` or every interval).
+   * The service turns it on (docs/task-run-recorder.md, "Flush triggers").
+   */
+  flushWhenIdle?: boolean;
 }
 
 export interface RecorderConsumerHooks {
@@ -56,6 +66,8 @@ export class TaskRunRecorderConsumer {
         flushIntervalMs: options.flushIntervalMs,
         maxAttempts: options.maxPersistRetries,
         concurrentFlushes: options.concurrentFlushes,
+        maxWrite: options.maxWrite,
+        flushWhenIdle: options.flushWhenIdle,
       },
       {
         write: async (events) => {
