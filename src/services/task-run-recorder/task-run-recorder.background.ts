@@ -154,7 +154,7 @@ export class TaskRunRecorder extends ManagedService {
       },
     );
     return {
-      write: (events) => this.writer.recordBulkTaskRunEvents(events),
+      write: (events, records) => this.writer.recordBulkTaskRunEvents(events, records),
       deadLetter: (items, reason) =>
         this.deadLetters.record(
           TASK_RUN_RECORDER_DEAD_LETTER_SOURCE,

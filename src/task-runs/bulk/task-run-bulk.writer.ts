@@ -89,10 +89,18 @@ export class TaskRunBulkWriter {
 
   /**
    * Records the events in one transaction (two after a race). Throws `InvalidTaskRunEventError` for an event
-   * that cannot be mapped (nothing is written), or the database error of the last attempt.
+   * that cannot be mapped (nothing is written), or the database error of the last attempt. `mapped`: the
+   * events' `dbRecordableTaskRunFromEvent`, when the caller already has them (same order), so they are not
+   * mapped twice (the recorder maps each event when it arrives).
    */
-  async recordBulkTaskRunEvents(events: ReceivedEvent[]): Promise<BulkRecordResult> {
-    const records = events.map((event) => dbRecordableTaskRunFromEvent(event));
+  async recordBulkTaskRunEvents(
+    events: ReceivedEvent[],
+    mapped?: readonly RecordableTaskRun[],
+  ): Promise<BulkRecordResult> {
+    const records =
+      mapped && mapped.length === events.length
+        ? [...mapped]
+        : events.map((event) => dbRecordableTaskRunFromEvent(event));
     if (!records.length) {
       return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
     }
