@@ -26,6 +26,7 @@ import { fromMicros, toMicros } from '../src/common/time/timestamp';
 import { EventBus } from '../src/events/bus/event-bus';
 import { ReceivedEvent } from '../src/events/event.types';
 import { TaskRunBulkWriter } from '../src/task-runs/bulk/task-run-bulk.writer';
+import { RecordableTaskRun } from '../src/task-runs/bulk/task-run-event.mapper';
 import { runLifecycle } from '../test/factories/task-run-event.factory';
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
@@ -58,8 +59,8 @@ class TimedWriter extends TaskRunBulkWriter {
   latencies: number[] = [];
   recorded = 0;
 
-  override async recordBulkTaskRunEvents(events: ReceivedEvent[]) {
-    const result = await super.recordBulkTaskRunEvents(events);
+  override async recordBulkTaskRunEvents(events: ReceivedEvent[], mapped?: readonly RecordableTaskRun[]) {
+    const result = await super.recordBulkTaskRunEvents(events, mapped);
     const now = nowMicros();
     for (const e of events) {
       this.latencies.push((now - toMicros(e.received)) / 1000);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Timestamp } from '../common/time/timestamp';
 import { SqlParams } from '../database/sql-params';
 import { queryRows } from '../flow-runs/query-rows';
@@ -171,6 +171,18 @@ export interface HistoryRow {
   sum_estimated_run_time: number;
   sum_estimated_lateness: number;
 }
+
+/** The recorder's state rows (`insertEventStates`): one count back, not a row per state. */
+const RECORDER_STATES_SQL = `WITH ins AS (
+  INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created, updated)
+  SELECT id, task_run_id, type, timestamp, name, message, state_details, data, now(), now()
+    FROM unnest($1::uuid[], $2::uuid[], $3::state_type[], $4::timestamptz[], $5::text[], $6::text[],
+                $7::jsonb[], $8::jsonb[])
+         WITH ORDINALITY AS v(id, task_run_id, type, timestamp, name, message, state_details, data, ord)
+   ORDER BY ord
+  ON CONFLICT (id) DO NOTHING
+  RETURNING 1
+) SELECT count(*)::int AS n FROM ins`;
 
 const STATE_COLUMNS = `id uuid, task_run_id uuid, type state_type, timestamp timestamptz, name text, message text,
   state_details jsonb, data jsonb, result_artifact_id uuid`;
@@ -830,7 +842,11 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     );
   }
 
-  /** Recorder state rows, in the given order, `ON CONFLICT (id) DO NOTHING`; returns how many were new. */
+  /**
+   * Recorder state rows, in the given order, `ON CONFLICT (id) DO NOTHING`; returns how many were new. A named
+   * prepared statement, sent before this returns (on a transaction's connection), so a caller may send COMMIT
+   * right behind it (`PipelinedTransaction.commitBehind`); it answers one count, not a row per state.
+   */
   async insertEventStates(
     em: EntityManager,
     states: {
@@ -844,27 +860,25 @@ export class TaskRunsRepository extends TaskRunSnapshots {
       data: unknown;
     }[],
   ): Promise<number> {
-    const inserted: unknown[] = await em.query(
-      `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created, updated)
-       SELECT id, task_run_id, type, timestamp, name, message, state_details, data, now(), now()
-         FROM unnest($1::uuid[], $2::uuid[], $3::state_type[], $4::timestamptz[], $5::text[], $6::text[],
-                     $7::jsonb[], $8::jsonb[])
-              WITH ORDINALITY AS v(id, task_run_id, type, timestamp, name, message, state_details, data, ord)
-        ORDER BY ord
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id`,
-      [
-        states.map((s) => s.id),
-        states.map((s) => s.task_run_id),
-        states.map((s) => s.type),
-        states.map((s) => s.timestamp),
-        states.map((s) => s.name),
-        states.map((s) => s.message),
-        states.map((s) => JSON.stringify(s.state_details)),
-        states.map((s) => json(s.data)),
-      ],
-    );
-    return inserted.length;
+    const text = RECORDER_STATES_SQL;
+    const values = [
+      states.map((s) => s.id),
+      states.map((s) => s.task_run_id),
+      states.map((s) => s.type),
+      states.map((s) => s.timestamp),
+      states.map((s) => s.name),
+      states.map((s) => s.message),
+      states.map((s) => JSON.stringify(s.state_details)),
+      states.map((s) => json(s.data)),
+    ];
+    let rows: { n: number }[];
+    try {
+      rows = await prepared<{ n: number }>(em, 'tr_recorder_states', text, values);
+    } catch (err) {
+      // The same error shape as `em.query` (callers and dead letters see a QueryFailedError either way).
+      throw err instanceof QueryFailedError ? err : new QueryFailedError(text, values, err as Error);
+    }
+    return Number(rows[0].n);
   }
 
   // ---------------------------------------------------------------- the delivery port (TaskRunSnapshots)

@@ -381,6 +381,26 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
     });
   });
 
+  it('should write nothing of an attempt whose state rows fail, though COMMIT is sent behind them', async () => {
+    const id = randomUUID();
+    const [pending, running] = runLifecycle(id, null);
+    await sut.recordBulkTaskRunEvents([pending]);
+    // A state row at Running's timestamp that the recorder did not write: Running's state row will clash on
+    // (task_run_id, timestamp) after its upsert moved the run to RUNNING in the same transaction.
+    await ds.query(
+      `INSERT INTO task_run_state (id, task_run_id, type, timestamp, name) VALUES ($1, $2, 'RUNNING', $3, 'Running')`,
+      [randomUUID(), id, running.occurred],
+    );
+    await expect(sut.recordBulkTaskRunEvents([running])).rejects.toMatchObject({
+      driverError: { code: '23505' },
+    });
+    const [row] = await ds.query<{ state_type: string; state_id: string }[]>(
+      `SELECT state_type, state_id FROM task_run WHERE id = $1`,
+      [id],
+    );
+    expect(row).toEqual({ state_type: 'PENDING', state_id: pending.id });
+  });
+
   it('should retry an attempt that lost an integrity race with another recorder', async () => {
     const flowRunId = await insertFlowRun(ds);
     const id = randomUUID();

@@ -191,16 +191,33 @@ describe('TaskRunRecorder lifecycle', () => {
         PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL: '3600',
       },
     });
+    // The recorder writes as soon as no write is in flight: hold its first write on a table lock, so that the
+    // next events stay queued until shutdown.
+    const blocker = new Client({ connectionString: t.databaseUrl });
+    await blocker.connect();
+    await blocker.query(`BEGIN; LOCK TABLE task_run IN SHARE MODE`);
+    const first = randomUUID();
     const id = randomUUID();
-    await post(t, runLifecycle(id, null));
-    await expectEventually(() => expect(t.app.get(TaskRunRecorder).queueDepth).toBe(3));
-    expect(await runRow(t, id)).toBeUndefined();
-    await t.close();
+    let closed: Promise<void> | undefined;
+    try {
+      await post(t, runLifecycle(first, null));
+      await expectEventually(() => expect(t.app.get(TaskRunRecorder).queueDepth).toBe(0));
+      await post(t, runLifecycle(id, null));
+      await expectEventually(() => expect(t.app.get(TaskRunRecorder).queueDepth).toBe(3));
+      closed = t.close();
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await blocker.query('ROLLBACK');
+      await blocker.end();
+    }
+    await closed;
     const client = new Client({ connectionString: t.databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query(`SELECT state_type FROM task_run WHERE id = $1`, [id]);
-      expect(rows).toEqual([{ state_type: 'COMPLETED' }]);
+      const { rows } = await client.query(`SELECT state_type FROM task_run WHERE id = ANY($1::uuid[])`, [
+        [first, id],
+      ]);
+      expect(rows).toEqual([{ state_type: 'COMPLETED' }, { state_type: 'COMPLETED' }]);
     } finally {
       await client.end();
     }

@@ -12,6 +12,8 @@ describe(BatchingConsumer.name, () => {
   let problems: (string | undefined)[];
   let inFlight: number;
   let maxInFlight: number;
+  /** When set, writes wait for it (a slow database). */
+  let gate: Promise<void> | undefined;
 
   beforeAll(() => {
     Logger.overrideLogger(false);
@@ -24,6 +26,7 @@ describe(BatchingConsumer.name, () => {
     problems = [];
     inFlight = 0;
     maxInFlight = 0;
+    gate = undefined;
   });
 
   const make = (options: Partial<BatchingConsumerOptions> = {}, permanent?: (err: unknown) => boolean) =>
@@ -34,6 +37,7 @@ describe(BatchingConsumer.name, () => {
           inFlight += 1;
           maxInFlight = Math.max(maxInFlight, inFlight);
           await tick();
+          await gate;
           inFlight -= 1;
           const err = failWhen(items);
           if (err) {
@@ -116,6 +120,60 @@ describe(BatchingConsumer.name, () => {
     await Promise.all([...all, ...more]);
     expect(writes.flat()).toEqual([1, 2, 3, 4]);
     expect(problems.at(-1)).toBeUndefined();
+  });
+
+  describe('with flushWhenIdle', () => {
+    // The periodic timer is never started here: only the idle and size triggers can write.
+    it('should write a burst at once when no write is in flight, without waiting for batchSize or the interval', async () => {
+      const sut = make({ batchSize: 100, flushWhenIdle: true });
+      await Promise.all([1, 2, 3].map((i) => sut.handle(i)));
+      expect(writes).toEqual([[1, 2, 3]]);
+    });
+
+    it('should gather what arrives during a write into the next one (one idle write at a time)', async () => {
+      const sut = make({ batchSize: 100, flushWhenIdle: true, concurrentFlushes: 2 });
+      const first = sut.handle(1);
+      await tick(); // the write of [1] is in flight
+      const rest = [2, 3].map((i) => sut.handle(i));
+      await Promise.all([first, ...rest]);
+      expect(writes).toEqual([[1], [2, 3]]);
+      expect(maxInFlight).toBe(1);
+    });
+
+    it('should still start a full batch beside a write in flight, taking up to maxWrite', async () => {
+      const sut = make({ batchSize: 2, maxWrite: 5, flushWhenIdle: true, concurrentFlushes: 2 });
+      let open!: () => void;
+      gate = new Promise((r) => (open = r));
+      const first = sut.handle(0);
+      await tick(); // the write of [0] is in flight, held
+      const rest = [1, 2, 3, 4, 5, 6].map((i) => sut.handle(i));
+      await tick();
+      await tick();
+      open();
+      await Promise.all([first, ...rest]);
+      expect(writes).toEqual([[0], [1, 2, 3, 4, 5], [6]]);
+      expect(maxInFlight).toBe(2);
+    });
+
+    it('should not retry on its own after an outage: the periodic flush does', async () => {
+      const sut = make({ batchSize: 100, flushWhenIdle: true });
+      let down = true;
+      failWhen = () => (down ? outage() : undefined);
+      const one = sut.handle(1);
+      for (let i = 0; i < 5; i++) {
+        await tick();
+      }
+      const two = sut.handle(2);
+      for (let i = 0; i < 5; i++) {
+        await tick();
+      }
+      expect(sut.depth).toBe(2);
+      expect(writes).toEqual([]);
+      down = false;
+      await sut.flush();
+      await Promise.all([one, two]);
+      expect(writes).toEqual([[1, 2]]);
+    });
   });
 
   it('should reject (hand back to the bus) what is left when closing during an outage', async () => {

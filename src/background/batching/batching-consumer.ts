@@ -25,6 +25,13 @@ export interface BatchingConsumerOptions {
   concurrentFlushes?: number;
   /** Database outages in a row after which `drain()`/`close()` give the queued items back (reject). Default 3. */
   maxOutagesAtDrain?: number;
+  /**
+   * Write what is queued as soon as no write is in flight, instead of waiting for `batchSize` items or the flush
+   * interval (default false). Writes start after the current burst of deliveries (one macrotask), so a burst is
+   * written together, in writes of up to `maxWrite`; under load the writes in flight make items accumulate and
+   * the size triggers take over, so the batches grow with the load.
+   */
+  flushWhenIdle?: boolean;
 }
 
 export interface BatchingConsumerHooks<T> {
@@ -72,6 +79,7 @@ export class BatchingConsumer<T> {
   private slotWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   private periodic?: Promise<void>;
+  private pumpScheduled = false;
 
   constructor(
     private readonly options: BatchingConsumerOptions,
@@ -109,7 +117,11 @@ export class BatchingConsumer<T> {
     }
     const entry: BatchItem<T> = { item, attempts: 0, done: deferred<void>() };
     this.queue.push(entry);
-    this.pump();
+    if (this.options.flushWhenIdle) {
+      this.schedulePump();
+    } else {
+      this.pump();
+    }
     return entry.done.promise;
   }
 
@@ -170,13 +182,29 @@ export class BatchingConsumer<T> {
     await this.drain();
   }
 
-  /** Size-triggered writes: everything queued, in writes of `maxWrite`, as many at once as slots are free. */
+  /** `flushWhenIdle`: one pump after the current burst of deliveries (they arrive synchronously). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) {
+      return;
+    }
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Size-triggered writes: everything queued, in writes of `maxWrite`, as many at once as slots are free; with
+   * `flushWhenIdle`, also whatever is queued when no write is in flight.
+   */
   private pump(): void {
     while (
       !this.backoff &&
       !this.periodic &&
       this.active < this.maxConcurrent &&
-      this.queue.length >= this.options.batchSize
+      this.queue.length > 0 &&
+      (this.queue.length >= this.options.batchSize || (this.options.flushWhenIdle === true && this.active === 0))
     ) {
       void this.launch(this.queue.splice(0, this.maxWrite));
     }

@@ -14,6 +14,11 @@ import { TaskRunRecorderConsumer } from './task-run-recorder.consumer';
 
 export const TASK_RUN_RECORDER_GROUP = 'task-run-recorder';
 export const TASK_RUN_RECORDER_DEAD_LETTER_SOURCE = 'task-run-recorder';
+/**
+ * A write takes up to this many batches' worth of queued events: under a backlog, bigger writes coalesce more of
+ * a run's events into one row version (docs/task-run-recorder.md, "Flush triggers").
+ */
+export const TASK_RUN_RECORDER_WRITE_BATCHES = 4;
 
 /**
  * Constructs task runs and states from client-emitted events (upstream `TaskRunRecorder`, docs/reference.md §5.3).
@@ -62,8 +67,17 @@ export class TaskRunRecorder extends ManagedService {
 
   protected async onStart(): Promise<void> {
     const { batchSize, flushInterval, maxPersistRetries, concurrentFlushes } = this.config.taskRunRecorder;
+    const maxWrite = TASK_RUN_RECORDER_WRITE_BATCHES * batchSize;
     const consumer = new TaskRunRecorderConsumer(
-      { batchSize, flushIntervalMs: flushInterval * 1000, maxPersistRetries, concurrentFlushes },
+      {
+        batchSize,
+        flushIntervalMs: flushInterval * 1000,
+        maxPersistRetries,
+        concurrentFlushes,
+        maxWrite,
+        // An event waits for one write, not for the flush interval (docs/task-run-recorder.md, "Flush triggers").
+        flushWhenIdle: true,
+      },
       this.hooks(),
     );
     this.consumer = consumer;
@@ -71,10 +85,10 @@ export class TaskRunRecorder extends ManagedService {
       this.replay(payload),
     );
     consumer.start();
-    // Let the bus hand out one batch more than are written at once: it fills while the others are written.
+    // Let the bus hand out one write more than are written at once: it fills while the others are written.
     this.subscription = await this.bus.subscribe(consumer.handle, {
       group: TASK_RUN_RECORDER_GROUP,
-      maxInFlight: Math.max((concurrentFlushes + 1) * batchSize, 100),
+      maxInFlight: Math.max((concurrentFlushes + 1) * maxWrite, 100),
     });
     void watchCatchUp(
       this.bus,
@@ -140,7 +154,7 @@ export class TaskRunRecorder extends ManagedService {
       },
     );
     return {
-      write: (events) => this.writer.recordBulkTaskRunEvents(events),
+      write: (events, records) => this.writer.recordBulkTaskRunEvents(events, records),
       deadLetter: (items, reason) =>
         this.deadLetters.record(
           TASK_RUN_RECORDER_DEAD_LETTER_SOURCE,

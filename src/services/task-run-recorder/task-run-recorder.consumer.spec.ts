@@ -4,6 +4,7 @@ import { at, runLifecycle, taskRunEvent } from '../../../test/factories/task-run
 import { FakeClock } from '../../common/time/clock';
 import { toMicros } from '../../common/time/timestamp';
 import { ReceivedEvent } from '../../events/event.types';
+import { RecordableTaskRun } from '../../task-runs/bulk/task-run-event.mapper';
 import { RecorderConsumerOptions, TaskRunRecorderConsumer } from './task-run-recorder.consumer';
 
 /** A bus that hands each published event to the handler and records whether it was acked or nacked. */
@@ -34,7 +35,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe(TaskRunRecorderConsumer.name, () => {
   let clock: FakeClock;
   let written: ReceivedEvent[][];
-  let write: jest.Mock<Promise<unknown>, [ReceivedEvent[]]>;
+  let write: jest.Mock<Promise<unknown>, [ReceivedEvent[], RecordableTaskRun[]]>;
   let deadLetters: { items: { event: ReceivedEvent; attempts: number }[]; reason: string }[];
   let deadLetter: jest.Mock<Promise<void>, [{ event: ReceivedEvent; attempts: number }[], string]>;
   let flushed: { ok: boolean; events: number; lagSeconds?: number }[];
@@ -63,7 +64,9 @@ describe(TaskRunRecorderConsumer.name, () => {
   beforeEach(() => {
     clock = new FakeClock();
     written = [];
-    write = jest.fn((events: ReceivedEvent[]) => Promise.resolve(void written.push(events)));
+    write = jest.fn((events: ReceivedEvent[], _records: RecordableTaskRun[]) =>
+      Promise.resolve(void written.push(events)),
+    );
     deadLetters = [];
     deadLetter = jest.fn((items, reason) => Promise.resolve(void deadLetters.push({ items, reason })));
     flushed = [];
@@ -88,6 +91,22 @@ describe(TaskRunRecorderConsumer.name, () => {
     release();
     await tick();
     expect(bus.acked.sort()).toEqual(events.map((e) => e.id).sort());
+  });
+
+  it('should hand the writer each event with its mapping, made once when it arrived', async () => {
+    const { sut, bus } = make({ batchSize: 2 });
+    const records: unknown[][] = [];
+    write.mockImplementation((events, mapped) => {
+      written.push(events);
+      records.push(mapped);
+      return Promise.resolve();
+    });
+    const events = [event(0), event(1)];
+    await bus.publish(events);
+    await sut.close();
+    expect(written).toEqual([events]);
+    const seen = (records[0] as RecordableTaskRun[]).map((r) => [r.eventId, r.stateMicros]);
+    expect(seen).toEqual(events.map((e) => [e.id, toMicros(e.occurred)]));
   });
 
   it('should write at most concurrentFlushes batches at once', async () => {

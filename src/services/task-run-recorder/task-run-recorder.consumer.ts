@@ -6,7 +6,14 @@ import {
   dbRecordableTaskRunFromEvent,
   InvalidTaskRunEventError,
   isRecordableTaskRunEvent,
+  RecordableTaskRun,
 } from '../../task-runs/bulk/task-run-event.mapper';
+
+/** A queued event and its mapping (done once, when it arrives). */
+interface MappedEvent {
+  event: ReceivedEvent;
+  record: RecordableTaskRun;
+}
 
 export interface RecorderConsumerOptions {
   /** Flush when this many events are queued (`…_TASK_RUN_RECORDER_BATCH_SIZE`). */
@@ -20,11 +27,24 @@ export interface RecorderConsumerOptions {
    * database; concurrent batches touching one run serialise on its row lock, in the fixed lock order.
    */
   concurrentFlushes?: number;
+  /**
+   * Events per write at most (default `batchSize`). A write takes everything queued up to this, so under a
+   * backlog a run's events share a write more often and are written as one row version.
+   */
+  maxWrite?: number;
+  /**
+   * Write what is queued as soon as no write is in flight (default false: at `batchSize` or every interval).
+   * The service turns it on (docs/task-run-recorder.md, "Flush triggers").
+   */
+  flushWhenIdle?: boolean;
 }
 
 export interface RecorderConsumerHooks {
-  /** Records the events in one transaction (TaskRunBulkWriter.recordBulkTaskRunEvents). */
-  write(events: ReceivedEvent[]): Promise<unknown>;
+  /**
+   * Records the events in one transaction (TaskRunBulkWriter.recordBulkTaskRunEvents); `records` are the events
+   * already mapped when they arrived, in the same order (so the writer does not map them again).
+   */
+  write(events: ReceivedEvent[], records: RecordableTaskRun[]): Promise<unknown>;
   /** Stores what the recorder gives up on, with the reason (DeadLettersService). Throws if it cannot. */
   deadLetter(items: { event: ReceivedEvent; attempts: number }[], reason: string): Promise<void>;
   clock: Clock;
@@ -42,28 +62,33 @@ export interface RecorderConsumerHooks {
  * attempts, dead letters, outage pause; see src/background/batching/batching-consumer.ts).
  */
 export class TaskRunRecorderConsumer {
-  private readonly batching: BatchingConsumer<ReceivedEvent>;
+  private readonly batching: BatchingConsumer<MappedEvent>;
   private closed = false;
 
   constructor(
     options: RecorderConsumerOptions,
     private readonly hooks: RecorderConsumerHooks,
   ) {
-    this.batching = new BatchingConsumer<ReceivedEvent>(
+    this.batching = new BatchingConsumer<MappedEvent>(
       {
         name: 'TaskRunRecorder',
         batchSize: options.batchSize,
         flushIntervalMs: options.flushIntervalMs,
         maxAttempts: options.maxPersistRetries,
         concurrentFlushes: options.concurrentFlushes,
+        maxWrite: options.maxWrite,
+        flushWhenIdle: options.flushWhenIdle,
       },
       {
-        write: async (events) => {
-          await hooks.write(events);
+        write: async (items) => {
+          await hooks.write(
+            items.map((i) => i.event),
+            items.map((i) => i.record),
+          );
         },
         deadLetter: (items, reason) =>
           hooks.deadLetter(
-            items.map((i) => ({ event: i.item, attempts: i.attempts })),
+            items.map((i) => ({ event: i.item.event, attempts: i.attempts })),
             reason,
           ),
         isPermanent: (err) => err instanceof InvalidTaskRunEventError,
@@ -72,7 +97,10 @@ export class TaskRunRecorderConsumer {
             return hooks.onFlushed?.({ ok, events: items.length, seconds });
           }
           const now = hooks.clock.nowMicros();
-          const oldest = Math.min(...items.map((e) => toMicros(e.received)));
+          let oldest = Infinity;
+          for (const { event } of items) {
+            oldest = Math.min(oldest, toMicros(event.received));
+          }
           hooks.onFlushed?.({ ok, events: items.length, seconds, lagSeconds: (now - oldest) / 1e6 });
         },
         onDeadLettered: (count) => hooks.onDeadLettered?.(count),
@@ -93,8 +121,9 @@ export class TaskRunRecorderConsumer {
     if (this.closed) {
       throw new Error('the task run recorder is stopping');
     }
+    let record: RecordableTaskRun;
     try {
-      dbRecordableTaskRunFromEvent(event);
+      record = dbRecordableTaskRunFromEvent(event);
     } catch (err) {
       if (!(err instanceof InvalidTaskRunEventError)) {
         throw err;
@@ -103,7 +132,7 @@ export class TaskRunRecorderConsumer {
       this.hooks.onDeadLettered?.(1);
       return;
     }
-    return this.batching.handle(event);
+    return this.batching.handle({ event, record });
   };
 
   start(): void {

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { isIntegrityError } from '../../common/errors/db-errors';
 import { generateRunName } from '../../common/names/run-name';
 import { ReceivedEvent } from '../../events/event.types';
-import { NaturalKey, TaskRunsRepository } from '../task-runs.repository';
+import { NaturalKey, PipelinedTransaction, TaskRunsRepository } from '../task-runs.repository';
 import {
   coalesce,
   ExistingRun,
@@ -89,16 +89,24 @@ export class TaskRunBulkWriter {
 
   /**
    * Records the events in one transaction (two after a race). Throws `InvalidTaskRunEventError` for an event
-   * that cannot be mapped (nothing is written), or the database error of the last attempt.
+   * that cannot be mapped (nothing is written), or the database error of the last attempt. `mapped`: the
+   * events' `dbRecordableTaskRunFromEvent`, when the caller already has them (same order), so they are not
+   * mapped twice (the recorder maps each event when it arrives).
    */
-  async recordBulkTaskRunEvents(events: ReceivedEvent[]): Promise<BulkRecordResult> {
-    const records = events.map((event) => dbRecordableTaskRunFromEvent(event));
+  async recordBulkTaskRunEvents(
+    events: ReceivedEvent[],
+    mapped?: readonly RecordableTaskRun[],
+  ): Promise<BulkRecordResult> {
+    const records =
+      mapped && mapped.length === events.length
+        ? [...mapped]
+        : events.map((event) => dbRecordableTaskRunFromEvent(event));
     if (!records.length) {
       return { events: 0, runs: 0, statesInserted: 0, attempts: 0 };
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.repository.transaction((em) => this.attempt(em, records));
+        const result = await this.repository.transaction((em, tx) => this.attempt(em, tx, records));
         return { ...result, attempts: attempt };
       } catch (err) {
         if (attempt >= 2 || !isRecorderRace(err)) {
@@ -112,6 +120,7 @@ export class TaskRunBulkWriter {
 
   private async attempt(
     em: EntityManager,
+    tx: PipelinedTransaction,
     records: RecordableTaskRun[],
   ): Promise<Omit<BulkRecordResult, 'attempts'>> {
     const groups = coalesce(records);
@@ -157,7 +166,13 @@ export class TaskRunBulkWriter {
       );
     let statesInserted = 0;
     for (let i = 0; i < states.length; i += MAX_STATES_PER_STATEMENT) {
-      statesInserted += await this.insertStates(em, states.slice(i, i + MAX_STATES_PER_STATEMENT));
+      const inserted = this.insertStates(em, states.slice(i, i + MAX_STATES_PER_STATEMENT));
+      if (i + MAX_STATES_PER_STATEMENT >= states.length) {
+        // The last statement is sent: COMMIT goes behind it in the same round trip (a failure of the statement
+        // turns it into a ROLLBACK; nothing after this line can fail).
+        tx.commitBehind();
+      }
+      statesInserted += await inserted;
     }
     return { events: states.length, runs: upserts.length, statesInserted };
   }
