@@ -5,7 +5,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ApiAuthService } from './common/auth/api-auth.service';
 import { onlyIfAuthorized } from './common/auth/authorized-body';
 import { docsAuthMiddleware } from './common/auth/docs-auth.middleware';
-import { jsonBodyMiddleware, rawJsonInspector } from './common/http/json-depth.middleware';
+import { jsonBodyMiddleware, rawJsonInspector, takeParsedBody } from './common/http/json-depth.middleware';
 import { applyServerTimeouts } from './common/http/server-timeouts';
 import { accessLogMiddleware } from './common/logging/access-log.middleware';
 import { MetricsService } from './common/metrics/metrics.service';
@@ -66,6 +66,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
     ),
   };
   express.useBodyParser('json', jsonOptions);
+  express.use(takeParsedBody()); // a top-level array the verify hook parsed element by element
   express.use(
     jsonBodyMiddleware({
       maxDepth: config.server.bodyMaxDepth,

@@ -1,4 +1,4 @@
-import { exceedsDepth, findWideObject } from './json-depth.middleware';
+import { exceedsDepth, findWideObject, parseArrayElements, scanRawJson } from './json-depth.middleware';
 
 const nested = (depth: number): unknown => {
   let v: unknown = 1;
@@ -52,5 +52,80 @@ describe('findWideObject', () => {
 
   it('should leave malformed text alone', () => {
     expect(findWideObject(Buffer.from('{"a":1,"b'), 1)).toBeUndefined();
+  });
+});
+
+describe('parseArrayElements', () => {
+  // The value of a top-level array parsed element by element, or undefined when the scan or an element refuses.
+  const byElements = (text: string | Buffer): unknown[] | undefined => {
+    const buf = typeof text === 'string' ? Buffer.from(text) : text;
+    const { bounds } = scanRawJson(buf, 10_000);
+    return bounds ? parseArrayElements(buf, bounds) : undefined;
+  };
+
+  it('should give what JSON.parse gives for well-formed arrays', () => {
+    const texts = [
+      '[]',
+      ' \r\n\t[ ]\n',
+      '[1]',
+      '[{"a":[1,{"b":"x,y]}"}],"c":null},"s\\"",[[]],2.5e3,-0,true,null]',
+      '[ {"k":"\\u00e9\\"\\\\"} , "\\\\" ,{"a":1,"a":2}]\n',
+      JSON.stringify([{ 'prefect.resource.id': 'x', é: '\u{1F600}', n: [1, 2, { m: '[,]' }] }, 'tail']),
+    ];
+    for (const text of texts) {
+      expect(byElements(text)).toEqual(JSON.parse(text));
+    }
+  });
+
+  it('should skip a UTF-8 byte-order mark as body-parser does', () => {
+    expect(byElements(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('[1,{"a":2}]')]))).toEqual([
+      1,
+      { a: 2 },
+    ]);
+  });
+
+  it('should refuse (leave to JSON.parse) every text JSON.parse refuses', () => {
+    const malformed = [
+      '[1,,2]',
+      '[,]',
+      '[1,]',
+      '[1 2]',
+      '[{"a":1]}',
+      '[1]]',
+      '[1] x',
+      '[1][2]',
+      '["a\u0001"]',
+      '[{"a":1}',
+      '["unterminated]',
+      '[01]',
+      '[1,{"a":}]',
+    ];
+    for (const text of malformed) {
+      expect(() => JSON.parse(text) as unknown).toThrow();
+      expect(byElements(text)).toBeUndefined();
+    }
+  });
+
+  it('should not handle anything but a top-level array', () => {
+    expect(scanRawJson(Buffer.from('{"a":[1,2]}'), 10).bounds).toBeUndefined();
+    expect(scanRawJson(Buffer.from('1'), 10).bounds).toBeUndefined();
+  });
+
+  it('should still find a wide object inside or after the array', () => {
+    const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`k${i}`, i])));
+    expect(scanRawJson(Buffer.from(`[1,{"a":${wide}}]`), 5).wide).toEqual({ loc: [1, 'a'] });
+    expect(scanRawJson(Buffer.from(`[1] ${wide}`), 5)).toEqual({ wide: { loc: [] } });
+  });
+
+  it('should take linear time on many separators', () => {
+    const n = 200_000;
+    const time = (text: string): number => {
+      const started = process.hrtime.bigint();
+      byElements(text);
+      return Number(process.hrtime.bigint() - started);
+    };
+    const small = time(`${' '.repeat(n / 10)}[${'0,'.repeat(n / 10)}0]`);
+    const large = time(`${' '.repeat(n)}[${'0,'.repeat(n)}0]`);
+    expect(large).toBeLessThan(small * 40);
   });
 });

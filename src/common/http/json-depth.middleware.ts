@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
 import { markCleanBody, markJsonBody } from '../validation/plain-body-checks';
 
@@ -84,17 +84,38 @@ export function rawJsonBody(req: IncomingMessage): Buffer | undefined {
 /** JSON escapes and the names JavaScript reserves: a body with none of them needs no text or key checks. */
 const NEEDS_CHECKS = ['\\u', '__proto__', 'constructor', 'prototype'];
 
+/** What one pass over a raw JSON text found (`scanRawJson`). */
+export interface RawJsonScan {
+  /** The first object with more than `maxKeys` keys, with its location. */
+  wide?: { loc: (string | number)[] };
+  /**
+   * When the text is a top-level array: the byte offsets of its `[`, of each of its own commas, and of its `]`
+   * (element i lies strictly between `bounds[i]` and `bounds[i + 1]`). Set only when nothing but blanks follows
+   * the `]`; the elements themselves are not checked here (`parseArrayElements` does, by parsing them).
+   */
+  bounds?: number[];
+}
+
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
 /**
- * The first object of a raw JSON text with more than `maxKeys` keys, with its location, found without
- * parsing: one pass over the bytes counting `:` per object (strings skipped). A 2.7 MB body with 150k keys
- * blocked the process for hundreds of ms in `JSON.parse` alone; this refuses it first, in a fraction of that.
- * Malformed text is left for `JSON.parse` to refuse.
+ * One pass over the bytes of a raw JSON text (strings skipped with `indexOf`, so the work is per structural
+ * byte), counting `:` per object and noting the top-level array's commas. A 2.7 MB body with 150k keys blocked
+ * the process for hundreds of ms in `JSON.parse` alone; this refuses it first, in a fraction of that.
+ * Malformed text is left for `JSON.parse` to refuse. The open containers live in parallel number arrays
+ * (no object per container: docs/events.md, "The body parser, second round").
  */
-export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | number)[] } | undefined {
-  type Frame = { object: boolean; count: number; index: number; keyStart: number; keyEnd: number };
-  const frames: Frame[] = [];
+export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
+  // where an array would start: after a UTF-8 byte-order mark (body-parser's decoder drops it) and blanks
+  const first = firstNonBlank(buf, buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0);
+  const isObject: boolean[] = [];
+  const count: number[] = [];
+  const keyStart: number[] = [];
+  const keyEnd: number[] = [];
+  let depth = 0;
   let lastStringStart = -1;
   let lastStringEnd = -1;
+  let bounds: number[] | undefined;
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (c === 0x22) {
@@ -103,7 +124,7 @@ export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | n
       for (;;) {
         end = buf.indexOf(0x22, end + 1);
         if (end < 0) {
-          return undefined;
+          return {};
         }
         let backslashes = 0;
         for (let j = end - 1; buf[j] === 0x5c; j--) {
@@ -117,49 +138,135 @@ export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | n
       lastStringEnd = end + 1;
       i = end;
     } else if (c === 0x7b || c === 0x5b) {
-      frames.push({ object: c === 0x7b, count: 0, index: 0, keyStart: -1, keyEnd: -1 });
+      if (i === first && c === 0x5b) {
+        bounds = [i];
+      }
+      isObject[depth] = c === 0x7b;
+      count[depth] = 0;
+      keyStart[depth] = -1;
+      keyEnd[depth] = -1;
+      depth++;
     } else if (c === 0x7d || c === 0x5d) {
-      frames.pop();
+      if (depth > 0 && --depth === 0 && bounds !== undefined) {
+        bounds.push(i);
+        if (c === 0x5d && firstNonBlank(buf, i + 1) === buf.length) {
+          return { bounds };
+        }
+        bounds = undefined; // not one array alone: JSON.parse will refuse it (the scan goes on for wide objects)
+      }
     } else if (c === 0x2c) {
-      const top = frames[frames.length - 1];
-      if (top && !top.object) {
-        top.index++;
+      if (depth > 0 && !isObject[depth - 1]) {
+        count[depth - 1]++; // an array's index
+        if (depth === 1 && bounds !== undefined) {
+          bounds.push(i);
+        }
       }
     } else if (c === 0x3a) {
-      const top = frames[frames.length - 1];
-      if (!top?.object) {
+      const top = depth - 1;
+      if (top < 0 || !isObject[top]) {
         continue;
       }
-      top.keyStart = lastStringStart;
-      top.keyEnd = lastStringEnd;
-      if (++top.count > maxKeys) {
+      keyStart[top] = lastStringStart;
+      keyEnd[top] = lastStringEnd;
+      if (++count[top] > maxKeys) {
         const loc: (string | number)[] = [];
-        for (const frame of frames.slice(0, -1)) {
-          if (!frame.object) {
-            loc.push(frame.index);
+        for (let d = 0; d < top; d++) {
+          if (!isObject[d]) {
+            loc.push(count[d]);
           } else {
             try {
-              loc.push(JSON.parse(buf.toString('utf8', frame.keyStart, frame.keyEnd)) as string);
+              loc.push(JSON.parse(buf.toString('utf8', keyStart[d], keyEnd[d])) as string);
             } catch {
-              return undefined; // not JSON after all: JSON.parse will say so
+              return {}; // not JSON after all: JSON.parse will say so
             }
           }
         }
-        return { loc };
+        return { wide: { loc } };
       }
     }
   }
-  return undefined;
+  return {};
+}
+
+function firstNonBlank(buf: Buffer, from: number): number {
+  let i = from;
+  while (i < buf.length && isBlank(buf[i])) {
+    i++;
+  }
+  return i;
+}
+
+/**
+ * The first object of a raw JSON text with more than `maxKeys` keys, with its location, found without
+ * parsing (`scanRawJson`).
+ */
+export function findWideObject(buf: Buffer, maxKeys: number): { loc: (string | number)[] } | undefined {
+  return scanRawJson(buf, maxKeys).wide;
+}
+
+/**
+ * The top-level array of a UTF-8 JSON text, parsed one element at a time from `bounds` (`scanRawJson`), or
+ * undefined when any element is not JSON (the caller then parses the whole text, which refuses it the same
+ * way as before). Same value as `JSON.parse` of the whole text: each element is a complete JSON value between
+ * the array's own commas. Why: V8 copies a large body's text into one big string (large-object space) before
+ * parsing it; 500-event bodies (≈ 300 KB) cost about twice as much that way as element by element
+ * (docs/events.md, "The body parser, second round").
+ */
+export function parseArrayElements(buf: Buffer, bounds: number[]): unknown[] | undefined {
+  const n = bounds.length - 1;
+  if (n === 1 && firstNonBlank(buf, bounds[0] + 1) === bounds[1]) {
+    return []; // `[]`
+  }
+  const out = new Array<unknown>(n);
+  try {
+    for (let k = 0; k < n; k++) {
+      out[k] = JSON.parse(buf.toString('utf8', bounds[k] + 1, bounds[k + 1]));
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 /** Thrown from body-parser's `verify` hook: refuses the body before it is parsed. */
 class RefusedBeforeParsing extends RequestValidationError {}
 
 /**
+ * Thrown from body-parser's `verify` hook with the body already parsed (a top-level array, element by
+ * element): body-parser hands it to the next error handler, `takeParsedBody`, which makes it `req.body`.
+ * body-parser has no other way to skip its own decoding and parsing of the whole text.
+ */
+class ParsedBeforeDecoding extends Error {
+  constructor(readonly parsed: unknown[]) {
+    super('parsed by the verify hook');
+  }
+}
+
+/** Registered right after the JSON body parser: takes the body `rawJsonInspector` parsed (`ParsedBeforeDecoding`). */
+export function takeParsedBody(): ErrorRequestHandler {
+  return (error: unknown, req: Request, _res: Response, next: NextFunction): void => {
+    if (error instanceof ParsedBeforeDecoding) {
+      req.body = error.parsed; // (not `body`: body-parser sets that on the error to the raw bytes)
+      return next();
+    }
+    next(error);
+  };
+}
+
+const isArrayText = (buf: Buffer): boolean => {
+  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  while (i < buf.length && isBlank(buf[i])) {
+    i++;
+  }
+  return buf[i] === 0x5b;
+};
+
+/**
  * body-parser's `verify` hook, on the raw bytes before parsing: refuses (422) a body with an object wider
  * than `maxObjectKeys` without parsing it, and leaves two flags for `jsonBodyMiddleware`: the bytes are not
  * valid UTF-8 (body-parser would silently turn them into U+FFFD), and the text has escapes or reserved names
- * (else the validation pipe can skip its text checks).
+ * (else the validation pipe can skip its text checks). A valid UTF-8 top-level array is parsed here, element by
+ * element (`parseArrayElements`), and handed over to `takeParsedBody`; anything else is left to body-parser.
  */
 export function rawJsonInspector(
   maxObjectKeys: number,
@@ -167,21 +274,27 @@ export function rawJsonInspector(
   return (req, _res, buf, encoding) => {
     const utf8 = /^utf-?8$/i.test(encoding);
     // An object of more than N keys takes at least 4N bytes (`"":0,`…): smaller bodies cannot have one.
-    const wide = utf8 && buf.length > 4 * maxObjectKeys ? findWideObject(buf, maxObjectKeys) : undefined;
-    if (wide) {
+    const scan =
+      utf8 && (buf.length > 4 * maxObjectKeys || isArrayText(buf)) ? scanRawJson(buf, maxObjectKeys) : {};
+    if (scan.wide) {
       throw new RefusedBeforeParsing([
         {
-          loc: ['body', ...wide.loc],
+          loc: ['body', ...scan.wide.loc],
           msg: `Object should have at most ${maxObjectKeys} keys (HTTP_BODY_MAX_OBJECT_KEYS)`,
           type: 'too_many_keys',
         },
       ]);
     }
+    const invalidUtf8 = utf8 && !isUtf8(buf);
     (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
-      invalidUtf8: utf8 && !isUtf8(buf),
+      invalidUtf8,
       needsTextChecks: !utf8 || NEEDS_CHECKS.some((needle) => buf.includes(needle)),
       utf8Body: utf8 ? buf : undefined,
     };
+    const parsed = scan.bounds && !invalidUtf8 ? parseArrayElements(buf, scan.bounds) : undefined;
+    if (parsed) {
+      throw new ParsedBeforeDecoding(parsed);
+    }
   };
 }
 
