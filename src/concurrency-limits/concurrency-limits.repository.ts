@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import { EntityManager } from 'typeorm';
 import {
   ConcurrencyLimitV1,
@@ -27,6 +28,20 @@ const DENIED_SLOTS_AFTER_DECAY = `GREATEST(0, denied_slots - floor(
 const OCCUPANCY_SAMPLES_MULTIPLIER = 2;
 /** Lower bound of one occupancy sample, so the average never reaches 0 (upstream). */
 const MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1;
+
+/**
+ * A fixed statement on the transaction's own pg connection, as a named prepared statement (parsed and planned
+ * once per connection), sent like the task-run repository's fixed statements of a pipelined transaction; without
+ * a transaction's connection, through the EntityManager. The connection's `query_timeout` and the server's
+ * `statement_timeout` bound it as they bound every query (docs/performance.md, "Fifth round").
+ */
+async function preparedQuery<T>(m: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const client = (m.queryRunner as unknown as { databaseConnection?: PoolClient } | undefined)?.databaseConnection;
+  if (!client) {
+    return m.query(text, values);
+  }
+  return (await client.query({ name, text, values })).rows as T[];
+}
 
 interface V2Row {
   id: string;
@@ -345,7 +360,9 @@ export class ConcurrencyLimitsRepository {
     v2Names: string[],
     taskRunIds: string[],
   ): Promise<{ limitedTags: string[]; holders: string[] }> {
-    const [row] = await m.query<{ limited: string[]; holders: string[] }[]>(
+    const [row] = await preparedQuery<{ limited: string[]; holders: string[] }>(
+      m,
+      'concurrency_group_slot_probe',
       `SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag = ANY($1::text[])
                     UNION SELECT t.tag FROM unnest($1::text[], $2::text[]) AS t(tag, name)
                                       JOIN concurrency_limit_v2 v ON v.name = t.name) AS limited,
