@@ -12,7 +12,7 @@ import { MetricsService } from './common/metrics/metrics.service';
 import { BoundedWsAdapter } from './common/websocket/bounded-ws-adapter';
 import { AppConfig } from './config/app-config';
 import { serveDashboard } from './dashboard/dashboard-static';
-import { httpMetricsObserver } from './metrics/http-metrics.middleware';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { createOpenApiDocument } from './openapi/openapi.document';
 
 export const API_PREFIX = 'api';
@@ -40,8 +40,8 @@ function docsRedirect(prefix: string, target: string): RequestHandler {
  */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const express = app as NestExpressApplication;
-  // One layer for the access log, the request id and the HTTP metrics (docs/performance.md, "Fifth round").
-  express.use(accessLogMiddleware(httpMetricsObserver(app.get(MetricsService, { strict: false }))));
+  express.use(accessLogMiddleware());
+  express.use(httpMetricsMiddleware(app.get(MetricsService, { strict: false })));
   express.setGlobalPrefix(API_PREFIX);
   express.useWebSocketAdapter(
     new BoundedWsAdapter(app, {

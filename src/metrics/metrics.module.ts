@@ -7,7 +7,7 @@ import { ServicesMetrics } from './services.metrics';
 /**
  * `GET /api/metrics`: the process's Prometheus registry (`MetricsService`, where every feature registers its
  * own metrics), Node's default process metrics, and the services framework's metrics. HTTP request metrics
- * come from `httpMetricsObserver`, on the access log's layer (`configureApp`).
+ * come from `httpMetricsMiddleware`, installed by `configureApp`.
  */
 @Module({ controllers: [MetricsController], providers: [ServicesMetrics] })
 export class MetricsModule implements OnModuleInit {

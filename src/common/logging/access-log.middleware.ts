@@ -13,29 +13,16 @@ const CLIENT_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const QUIET_ROUTES = new Set(['/api/health', '/api/ready', '/api/metrics']);
 
 /**
- * What else watches every request from the access log's layer (the HTTP metrics, `httpMetricsObserver`): one
- * express layer and one `close` listener per request for both (docs/performance.md, "Fifth round").
- */
-export interface RequestObserver {
-  /** When the request enters the layer. */
-  begin(): void;
-  /** Once, when the response closed: the route template, the status (499: the client went away), the time. */
-  end(method: string, route: string, status: number, elapsedNs: number): void;
-}
-
-/**
  * One structured line per HTTP request (`method`, `route` template, `path`, `status`, `ms`, `request_id`),
  * written when the response closes: after the answer was sent, or when the client went away (status 499). The request id comes from the
  * `x-request-id` header when it is a sane token, else a new UUID; it is returned in the same header and every
  * log line written while handling the request carries it. 5xx lines are errors, 4xx warnings, the rest info.
- * Installed first (see `configureApp`), so requests refused by auth, the body parser or the router are logged;
- * `observer` (the HTTP metrics) sees the same requests from the same layer, before the line is written.
+ * Installed first (see `configureApp`), so requests refused by auth, the body parser or the router are logged.
  */
-export function accessLogMiddleware(observer?: RequestObserver): RequestHandler {
+export function accessLogMiddleware(): RequestHandler {
   const logger = new Logger('HTTP');
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = process.hrtime.bigint();
-    observer?.begin();
     const offered = req.headers[REQUEST_ID_HEADER];
     const requestId = typeof offered === 'string' && CLIENT_ID.test(offered) ? offered : randomUUID();
     res.setHeader(REQUEST_ID_HEADER, requestId);
@@ -47,21 +34,13 @@ export function accessLogMiddleware(observer?: RequestObserver): RequestHandler 
       done = true;
       const status = res.writableFinished ? res.statusCode : 499;
       const route = routeTemplate(req);
-      const elapsedNs = Number(process.hrtime.bigint() - start);
-      if (observer) {
-        try {
-          observer.end(req.method, route, status, elapsedNs);
-        } catch {
-          // Metrics never take the server down (this runs in an event listener).
-        }
-      }
       const line = {
         msg: 'request',
         method: req.method,
         route,
         path: req.path,
         status,
-        ms: Math.round(elapsedNs / 1e4) / 100,
+        ms: Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100,
         request_id: requestId,
       };
       try {
