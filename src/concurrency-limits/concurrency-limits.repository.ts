@@ -366,9 +366,7 @@ export class ConcurrencyLimitsRepository {
     v2Names: string[],
     taskRunIds: string[],
   ): Promise<{ limitedTags: string[]; holders: string[] }> {
-    const [row] = await preparedQuery<{ limited: string[]; holders: string[] }>(
-      m,
-      'concurrency_group_slot_probe',
+    const [row] = await m.query<{ limited: string[]; holders: string[] }[]>(
       `SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag = ANY($1::text[])
                     UNION SELECT t.tag FROM unnest($1::text[], $2::text[]) AS t(tag, name)
                                       JOIN concurrency_limit_v2 v ON v.name = t.name) AS limited,
