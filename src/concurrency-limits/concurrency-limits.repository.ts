@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
 import { EntityManager } from 'typeorm';
 import {
   ConcurrencyLimitV1,
@@ -27,6 +28,26 @@ const DENIED_SLOTS_AFTER_DECAY = `GREATEST(0, denied_slots - floor(
 const OCCUPANCY_SAMPLES_MULTIPLIER = 2;
 /** Lower bound of one occupancy sample, so the average never reaches 0 (upstream). */
 const MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1;
+
+/**
+ * A fixed statement on the transaction's own pg connection, as a named prepared statement (parsed and planned
+ * once per connection), sent like the task-run repository's fixed statements of a pipelined transaction; without
+ * a transaction's connection, through the EntityManager. The connection's `query_timeout` and the server's
+ * `statement_timeout` bound it as they bound every query (docs/performance.md, "Fifth round").
+ */
+async function preparedQuery<T>(
+  m: EntityManager,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<T[]> {
+  const client = (m.queryRunner as unknown as { databaseConnection?: PoolClient } | undefined)
+    ?.databaseConnection;
+  if (!client) {
+    return m.query(text, values);
+  }
+  return (await client.query({ name, text, values })).rows as T[];
+}
 
 interface V2Row {
   id: string;
@@ -353,6 +374,30 @@ export class ConcurrencyLimitsRepository {
                     UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
                                  WHERE e = ANY($4::uuid[]::text[])) AS holders`,
       [tags, v2Names, TASK_RUN_HOLDER, taskRunIds],
+    );
+    return { limitedTags: row?.limited ?? [], holders: row?.holders ?? [] };
+  }
+
+  /**
+   * `groupSlotProbe` for the runs under these ids, their tags read from their rows in the same statement: sent
+   * right behind the statement that locks those rows (one round trip; PostgreSQL runs it once the locks are
+   * held), see `ConcurrencySlotsService.prepareGroupByIds`.
+   */
+  async groupSlotProbeByIds(
+    m: EntityManager,
+    taskRunIds: string[],
+  ): Promise<{ limitedTags: string[]; holders: string[] }> {
+    const [row] = await preparedQuery<{ limited: string[]; holders: string[] }>(
+      m,
+      'concurrency_group_slot_probe_ids',
+      `WITH t AS (SELECT DISTINCT e.tag FROM task_run r, jsonb_array_elements_text(r.tags) AS e(tag)
+                  WHERE r.id = ANY($1::uuid[]))
+       SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag IN (SELECT tag FROM t)
+                    UNION SELECT t.tag FROM t JOIN concurrency_limit_v2 v ON v.name = $3::text || t.tag) AS limited,
+              ARRAY(SELECT holder_id::text FROM concurrency_lease WHERE holder_type = $2 AND holder_id = ANY($1::uuid[])
+                    UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
+                                 WHERE e = ANY($1::uuid[]::text[])) AS holders`,
+      [taskRunIds, TASK_RUN_HOLDER, TAG_LIMIT_PREFIX],
     );
     return { limitedTags: row?.limited ?? [], holders: row?.holders ?? [] };
   }

@@ -86,6 +86,19 @@ export class ConcurrencySlotsService implements OnModuleInit {
     this.hints.set(manager, { limitedTags: new Set(probe.limitedTags), holders: new Set(probe.holders) });
   }
 
+  /**
+   * `prepareGroup` for runs known by id only, to be sent right behind the statement that locks their rows in
+   * `manager`'s pipelined transaction (their tags are read from the locked rows by the probe itself): the probe
+   * then costs no round trip of its own, for a group of any size (docs/performance.md, "Fifth round").
+   */
+  async prepareGroupByIds(manager: EntityManager, taskRunIds: readonly string[]): Promise<void> {
+    if (!taskRunIds.length) {
+      return;
+    }
+    const probe = await this.repo.groupSlotProbeByIds(manager, [...taskRunIds]);
+    this.hints.set(manager, { limitedTags: new Set(probe.limitedTags), holders: new Set(probe.holders) });
+  }
+
   /** Takes one slot on every limit of the run's tags, or answers why it cannot run now (nothing taken then). */
   async secure(manager: EntityManager, taskRunId: string, tags: readonly string[]): Promise<SlotDecision> {
     const distinct = [...new Set(tags)];

@@ -398,20 +398,15 @@ export class TaskRunsService {
     tx: PipelinedTransaction,
     items: TransitionItem[],
   ): Promise<Outcome<TransitionOutcome>[]> {
-    const rows = new Map(
-      (
-        await this.repo.lockByIds(
-          em,
-          items.map((i) => i.id),
-        )
-      ).map((r) => [r.id, r]),
-    );
-    // One probe of the group's tag limits and slot holders (the rows are locked: no other writer changes which
-    // of these runs hold a slot), so runs whose tags have no limit skip their per-run slot queries.
-    await this.policy.prepareGroup(
-      em,
-      [...rows.values()].map((r) => ({ id: r.id, tags: r.tags ?? [] })),
-    );
+    const ids = items.map((i) => i.id);
+    // One probe of the group's tag limits and slot holders, sent right behind the statements that lock the rows
+    // (same round trip; it runs once the rows are locked, so no other writer changes which of these runs hold a
+    // slot): runs whose tags have no limit skip their per-run slot queries (docs/performance.md, "Fifth round").
+    const [locked] = await settleAll<[TaskRunRow[], void]>([
+      this.repo.lockByIds(em, ids),
+      this.policy.prepareGroupByIds(em, ids),
+    ]);
+    const rows = new Map(locked.map((r) => [r.id, r]));
     const order = items
       .map((item, index) => ({ item, index }))
       .sort((a, b) => (a.item.id < b.item.id ? -1 : 1));

@@ -36,4 +36,8 @@ export class ConcurrencySlotRules extends TaskConcurrencyRules {
   ): Promise<void> {
     return this.slots.prepareGroup(transaction, runs);
   }
+
+  override prepareGroupByIds(transaction: EntityManager, taskRunIds: readonly string[]): Promise<void> {
+    return this.slots.prepareGroupByIds(transaction, taskRunIds);
+  }
 }

@@ -33,6 +33,8 @@ export abstract class TaskConcurrencyRules {
     transaction: EntityManager,
     runs: readonly { id: string; tags: readonly string[]; fresh?: boolean }[],
   ): Promise<void>;
+  /** The same for runs known by id only (OrchestrationPolicy.prepareGroupByIds). */
+  prepareGroupByIds?(transaction: EntityManager, taskRunIds: readonly string[]): Promise<void>;
 }
 
 export interface ConcurrencySlotEntries {
