@@ -126,18 +126,6 @@ async function prepared<T>(em: EntityManager, name: string, text: string, values
 }
 
 /**
- * A statement whose text varies (unnamed): on a transaction's own connection, sent before this returns (so a
- * COMMIT may follow it in the same round trip); elsewhere through the EntityManager.
- */
-async function sentNow<T>(em: EntityManager, text: string, values: unknown[]): Promise<T[]> {
-  const client = (em.queryRunner as unknown as PgQueryRunner | undefined)?.databaseConnection;
-  if (!client) {
-    return em.query(text, values);
-  }
-  return (await client.query({ text, values })).rows as T[];
-}
-
-/**
  * A CTE `chk` that fails the whole statement (division by zero, SQLSTATE 22012) unless the data-modifying CTE
  * `cte` wrote exactly `$param` rows. The check is in the SQL so that a COMMIT already sent behind the statement
  * (`PipelinedTransaction.commitBehind`) turns into a ROLLBACK. Callers select `FROM chk LEFT JOIN …` with
@@ -889,96 +877,6 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     } catch (err) {
       // The same error shape as `em.query` (callers and dead letters see a QueryFailedError either way).
       throw err instanceof QueryFailedError ? err : new QueryFailedError(text, values, err as Error);
-    }
-    return Number(rows[0].n);
-  }
-
-  /**
-   * The recorder's last upsert and every state row of the write in ONE statement (docs/task-run-recorder.md
-   * "One statement per write"): `up` is `upsertEventRuns`' upsert, `st` inserts the state rows like
-   * `insertEventStates`. A state row names its run either directly (`runId`, known before the statement: id
-   * targets and runs written by an earlier statement) or by `runOrd`, the 1-based row of this upsert; such a run
-   * (natural-key target) takes the id the upsert returned, else (not updated: the stored state is newer) the id
-   * of the row the statement's snapshot holds for its natural key. A run neither names (a row another
-   * transaction committed after the snapshot) leaves `task_run_id` NULL: a not-null violation, i.e. a race the
-   * writer retries in a fresh transaction. Sent before this returns (on a transaction's connection), so a caller
-   * may send COMMIT right behind it; answers how many state rows were new.
-   */
-  async upsertEventRunsWithStates(
-    em: EntityManager,
-    columns: { name: string; type: string }[],
-    values: unknown[][],
-    updates: string[],
-    conflict: 'id' | 'natural-key',
-    states: {
-      id: string;
-      runId: string | null;
-      runOrd: number | null;
-      type: StateType;
-      timestamp: string;
-      name: string;
-      message: string | null;
-      state_details: Record<string, unknown>;
-      data: unknown;
-    }[],
-  ): Promise<number> {
-    const names = columns.map((c) => `v_${c.name}`);
-    const target = conflict === 'id' ? '(id)' : '(flow_run_id, task_key, dynamic_key)';
-    const k = columns.length;
-    const byKey = conflict === 'natural-key';
-    // The snapshot's row is looked up only for a run the upsert did not return (COALESCE stops at the first
-    // non-null), by the natural-key index.
-    const runId = byKey
-      ? `COALESCE(s.task_run_id, up.id, (SELECT t.id FROM task_run t WHERE t.flow_run_id = src.v_flow_run_id
-           AND t.task_key = src.v_task_key AND t.dynamic_key = src.v_dynamic_key))`
-      : 's.task_run_id';
-    const joins = byKey
-      ? `LEFT JOIN src ON src.ord = s.run_ord
-         LEFT JOIN up ON up.flow_run_id = src.v_flow_run_id AND up.task_key = src.v_task_key
-                     AND up.dynamic_key = src.v_dynamic_key`
-      : '';
-    const text = `WITH src AS MATERIALIZED (
-       SELECT * FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')})
-              WITH ORDINALITY AS v(${names.join(', ')}, ord)
-     ), up AS (
-       INSERT INTO task_run AS task_run (${columns.map((c) => c.name).join(', ')}, created, updated)
-       SELECT ${names.join(', ')}, now(), now() FROM src ORDER BY ord
-       ON CONFLICT ${target} DO UPDATE SET ${[...updates, 'updated = now()'].join(', ')}
-       WHERE task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp
-       RETURNING id, flow_run_id, task_key, dynamic_key
-     ), st AS (
-       INSERT INTO task_run_state (id, task_run_id, type, timestamp, name, message, state_details, data, created,
-                                   updated)
-       SELECT s.id, r.run_id, s.type, s.timestamp, s.name, s.message,
-              s.state_details || jsonb_build_object('task_run_id', r.run_id), s.data, now(), now()
-         FROM unnest($${k + 1}::uuid[], $${k + 2}::uuid[], $${k + 3}::int[], $${k + 4}::state_type[],
-                     $${k + 5}::timestamptz[], $${k + 6}::text[], $${k + 7}::text[], $${k + 8}::jsonb[],
-                     $${k + 9}::jsonb[])
-              WITH ORDINALITY AS s(id, task_run_id, run_ord, type, timestamp, name, message, state_details, data,
-                                   ord)
-         ${joins}
-         CROSS JOIN LATERAL (SELECT ${runId} AS run_id) r
-        ORDER BY s.ord
-       ON CONFLICT (id) DO NOTHING
-       RETURNING 1
-     ) SELECT count(*)::int AS n FROM st`;
-    const all = [
-      ...values,
-      states.map((s) => s.id),
-      states.map((s) => s.runId),
-      states.map((s) => s.runOrd),
-      states.map((s) => s.type),
-      states.map((s) => s.timestamp),
-      states.map((s) => s.name),
-      states.map((s) => s.message),
-      states.map((s) => JSON.stringify(s.state_details)),
-      states.map((s) => json(s.data)),
-    ];
-    let rows: { n: number }[];
-    try {
-      rows = await sentNow<{ n: number }>(em, text, all);
-    } catch (err) {
-      throw err instanceof QueryFailedError ? err : new QueryFailedError(text, all, err as Error);
     }
     return Number(rows[0].n);
   }

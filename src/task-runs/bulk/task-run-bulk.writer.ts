@@ -127,15 +127,9 @@ export class TaskRunBulkWriter {
     const existing = indexExisting(await this.selectExisting(em, records));
     const upserts = groups.map((group) => planUpsert(group, existing));
 
-    const statements = planStatements(upserts);
-    // One statement per write (docs/task-run-recorder.md "One statement per write"): the last upsert carries
-    // every state row, so a write whose runs fit one upsert statement costs the SELECT and one round trip with
-    // COMMIT behind it. Writes with more state rows than one statement takes keep the separate state inserts.
-    const fused = records.length <= MAX_STATES_PER_STATEMENT ? statements.pop() : undefined;
-
     const canonical = new Map<PlannedUpsert, string>();
     const unresolved: PlannedUpsert[] = [];
-    for (const statement of statements) {
+    for (const statement of planStatements(upserts)) {
       const returned = await this.upsert(em, statement);
       for (const u of statement.upserts) {
         if (u.target === 'id') {
@@ -163,10 +157,6 @@ export class TaskRunBulkWriter {
         }
         canonical.set(u, id);
       }
-    }
-
-    if (fused) {
-      return this.writeLast(em, tx, upserts, fused, canonical);
     }
 
     const states = upserts
@@ -198,66 +188,10 @@ export class TaskRunBulkWriter {
   }
 
   /**
-   * The last upsert statement and every state row of the write in one statement, COMMIT sent right behind it.
-   * A state row of a run this statement upserts by natural key names its row (`runOrd`); the others name their
-   * canonical id (id targets, and runs earlier statements wrote).
+   * One multi-row upsert through the repository (one array per column, rows in their sorted lock order).
+   * Returns natural key → id of the rows it inserted or updated.
    */
-  private async writeLast(
-    em: EntityManager,
-    tx: PipelinedTransaction,
-    upserts: PlannedUpsert[],
-    last: PlannedStatement,
-    canonical: Map<PlannedUpsert, string>,
-  ): Promise<Omit<BulkRecordResult, 'attempts'>> {
-    const ord = new Map<PlannedUpsert, number>();
-    last.upserts.forEach((u, i) => {
-      if (u.target === 'id') {
-        canonical.set(u, u.row.id);
-      } else {
-        ord.set(u, i + 1);
-      }
-    });
-    const states = upserts
-      .flatMap((u) =>
-        u.group.records.map((record) => ({
-          record,
-          runId: canonical.get(u) ?? null,
-          runOrd: ord.get(u) ?? null,
-        })),
-      )
-      .sort((a, b) =>
-        a.record.state.id < b.record.state.id ? -1 : a.record.state.id > b.record.state.id ? 1 : 0,
-      );
-    const { columns, params, updates } = this.upsertParams(last);
-    const inserted = this.repository.upsertEventRunsWithStates(
-      em,
-      columns,
-      params,
-      updates,
-      last.target,
-      states.map((s) => ({
-        id: s.record.state.id,
-        runId: s.runId,
-        runOrd: s.runOrd,
-        type: s.record.state.type,
-        timestamp: s.record.state.timestamp,
-        name: s.record.state.name,
-        message: s.record.state.message,
-        state_details: s.record.state.stateDetails,
-        data: s.record.state.data,
-      })),
-    );
-    // The statement is sent: COMMIT goes behind it in the same round trip (its failure turns it into a ROLLBACK).
-    tx.commitBehind();
-    return { events: states.length, runs: upserts.length, statesInserted: await inserted };
-  }
-
-  /** A statement's upsert: the columns its rows supply, one array per column, and the SET list. */
-  private upsertParams(statement: PlannedStatement): {
-    columns: { name: string; type: string }[];
-    params: SqlValue[][];
-    updates: string[];
-  } {
+  private async upsert(em: EntityManager, statement: PlannedStatement): Promise<Map<string, string>> {
     const rows = statement.upserts.map((u) => u.row);
     const all = Object.keys(TASK_RUN_COLUMNS) as TaskRunColumn[];
     // `name` is NOT NULL without a default: rows that omit it get a generated name when inserted (only).
@@ -269,16 +203,13 @@ export class TaskRunBulkWriter {
     const updates = columns
       .filter((c) => c !== 'id' && (supplied(c) || FILLABLE_COLUMNS.has(c)))
       .map((c) => (supplied(c) ? `${c} = excluded.${c}` : `${c} = COALESCE(excluded.${c}, task_run.${c})`));
-    return { columns: columns.map((c) => ({ name: c, type: TASK_RUN_COLUMNS[c] })), params, updates };
-  }
-
-  /**
-   * One multi-row upsert through the repository (one array per column, rows in their sorted lock order).
-   * Returns natural key → id of the rows it inserted or updated.
-   */
-  private async upsert(em: EntityManager, statement: PlannedStatement): Promise<Map<string, string>> {
-    const { columns, params, updates } = this.upsertParams(statement);
-    const returned = await this.repository.upsertEventRuns(em, columns, params, updates, statement.target);
+    const returned = await this.repository.upsertEventRuns(
+      em,
+      columns.map((c) => ({ name: c, type: TASK_RUN_COLUMNS[c] })),
+      params,
+      updates,
+      statement.target,
+    );
     const ids = new Map<string, string>();
     for (const r of returned) {
       const nk = naturalKey(r);
