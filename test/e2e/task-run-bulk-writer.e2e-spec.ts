@@ -441,8 +441,9 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
   });
 
   it('should attach the state of an older event to a newer run another recorder committed meanwhile', async () => {
-    // The write's one statement looks up a run its upsert did not update in the statement's snapshot; a row
-    // committed after that snapshot is found by the retry (docs/task-run-recorder.md "One statement per write").
+    // The upsert does not update the other recorder's newer row and returns nothing for it: the event's state row
+    // must still find that row (a one-statement write would see it only on its retry; docs/task-run-recorder.md,
+    // "2026-12-06, second round").
     const flowRunId = await insertFlowRun(ds);
     const otherId = randomUUID();
     const other = new Client({ connectionString: t.databaseUrl });
