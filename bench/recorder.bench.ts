@@ -6,6 +6,7 @@
  *
  * Env: BENCH_SCALE (default 1) scales the number of runs; BENCH_BATCH_SIZES (default 1,100,500,1000);
  * BENCH_BROKERS (default postgres,memory: the durable log, publish = committed append, against the in-process bus);
+ * BENCH_PUBLISHERS (default 1) concurrent appends in the saturated phase;
  * PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES is passed to the app when set; TEST_DATABASE_URL
  * (else the local server) is where the bench database is created and dropped. Prints `name: value unit` lines, medians of REPS repetitions:
  * - baseline: a raw `pg` multi-row INSERT of the equivalent final rows (1 task_run + 3 task_run_state rows per
@@ -45,6 +46,12 @@ const CONCURRENT_FLUSHES = process.env.PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER
 const BROKERS = (process.env.BENCH_BROKERS ?? 'postgres,memory').split(',');
 /** Runs in flight in the stream: a run's three events sit about this many events apart. */
 const IN_FLIGHT_RUNS = Number(process.env.BENCH_IN_FLIGHT_RUNS ?? '1000');
+/**
+ * Concurrent publishers of the saturated phase (BENCH_PUBLISHERS, default 1: one append of 1 000 events at a
+ * time). With N > 1, N appends are in flight at once, as N HTTP clients would send them; the figures are then
+ * printed with a `_publishers_N` suffix (docs/task-run-recorder.md, "One statement per write").
+ */
+const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? '1');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number): number => {
@@ -81,21 +88,31 @@ function stream(runs: number, flowRunId: string, tag: string): ReceivedEvent[] {
   return keyed.sort((a, b) => a.k - b.k).map((x) => x.e);
 }
 
-async function publishAll(bus: EventBus, events: ReceivedEvent[], chunk = 1000): Promise<void> {
-  for (let i = 0; i < events.length; i += chunk) {
-    const stamped = events.slice(i, i + chunk).map((e) => ({ ...e, received: fromMicros(nowMicros()) }));
-    for (;;) {
-      try {
-        await bus.publish(stamped);
-        break;
-      } catch (err) {
-        if ((err as Error).name !== 'TooManyRequestsError') {
-          throw err;
+/**
+ * Publishes `events` in chunks of `chunk`; `publishers` chunks are in flight at once (each publisher takes the
+ * next chunk when its previous append answered), as concurrent HTTP clients would append.
+ */
+async function publishAll(bus: EventBus, events: ReceivedEvent[], chunk = 1000, publishers = 1): Promise<void> {
+  let next = 0;
+  const publisher = async (): Promise<void> => {
+    while (next < events.length) {
+      const i = next;
+      next += chunk;
+      const stamped = events.slice(i, i + chunk).map((e) => ({ ...e, received: fromMicros(nowMicros()) }));
+      for (;;) {
+        try {
+          await bus.publish(stamped);
+          break;
+        } catch (err) {
+          if ((err as Error).name !== 'TooManyRequestsError') {
+            throw err;
+          }
+          await sleep(2);
         }
-        await sleep(2);
       }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, publishers) }, () => publisher()));
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -207,7 +224,7 @@ async function recorderRun(t: TestApp, writer: TimedWriter, batchSize: number): 
   writer.latencies = [];
   writer.recorded = 0;
   const started = performance.now();
-  await publishAll(bus, events);
+  await publishAll(bus, events, 1000, PUBLISHERS);
   await waitFor(() => writer.recorded >= events.length, 120_000);
   const eventsPerSecond = events.length / ((performance.now() - started) / 1000);
   const saturated = writer.latencies;
@@ -275,7 +292,7 @@ async function main(): Promise<void> {
             reps.push({ ...figures, baseline: base, ratio: figures.eventsPerSecond / base });
           }
           const m = (k: keyof (typeof reps)[number]) => median(reps.map((x) => x[k]));
-          const key = `recorder_${broker}_batch_${batchSize}`;
+          const key = `recorder_${broker}_batch_${batchSize}${PUBLISHERS > 1 ? `_publishers_${PUBLISHERS}` : ''}`;
           line(`${key}_events_per_s`, m('eventsPerSecond'), 'events/s');
           line(`${key}_baseline_raw_insert`, m('baseline'), 'events/s');
           line(`${key}_ratio_to_baseline`, m('ratio'), '', 3);

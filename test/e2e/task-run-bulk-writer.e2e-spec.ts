@@ -440,6 +440,50 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
     }
   });
 
+  it('should attach the state of an older event to a newer run another recorder committed meanwhile', async () => {
+    // The upsert does not update the other recorder's newer row and returns nothing for it: the event's state row
+    // must still find that row (a one-statement write would see it only on its retry; docs/task-run-recorder.md,
+    // "2026-12-06, second round").
+    const flowRunId = await insertFlowRun(ds);
+    const otherId = randomUUID();
+    const other = new Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, state_type, state_timestamp)
+         VALUES ($1, 'newer', $2, 'my-task', 'late', 'COMPLETED', $3)`,
+        [otherId, flowRunId, at(5)],
+      );
+      const event = taskRunEvent({
+        taskRunId: randomUUID(),
+        flowRunId,
+        type: 'RUNNING',
+        occurred: at(1),
+        taskRun: fullTaskRunPayload({ dynamic_key: 'late' }),
+      });
+      const recording = sut.recordBulkTaskRunEvents([event]);
+      await expectEventually(async () => {
+        const [{ n }] = await ds.query(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        expect(n).toBeGreaterThan(0);
+      });
+      await other.query('COMMIT');
+      await expect(recording).resolves.toMatchObject({ runs: 1, statesInserted: 1 });
+      expect(await run(otherId)).toMatchObject({ name: 'newer', state_type: 'COMPLETED' });
+      const rows = await states(otherId);
+      expect(rows.map((r) => [r.type, r.state_details.task_run_id])).toEqual([['RUNNING', otherId]]);
+      const [{ n }] = await ds.query(
+        `SELECT count(*)::int AS n FROM task_run WHERE flow_run_id = $1 AND dynamic_key = 'late'`,
+        [flowRunId],
+      );
+      expect(n).toBe(1);
+    } finally {
+      await other.end();
+    }
+  });
+
   it('should write a batch larger than one statement can hold', async () => {
     const flowRunId = await insertFlowRun(ds);
     const events: ReceivedEvent[] = [];
