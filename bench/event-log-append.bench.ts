@@ -4,45 +4,15 @@
  * Env: BENCH_APPEND_BATCH (events per append, default 1000), BENCH_APPEND_REPS (default 15).
  */
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { fromMicros } from '../src/common/time/timestamp';
 import { createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+import { makeEvents } from './bench-events';
 
 const BATCH = Number(process.env.BENCH_APPEND_BATCH ?? '1000');
 const REPS = Number(process.env.BENCH_APPEND_REPS ?? '15');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function makeEvents(n: number): string[] {
-  const now = Date.now() * 1000;
-  const flowRun = `prefect.flow-run.${randomUUID()}`;
-  return Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      id: randomUUID(),
-      occurred: fromMicros(now - (n - i) * 10),
-      event: i % 3 === 0 ? 'prefect.task-run.Running' : 'prefect.task-run.Completed',
-      resource: {
-        'prefect.resource.id': `prefect.task-run.${randomUUID()}`,
-        'prefect.resource.name': `task-${i}`,
-        'prefect.state-type': 'COMPLETED',
-        'prefect.state-name': 'Completed',
-      },
-      related: [
-        {
-          'prefect.resource.id': flowRun,
-          'prefect.resource.role': 'flow-run',
-          'prefect.resource.name': 'bench-flow',
-        },
-        { 'prefect.resource.id': 'prefect.tag.bench', 'prefect.resource.role': 'tag' },
-      ],
-      payload: { intended: { from: 'RUNNING', to: 'COMPLETED' }, i },
-      follows: null,
-      received: fromMicros(now),
-    }),
-  );
-}
 
 /** A binary-format one-dimensional array of `oid` whose elements are the given UTF-8 texts. */
 function binaryArray(texts: Buffer[], oid: number): Buffer {
@@ -129,7 +99,7 @@ async function main(): Promise<void> {
   );
   const times = new Map<string, number[]>(forms.map((f) => [f.name, []]));
   for (let rep = 0; rep < REPS + 2; rep++) {
-    const texts = makeEvents(BATCH);
+    const texts = makeEvents(BATCH).map((e) => JSON.stringify(e));
     for (const f of rep % 2 ? forms : [...forms].reverse()) {
       await c.query('TRUNCATE event_log RESTART IDENTITY');
       const t0 = performance.now();

@@ -26,7 +26,6 @@
  *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
  */
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -46,6 +45,7 @@ import { EVENT_PERSISTER_GROUP } from '../src/services/event-persister/event-per
 import { createTestApp } from '../test/utils/create-test-app';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+import { makeEvents } from './bench-events';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const REPS = 3;
@@ -67,33 +67,6 @@ const print = (name: string, value: number, unit: string) =>
   process.stdout.write(
     `${name}: ${Number.isFinite(value) ? +value.toFixed(value < 10 ? 3 : 1) : value} ${unit}\n`,
   );
-
-function makeEvents(n: number): ReceivedEvent[] {
-  const now = Date.now() * 1000;
-  const flowRun = `prefect.flow-run.${randomUUID()}`;
-  return Array.from({ length: n }, (_, i): ReceivedEvent => ({
-    id: randomUUID(),
-    occurred: fromMicros(now - (n - i) * 10),
-    event: i % 3 === 0 ? 'prefect.task-run.Running' : 'prefect.task-run.Completed',
-    resource: {
-      'prefect.resource.id': `prefect.task-run.${randomUUID()}`,
-      'prefect.resource.name': `task-${i}`,
-      'prefect.state-type': 'COMPLETED',
-      'prefect.state-name': 'Completed',
-    },
-    related: [
-      {
-        'prefect.resource.id': flowRun,
-        'prefect.resource.role': 'flow-run',
-        'prefect.resource.name': 'bench-flow',
-      },
-      { 'prefect.resource.id': 'prefect.tag.bench', 'prefect.resource.role': 'tag' },
-    ],
-    payload: { intended: { from: 'RUNNING', to: 'COMPLETED' }, i },
-    received: fromMicros(now),
-    follows: null,
-  }));
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Writers, each given a connected client and a batch of events.
