@@ -65,6 +65,37 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
   const states = async (id: string): Promise<StateRow[]> =>
     ds.query(`SELECT * FROM task_run_state WHERE task_run_id = $1 ORDER BY timestamp`, [id]);
 
+  /**
+   * Another recorder's transaction that has inserted a run and not committed yet: the caller commits it
+   * (`other.query('COMMIT')`) and ends the client.
+   */
+  const uncommittedRun = async (values: {
+    id: string;
+    name: string;
+    flowRunId: string;
+    dynamicKey: string;
+    stateType: string;
+    at: string;
+  }): Promise<Client> => {
+    const other = new Client({ connectionString: t.databaseUrl });
+    await other.connect();
+    await other.query('BEGIN');
+    await other.query(
+      `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, state_type, state_timestamp)
+       VALUES ($1, $2, $3, 'my-task', $4, $5, $6)`,
+      [values.id, values.name, values.flowRunId, values.dynamicKey, values.stateType, values.at],
+    );
+    return other;
+  };
+  /** Resolves once a session of this database waits for a lock (the writer blocked on the other transaction). */
+  const someoneWaitsForALock = () =>
+    expectEventually(async () => {
+      const [{ n }] = await ds.query<{ n: string }[]>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      expect(Number(n)).toBeGreaterThan(0);
+    });
+
   describe('arrival order', () => {
     const orders = permutations([0, 1, 2]);
 
@@ -404,16 +435,16 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
   it('should retry an attempt that lost an integrity race with another recorder', async () => {
     const flowRunId = await insertFlowRun(ds);
     const id = randomUUID();
-    const other = new Client({ connectionString: t.databaseUrl });
-    await other.connect();
+    // Another recorder inserts the run (id, dynamic_key 1) and has not committed yet.
+    const other = await uncommittedRun({
+      id,
+      name: 'raced',
+      flowRunId,
+      dynamicKey: '1',
+      stateType: 'PENDING',
+      at: at(0),
+    });
     try {
-      // Another recorder inserts the run (id, dynamic_key 1) and has not committed yet.
-      await other.query('BEGIN');
-      await other.query(
-        `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, state_type, state_timestamp)
-         VALUES ($1, 'raced', $2, 'my-task', '1', 'PENDING', $3)`,
-        [id, flowRunId, at(0)],
-      );
       // This recorder does not see it, picks the natural key (dynamic_key 2) and blocks on the id.
       const retries = sut.raceRetries;
       const event = taskRunEvent({
@@ -424,12 +455,7 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         taskRun: fullTaskRunPayload({ dynamic_key: '2' }),
       });
       const recording = sut.recordBulkTaskRunEvents([event]);
-      await expectEventually(async () => {
-        const [{ n }] = await ds.query(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        expect(n).toBeGreaterThan(0);
-      });
+      await someoneWaitsForALock();
       await other.query('COMMIT');
       await expect(recording).resolves.toMatchObject({ attempts: 2 });
       expect(sut.raceRetries).toBe(retries + 1);
@@ -446,15 +472,15 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
     // "2026-12-06, second round").
     const flowRunId = await insertFlowRun(ds);
     const otherId = randomUUID();
-    const other = new Client({ connectionString: t.databaseUrl });
-    await other.connect();
+    const other = await uncommittedRun({
+      id: otherId,
+      name: 'newer',
+      flowRunId,
+      dynamicKey: 'late',
+      stateType: 'COMPLETED',
+      at: at(5),
+    });
     try {
-      await other.query('BEGIN');
-      await other.query(
-        `INSERT INTO task_run (id, name, flow_run_id, task_key, dynamic_key, state_type, state_timestamp)
-         VALUES ($1, 'newer', $2, 'my-task', 'late', 'COMPLETED', $3)`,
-        [otherId, flowRunId, at(5)],
-      );
       const event = taskRunEvent({
         taskRunId: randomUUID(),
         flowRunId,
@@ -463,12 +489,7 @@ describe('TaskRunBulkWriter on PostgreSQL', () => {
         taskRun: fullTaskRunPayload({ dynamic_key: 'late' }),
       });
       const recording = sut.recordBulkTaskRunEvents([event]);
-      await expectEventually(async () => {
-        const [{ n }] = await ds.query(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        expect(n).toBeGreaterThan(0);
-      });
+      await someoneWaitsForALock();
       await other.query('COMMIT');
       await expect(recording).resolves.toMatchObject({ runs: 1, statesInserted: 1 });
       expect(await run(otherId)).toMatchObject({ name: 'newer', state_type: 'COMPLETED' });
