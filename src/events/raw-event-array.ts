@@ -4,6 +4,8 @@
  * (docs/events.md, "Storing the request's own bytes").
  */
 
+import { isBlank, jsonTextStart, stringEnd } from '../common/http/raw-json-bytes';
+
 /** Per element of the body's top-level array: its byte range, and whether its text may be stored as sent. */
 export interface RawEventSpans {
   /** First byte of element i. */
@@ -22,30 +24,7 @@ export interface RawEventSpans {
 }
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const NUL_ESCAPE = Buffer.from('\\u0000');
-
-function isBlank(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-/** The closing quote of the string that opens at `open`, or -1. */
-function stringEnd(buf: Buffer, open: number): number {
-  let end = open;
-  for (;;) {
-    end = buf.indexOf(QUOTE, end + 1);
-    if (end < 0) {
-      return -1;
-    }
-    let backslashes = 0;
-    for (let j = end - 1; buf[j] === BACKSLASH; j--) {
-      backslashes++;
-    }
-    if (backslashes % 2 === 0) {
-      return end;
-    }
-  }
-}
 
 /**
  * The spans of the `count` elements of a JSON array text that JSON.parse has already accepted (so it is
@@ -55,13 +34,7 @@ function stringEnd(buf: Buffer, open: number): number {
  */
 export function scanEventArray(buf: Buffer, count: number): RawEventSpans | undefined {
   const n = buf.length;
-  let i = 0;
-  if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
-    i = 3; // a UTF-8 byte-order mark, which the body parser drops
-  }
-  while (i < n && isBlank(buf[i])) {
-    i++;
-  }
+  let i = jsonTextStart(buf);
   if (buf[i] !== 0x5b) {
     return undefined;
   }

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { RequestValidationError, ValidationIssue } from '../errors/request-validation.error';
 import { markCleanBody, markJsonBody } from '../validation/plain-body-checks';
+import { firstNonBlank, jsonTextStart, stringEnd } from './raw-json-bytes';
 
 /**
  * How deeply `value` nests arrays and objects, counting up to `limit + 1` at most (iterative: a hostile body
@@ -96,8 +97,6 @@ export interface RawJsonScan {
   bounds?: number[];
 }
 
-const isBlank = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
 /**
  * One pass over the bytes of a raw JSON text (strings skipped with `indexOf`, so the work is per structural
  * byte), counting `:` per object and noting the top-level array's commas. A 2.7 MB body with 150k keys blocked
@@ -107,7 +106,7 @@ const isBlank = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d |
  */
 export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
   // where an array would start: after a UTF-8 byte-order mark (body-parser's decoder drops it) and blanks
-  const first = firstNonBlank(buf, buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0);
+  const first = jsonTextStart(buf);
   const isObject: boolean[] = [];
   const count: number[] = [];
   const keyStart: number[] = [];
@@ -119,20 +118,9 @@ export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (c === 0x22) {
-      // a string: jump to its closing quote (one not preceded by an odd number of backslashes)
-      let end = i;
-      for (;;) {
-        end = buf.indexOf(0x22, end + 1);
-        if (end < 0) {
-          return {};
-        }
-        let backslashes = 0;
-        for (let j = end - 1; buf[j] === 0x5c; j--) {
-          backslashes++;
-        }
-        if (backslashes % 2 === 0) {
-          break;
-        }
+      const end = stringEnd(buf, i);
+      if (end < 0) {
+        return {};
       }
       lastStringStart = i;
       lastStringEnd = end + 1;
@@ -186,14 +174,6 @@ export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
     }
   }
   return {};
-}
-
-function firstNonBlank(buf: Buffer, from: number): number {
-  let i = from;
-  while (i < buf.length && isBlank(buf[i])) {
-    i++;
-  }
-  return i;
 }
 
 /**
@@ -253,13 +233,7 @@ export function takeParsedBody(): ErrorRequestHandler {
   };
 }
 
-const isArrayText = (buf: Buffer): boolean => {
-  let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
-  while (i < buf.length && isBlank(buf[i])) {
-    i++;
-  }
-  return buf[i] === 0x5b;
-};
+const isArrayText = (buf: Buffer): boolean => buf[jsonTextStart(buf)] === 0x5b;
 
 /**
  * body-parser's `verify` hook, on the raw bytes before parsing: refuses (422) a body with an object wider
