@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { PoolClient } from 'pg';
 import { EntityManager } from 'typeorm';
+import { preparedQuery } from '../database/prepared-query';
 import {
   ConcurrencyLimitV1,
   ConcurrencyLimitV2,
@@ -28,26 +28,6 @@ const DENIED_SLOTS_AFTER_DECAY = `GREATEST(0, denied_slots - floor(
 const OCCUPANCY_SAMPLES_MULTIPLIER = 2;
 /** Lower bound of one occupancy sample, so the average never reaches 0 (upstream). */
 const MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1;
-
-/**
- * A fixed statement on the transaction's own pg connection, as a named prepared statement (parsed and planned
- * once per connection), sent like the task-run repository's fixed statements of a pipelined transaction; without
- * a transaction's connection, through the EntityManager. The connection's `query_timeout` and the server's
- * `statement_timeout` bound it as they bound every query (docs/performance.md, "Fifth round").
- */
-async function preparedQuery<T>(
-  m: EntityManager,
-  name: string,
-  text: string,
-  values: unknown[],
-): Promise<T[]> {
-  const client = (m.queryRunner as unknown as { databaseConnection?: PoolClient } | undefined)
-    ?.databaseConnection;
-  if (!client) {
-    return m.query(text, values);
-  }
-  return (await client.query({ name, text, values })).rows as T[];
-}
 
 interface V2Row {
   id: string;

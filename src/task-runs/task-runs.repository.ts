@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import type { Timestamp } from '../common/time/timestamp';
+import { preparedQuery } from '../database/prepared-query';
 import { SqlParams } from '../database/sql-params';
 import { queryRows } from '../flow-runs/query-rows';
 import type {
@@ -111,18 +112,6 @@ export async function settleAll<T extends readonly unknown[]>(
     throw failed.reason;
   }
   return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
-/**
- * A fixed statement: on a transaction's own connection, a named prepared statement (parsed and planned once per
- * connection, not per call); elsewhere through the EntityManager.
- */
-async function prepared<T>(em: EntityManager, name: string, text: string, values: unknown[]): Promise<T[]> {
-  const client = (em.queryRunner as unknown as PgQueryRunner | undefined)?.databaseConnection;
-  if (!client) {
-    return em.query(text, values);
-  }
-  return (await client.query({ name, text, values })).rows as T[];
 }
 
 /**
@@ -346,13 +335,13 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     // Sent together (one round trip on a pipelined connection): PostgreSQL runs the second statement, with its
     // own snapshot, only once the first holds its locks.
     const [, rows] = await settleAll<[unknown, TaskRunRow[]]>([
-      prepared(
+      preparedQuery(
         em,
         'tr_lock_ids',
         `SELECT id FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
         [sorted],
       ),
-      prepared<TaskRunRow>(
+      preparedQuery<TaskRunRow>(
         em,
         'tr_read_ids',
         `SELECT ${TASK_RUN_SELECT} FROM ${TASK_RUN_FROM} WHERE tr.id = ANY($1::uuid[])`,
@@ -411,7 +400,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     if (sorted.length === 0) {
       return;
     }
-    await prepared(
+    await preparedQuery(
       em,
       'tr_lock_natural_keys',
       `SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS u(k)`,
@@ -497,7 +486,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     ctes.push(allOrNothing('r', params.length));
     const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
     const rows = await failIfIncomplete(
-      prepared<TaskRunRow & { ok: number }>(
+      preparedQuery<TaskRunRow & { ok: number }>(
         em,
         `tr_insert_runs_${variant}`,
         `WITH ${ctes.join(',\n')} SELECT chk.ok, r.* FROM chk LEFT JOIN r ON true WHERE chk.ok = 1`,
@@ -557,7 +546,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     }
     const variant = `${artifacts.length ? 'a' : ''}${states.length ? 's' : ''}${cache.length ? 'c' : ''}`;
     const rows = await failIfIncomplete(
-      prepared<{ id: string | null; updated: string }>(
+      preparedQuery<{ id: string | null; updated: string }>(
         em,
         `tr_write_transitions_${variant}`,
         states.length
@@ -873,7 +862,7 @@ export class TaskRunsRepository extends TaskRunSnapshots {
     ];
     let rows: { n: number }[];
     try {
-      rows = await prepared<{ n: number }>(em, 'tr_recorder_states', text, values);
+      rows = await preparedQuery<{ n: number }>(em, 'tr_recorder_states', text, values);
     } catch (err) {
       // The same error shape as `em.query` (callers and dead letters see a QueryFailedError either way).
       throw err instanceof QueryFailedError ? err : new QueryFailedError(text, values, err as Error);
