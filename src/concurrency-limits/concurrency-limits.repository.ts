@@ -29,6 +29,15 @@ const OCCUPANCY_SAMPLES_MULTIPLIER = 2;
 /** Lower bound of one occupancy sample, so the average never reaches 0 (upstream). */
 const MINIMUM_OCCUPANCY_SECONDS_PER_SLOT = 0.1;
 
+/**
+ * SQL: which of the task runs `ids` (a uuid[] placeholder) hold a slot, as a text[]: a v2 lease held as
+ * `holderType` (a text placeholder) or an id in a v1 limit's `active_slots`. Used by both group probes.
+ */
+const slotHolders = (ids: string, holderType: string): string =>
+  `ARRAY(SELECT holder_id::text FROM concurrency_lease WHERE holder_type = ${holderType} AND holder_id = ANY(${ids}::uuid[])
+         UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
+                      WHERE e = ANY(${ids}::uuid[]::text[]))`;
+
 interface V2Row {
   id: string;
   created: string;
@@ -350,9 +359,7 @@ export class ConcurrencyLimitsRepository {
       `SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag = ANY($1::text[])
                     UNION SELECT t.tag FROM unnest($1::text[], $2::text[]) AS t(tag, name)
                                       JOIN concurrency_limit_v2 v ON v.name = t.name) AS limited,
-              ARRAY(SELECT holder_id::text FROM concurrency_lease WHERE holder_type = $3 AND holder_id = ANY($4::uuid[])
-                    UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
-                                 WHERE e = ANY($4::uuid[]::text[])) AS holders`,
+              ${slotHolders('$4', '$3')} AS holders`,
       [tags, v2Names, TASK_RUN_HOLDER, taskRunIds],
     );
     return { limitedTags: row?.limited ?? [], holders: row?.holders ?? [] };
@@ -374,9 +381,7 @@ export class ConcurrencyLimitsRepository {
                   WHERE r.id = ANY($1::uuid[]))
        SELECT ARRAY(SELECT tag FROM concurrency_limit WHERE tag IN (SELECT tag FROM t)
                     UNION SELECT t.tag FROM t JOIN concurrency_limit_v2 v ON v.name = $3::text || t.tag) AS limited,
-              ARRAY(SELECT holder_id::text FROM concurrency_lease WHERE holder_type = $2 AND holder_id = ANY($1::uuid[])
-                    UNION SELECT e FROM concurrency_limit, jsonb_array_elements_text(active_slots) e
-                                 WHERE e = ANY($1::uuid[]::text[])) AS holders`,
+              ${slotHolders('$1', '$2')} AS holders`,
       [taskRunIds, TASK_RUN_HOLDER, TAG_LIMIT_PREFIX],
     );
     return { limitedTags: row?.limited ?? [], holders: row?.holders ?? [] };
