@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -110,6 +110,7 @@ describe('the server process', () => {
       } finally {
         expect(await first.stop()).toBe(0);
       }
+      expect(existsSync(`${dataDir}.owner`)).toBe(false); // a clean stop releases the directory
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
