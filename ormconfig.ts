@@ -12,7 +12,7 @@ import { createLogger } from './src/common/logging/json-logger';
 import { loadConfig } from './src/config/load-env';
 import { ConfigError } from './src/config/setting';
 import { dataSourceOptions } from './src/database/data-source-options';
-import { resolveCliDatabase, signalPostmasterStop } from './src/database/migration-cli-database';
+import { resolveCliDatabase } from './src/database/migration-cli-database';
 
 function refuse(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -38,10 +38,10 @@ async function createDataSource(): Promise<DataSource> {
     ...dataSourceOptions({ url: database.url, poolSize: 2 }),
     entities: [`${__dirname}/src/**/*.entity.ts`],
   });
-  const { embedded, dataDir } = database;
-  if (embedded && dataDir) {
+  const { embedded } = database;
+  if (embedded) {
     // The CLI exits right after its command; an error before the DataSource opened skips destroy().
-    process.on('exit', () => signalPostmasterStop(dataDir));
+    process.on('exit', () => embedded.stopOnExit());
     // The CLI destroys the DataSource before it exits: stop the database we started right after.
     const destroy = dataSource.destroy.bind(dataSource);
     dataSource.destroy = async () => {

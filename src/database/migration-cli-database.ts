@@ -8,8 +8,6 @@ export interface CliDatabase {
   url: string;
   /** Set when the CLI started the embedded database itself (stop it when done). */
   embedded?: EmbeddedDatabase;
-  /** The embedded database's data directory, when the CLI started it. */
-  dataDir?: string;
   /** One line for the operator: which database the command works on. */
   description: string;
 }
@@ -34,14 +32,6 @@ function runningPostmaster(dataDir: string): { pid: number; port: number } | und
   return { pid, port };
 }
 
-/** Ask a PostgreSQL on `dataDir` for a fast shutdown (synchronous: usable in a process `exit` hook). */
-export function signalPostmasterStop(dataDir: string): void {
-  const running = runningPostmaster(dataDir);
-  if (running) {
-    process.kill(running.pid, 'SIGINT');
-  }
-}
-
 /** The port of a PostgreSQL running on `dataDir` (its `postmaster.pid`), when the process is alive. */
 export function runningPostmasterPort(dataDir: string): number | undefined {
   return runningPostmaster(dataDir)?.port;
@@ -50,7 +40,9 @@ export function runningPostmasterPort(dataDir: string): number | undefined {
 /**
  * The database `npm start` would use: DATABASE_URL (or its Prefect alias) when set, else the embedded
  * PostgreSQL under DATABASE_EMBEDDED_DIR: the running one when a server has it up (the CLI must not stop
- * it), otherwise started here for the command and stopped after it (docs/operating.md, "Migrations").
+ * it), otherwise started here for the command and stopped after it (docs/operating.md, "Migrations"). Starting
+ * it claims the directory like a server does: while a server is still starting (its PostgreSQL not up yet),
+ * the command stops with EmbeddedDatabaseInUseError instead.
  */
 export async function resolveCliDatabase(config: AppConfig): Promise<CliDatabase> {
   if (config.database.url) {
@@ -71,5 +63,5 @@ export async function resolveCliDatabase(config: AppConfig): Promise<CliDatabase
     database: 'prefect',
   });
   const url = await embedded.start();
-  return { url, embedded, dataDir, description: `the embedded database under ${dataDir}` };
+  return { url, embedded, description: `the embedded database under ${dataDir}` };
 }

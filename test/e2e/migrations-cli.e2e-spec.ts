@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import request from 'supertest';
 import { migrations } from '../../src/database/migrations';
+import { startServer } from '../utils/server-process';
 import { createEmptyDatabase } from '../utils/test-database';
 
 const ROOT = resolve(__dirname, '../..');
@@ -78,12 +80,28 @@ describe('migrations CLI (ormconfig.ts)', () => {
       expect(run.stderr).toContain(`migrations: using the embedded database under ${join(dir, 'pg')}`);
       expect(run.code).toBe(0);
       expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
+      expect(existsSync(join(dir, 'pg.owner'))).toBe(false);
 
       const show = await cli('migration:show', env);
       for (const name of names) {
         expect(show.stdout).toMatch(new RegExp(`\\[X\\] \\d+ ${name}`));
       }
       expect(existsSync(join(dir, 'pg', 'postmaster.pid'))).toBe(false);
+    }, 120_000);
+
+    it("should reuse the embedded database a running server has up, and leave that server's database running", async () => {
+      const env = { DATABASE_EMBEDDED_DIR: join(dir, 'served') };
+      const server = await startServer(env, 90_000);
+      try {
+        const show = await cli('migration:show', env);
+        expect(show.code).toBe(0);
+        expect(show.stderr).toMatch(/migrations: using the embedded database under .* \(already running on port \d+\)/);
+        expect(show.stdout).toMatch(new RegExp(`\\[X\\] \\d+ ${names[0]}`));
+        await request(server.baseUrl).get('/api/ready').expect(200);
+        expect(existsSync(join(dir, 'served.owner'))).toBe(true);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
     }, 120_000);
 
     it('should refuse a bad setting with one line', async () => {

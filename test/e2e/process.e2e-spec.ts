@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -64,6 +64,53 @@ describe('the server process', () => {
       } finally {
         expect(await second.stop()).toBe(0);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should refuse a second start on the embedded directory of a live server, and leave that server running', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptr-embedded-'));
+    chmodSync(dir, 0o755); // PostgreSQL runs as the OS user `postgres`, which must traverse the path
+    const dataDir = join(dir, 'postgres');
+    const env = { DATABASE_EMBEDDED_DIR: dataDir };
+    try {
+      const first = await startServer(env, 90_000);
+      try {
+        const second = runEntry('main', { PORT: '0', HOST: '127.0.0.1', ...env });
+        let output = '';
+        second.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+        second.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+        let code: number | null;
+        try {
+          code = await waitForExit(second, 15_000);
+        } finally {
+          second.kill('SIGKILL');
+        }
+        expect(code).toBe(1);
+        const fatal = output
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { level: string; msg: string; error?: string })
+          .filter((l) => l.level === 'fatal');
+        expect(fatal).toHaveLength(1);
+        expect(fatal[0].msg).toBe('failed to start');
+        expect(fatal[0].error).toContain(dataDir);
+        expect(fatal[0].error).toContain(`pid ${first.child.pid}`);
+        expect(fatal[0].error).toMatch(/stop it/);
+        expect(fatal[0].error).toContain('DATABASE_EMBEDDED_DIR');
+        expect(fatal[0].error).toContain('DATABASE_URL');
+
+        const ready = await request(first.baseUrl).get('/api/ready').expect(200);
+        expect(ready.body.database).toEqual({ ok: true });
+        await request(first.baseUrl)
+          .post('/api/task_runs/')
+          .send({ task_key: 'second-start', dynamic_key: '0' })
+          .expect(201);
+      } finally {
+        expect(await first.stop()).toBe(0);
+      }
+      expect(existsSync(`${dataDir}.owner`)).toBe(false); // a clean stop releases the directory
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
