@@ -4,6 +4,7 @@
  *   node -r @swc-node/register bench/task-runs.bench.ts
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
  *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries); =queries: the opposite
+ *   BENCH_PHASES=sequential …  # one request at a time: the latency floor of each route (comma-separate phases)
  *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
@@ -13,6 +14,8 @@
  *     (task_run + its Pending task_run_state, one transaction each) at concurrency 32, and the HTTP ceiling.
  *  2. set_state RUNNING → COMPLETED at concurrency 32: transitions/s. Baseline: raw pg (lock row, insert state,
  *     update run) per transition.
+ *  2b. One request at a time (no concurrency, no queueing): p50/p99 of GET /api/health, a create, a state change,
+ *     and of the raw pg baselines of 1 and 2 sent one at a time: the latency floor of each route on this machine.
  *  3. /filter and /count p99 on a table seeded with BENCH_ROWS rows (one INSERT … SELECT generate_series),
  *     over a mix of typical filters and sorts. Baseline: raw pg `SELECT … ORDER BY id DESC LIMIT 200` and
  *     `count(*)`.
@@ -31,14 +34,19 @@ const REPS = Math.max(3, Number(process.env.BENCH_REPS ?? 3));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONCURRENCY = 32;
 const QUERY_SAMPLES = Number(process.env.BENCH_QUERY_SAMPLES ?? 40);
+const SEQUENTIAL_SAMPLES = Number(process.env.BENCH_SEQUENTIAL_SAMPLES ?? 200);
+/** The phases to run: `writes`, `sequential`, `queries` (comma-separated; all by default). */
+const PHASES = new Set(
+  (process.env.BENCH_PHASES ?? 'writes,sequential,queries').split(',').map((p) => p.trim()),
+);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
-const line = (name: string, value: number, unit: string) =>
-  process.stdout.write(`${name}: ${value.toFixed(unit === 'ratio' ? 2 : 1)} ${unit}\n`);
+const line = (name: string, value: number, unit: string, digits = unit === 'ratio' ? 2 : 1) =>
+  process.stdout.write(`${name}: ${value.toFixed(digits)} ${unit}\n`);
 /** A goal line: the figure, the target, met or not. */
 const goal = (name: string, value: number, op: '>=' | '<=', target: number) =>
   process.stdout.write(
@@ -122,6 +130,133 @@ async function serverRss(pid: number | undefined): Promise<number> {
   }
 }
 
+/** One raw create as the concurrent baseline writes it: the run and its Pending state in one transaction. */
+async function rawCreate(pool: Pool, taskKey: string, dynamicKey: string): Promise<string> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const id = randomUUID();
+    await client.query(
+      `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
+       VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
+      [id, taskKey, dynamicKey],
+    );
+    await client.query(
+      `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
+      [id],
+    );
+    await client.query('COMMIT');
+    return id;
+  } finally {
+    client.release();
+  }
+}
+
+/** One raw transition as the concurrent baseline writes it: lock the row, insert the state, update the run. */
+async function rawTransition(pool: Pool, id: string, type: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
+    const s = await client.query<{ id: string }>(
+      `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
+      [id, type],
+    );
+    await client.query(`UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`, [
+      id,
+      s.rows[0].id,
+      type,
+    ]);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Phase 2b: every kind of request sent one at a time (no other request in flight, so no group forms and nothing
+ * queues): what one request costs end to end, the floor under the concurrent figures' latencies and under the
+ * delivery bench's create → receipt time. Informational: no goal is attached to these figures.
+ */
+async function sequentialPhase(base: string, pool: Pool): Promise<void> {
+  const kinds = ['health', 'create', 'set_state', 'raw_create', 'raw_transition'] as const;
+  const p50: Record<(typeof kinds)[number], number[]> = {
+    health: [],
+    create: [],
+    set_state: [],
+    raw_create: [],
+    raw_transition: [],
+  };
+  const p99 = structuredClone(p50);
+  const timed = async (op: () => Promise<unknown>): Promise<number> => {
+    const t0 = process.hrtime.bigint();
+    await op();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  for (let rep = 0; rep < REPS; rep++) {
+    progress(`one request at a time: repetition ${rep + 1}/${REPS} (load average ${loadavg()})`);
+    const samples: Record<(typeof kinds)[number], number[]> = {
+      health: [],
+      create: [],
+      set_state: [],
+      raw_create: [],
+      raw_transition: [],
+    };
+    const ids: string[] = [];
+    const rawIds: string[] = [];
+    for (let i = 0; i < SEQUENTIAL_SAMPLES; i++) {
+      samples.health.push(
+        await timed(async () => {
+          if ((await post(base, '/api/health', null, 'GET')).status !== 200) {
+            throw new Error('health failed');
+          }
+        }),
+      );
+      samples.create.push(
+        await timed(async () => {
+          const r = await post(base, '/api/task_runs/', {
+            task_key: `seq-${rep}`,
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          if (r.status !== 201) {
+            throw new Error(`create answered ${r.status}`);
+          }
+          ids.push((r.body as { id: string }).id);
+        }),
+      );
+      samples.raw_create.push(
+        await timed(async () => rawIds.push(await rawCreate(pool, `raw-seq-${rep}`, String(i)))),
+      );
+    }
+    for (let i = 0; i < SEQUENTIAL_SAMPLES; i++) {
+      samples.set_state.push(
+        await timed(async () => {
+          const r = await post(base, `/api/task_runs/${ids[i]}/set_state`, { state: { type: 'RUNNING' } });
+          if (r.status !== 201) {
+            throw new Error(`set_state answered ${r.status}`);
+          }
+        }),
+      );
+      samples.raw_transition.push(await timed(() => rawTransition(pool, rawIds[i], 'RUNNING')));
+    }
+    for (const kind of kinds) {
+      p50[kind].push(pct(samples[kind], 50));
+      p99[kind].push(pct(samples[kind], 99));
+    }
+  }
+  for (const kind of kinds) {
+    line(`sequential_${kind}_p50`, median(p50[kind]), 'ms', 2);
+    line(`sequential_${kind}_p99`, median(p99[kind]), 'ms', 2);
+  }
+  line('sequential_create_vs_raw_create_p50', median(p50.create) / median(p50.raw_create), 'ratio');
+  line(
+    'sequential_set_state_vs_raw_transition_p50',
+    median(p50.set_state) / median(p50.raw_transition),
+    'ratio',
+  );
+}
+
 async function main(): Promise<void> {
   const adminUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_ADMIN_URL;
   const dbName = `${newRunId()}_bench_task_runs`;
@@ -152,7 +287,7 @@ async function main(): Promise<void> {
 
     line('server_rss_idle', await serverRss(app.child.pid), 'MB');
 
-    if (process.env.BENCH_PHASES !== 'queries') {
+    if (PHASES.has('writes')) {
       // ---------------------------------------------------------------- 1. creates
       const createRates: number[] = [];
       const createP50: number[] = [];
@@ -288,8 +423,13 @@ async function main(): Promise<void> {
       process.stdout.write(`load average after the writes: ${loadavg()}\n`);
     }
 
+    // ---------------------------------------------------------------- 2b. one request at a time
+    if (PHASES.has('sequential')) {
+      await sequentialPhase(base, pool);
+    }
+
     // ---------------------------------------------------------------- 3. /filter and /count on a seeded table
-    if (process.env.BENCH_PHASES === 'writes') {
+    if (!PHASES.has('queries')) {
       return;
     }
     const seedStarted = Date.now();
