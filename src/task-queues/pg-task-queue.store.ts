@@ -98,7 +98,7 @@ export class PgTaskQueueStore
   private readonly pendingClaims: PendingClaim[] = [];
   private readonly pendingAcks: PendingAck[] = [];
   private roundScheduled = false;
-  /** The delivery round in flight, if any. */
+  /** The delivery round in flight, if any (one at a time: a second one in flight measured no faster). */
   private round?: Promise<void>;
 
   constructor(
@@ -173,6 +173,7 @@ export class PgTaskQueueStore
 
   /** After every socket has finished: whatever this replica still holds goes back to the retry queue. */
   async onApplicationShutdown(): Promise<void> {
+    // The sockets have finished; a round they started may still be writing.
     while (this.round || this.roundScheduled) {
       await (this.round ?? new Promise((r) => setImmediate(r)));
     }
@@ -192,11 +193,15 @@ export class PgTaskQueueStore
    * claim, ack or release lost to a PostgreSQL crash only means the run is delivered again (at least once,
    * as after a replica crash), while the enqueue itself commits durably in the caller's transaction.
    */
-  private async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+  private async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
     if (!this.pool) {
       return this.dataSource.query<T[]>(sql, params);
     }
-    const result = await this.pool.query(sql, params);
+    // A named statement is parsed and planned once per connection: the round statement's planning cost as
+    // much as its execution (docs/task-queues.md, "Delivery rounds").
+    const result = await this.pool.query(
+      name ? { name, text: sql, values: params } : { text: sql, values: params },
+    );
     return result.rows as T[];
   }
 
@@ -319,9 +324,7 @@ export class PgTaskQueueStore
         groups.set(signature, [c]);
       }
     }
-    const statements = [...groups.values()].map((group, i) =>
-      this.claimAndAck(group, i === 0 ? acks : []),
-    );
+    const statements = [...groups.values()].map((group, i) => this.claimAndAck(group, i === 0 ? acks : []));
     if (statements.length === 0) {
       statements.push(this.claimAndAck([], acks));
     }
@@ -364,6 +367,7 @@ export class PgTaskQueueStore
           acks.map((a) => a.delivery.taskRunId),
           acks.map((a) => a.delivery.token),
         ],
+        keys.length === 1 ? 'task_queue_round_one_key' : 'task_queue_round_keys',
       );
     } catch (err) {
       for (const r of [...claims, ...acks]) {
