@@ -47,6 +47,23 @@ interface ClaimRow {
   enqueued_at: string;
 }
 
+/** A row of a delivery round: a claimed run, or (`acked_token` set) an acked one. */
+interface RoundRow extends ClaimRow {
+  acked_token: string | null;
+}
+
+interface PendingClaim {
+  keys: readonly string[];
+  resolve: (delivery: Delivery | null) => void;
+  reject: (err: unknown) => void;
+}
+
+interface PendingAck {
+  delivery: Delivery;
+  resolve: (acked: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * `TaskQueueStore` on PostgreSQL (docs/reference.md, beyond upstream 1). The table `task_queue_item` is the truth:
  * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
@@ -77,6 +94,12 @@ export class PgTaskQueueStore
   /** Start-up restore failed (e.g. a database hiccup): the sweeper tries again. */
   private restorePending = false;
   private stopping = false;
+  /** Claims and acks waiting for the next delivery round (see `runRound`). */
+  private readonly pendingClaims: PendingClaim[] = [];
+  private readonly pendingAcks: PendingAck[] = [];
+  private roundScheduled = false;
+  /** The delivery round in flight, if any (one at a time: a second one in flight measured no faster). */
+  private round?: Promise<void>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -150,6 +173,10 @@ export class PgTaskQueueStore
 
   /** After every socket has finished: whatever this replica still holds goes back to the retry queue. */
   async onApplicationShutdown(): Promise<void> {
+    // The sockets have finished; a round they started may still be writing.
+    while (this.round || this.roundScheduled) {
+      await (this.round ?? new Promise((r) => setImmediate(r)));
+    }
     const released = await this.releaseOwned().catch((e: unknown) => {
       this.warn('release at shutdown', e);
       return 0;
@@ -166,11 +193,15 @@ export class PgTaskQueueStore
    * claim, ack or release lost to a PostgreSQL crash only means the run is delivered again (at least once,
    * as after a replica crash), while the enqueue itself commits durably in the caller's transaction.
    */
-  private async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+  private async query<T>(sql: string, params: unknown[] = [], name?: string): Promise<T[]> {
     if (!this.pool) {
       return this.dataSource.query<T[]>(sql, params);
     }
-    const result = await this.pool.query(sql, params);
+    // A named statement is parsed and planned once per connection: the round statement's planning cost as
+    // much as its execution (docs/task-queues.md, "Delivery rounds").
+    const result = await this.pool.query(
+      name ? { name, text: sql, values: params } : { text: sql, values: params },
+    );
     return result.rows as T[];
   }
 
@@ -233,55 +264,146 @@ export class PgTaskQueueStore
     this.metrics.enqueued.inc({ task_key: item.taskKey, queue });
   }
 
-  async claim(keys: readonly string[]): Promise<Delivery | null> {
+  /**
+   * Joins the next delivery round (see `runRound`): the run this returns was leased by one statement that
+   * may also have served other sockets' claims and acks.
+   */
+  claim(keys: readonly string[]): Promise<Delivery | null> {
     if (this.stopping || keys.length === 0) {
-      return null;
+      return Promise.resolve(null);
     }
+    return new Promise((resolve, reject) => {
+      this.pendingClaims.push({ keys, resolve, reject });
+      this.scheduleRound();
+    });
+  }
+
+  /** Joins the next delivery round (see `runRound`); settles when the statement carrying it has. */
+  ack(delivery: Delivery): Promise<boolean> {
+    this.inFlight.delete(delivery.token);
+    return new Promise((resolve, reject) => {
+      this.pendingAcks.push({ delivery, resolve, reject });
+      this.scheduleRound();
+    });
+  }
+
+  /** Starts a round after this turn of the event loop, unless one is in flight (it starts the next itself). */
+  private scheduleRound(): void {
+    if (this.roundScheduled || this.round) {
+      return;
+    }
+    this.roundScheduled = true;
+    setImmediate(() => {
+      this.roundScheduled = false;
+      this.round = this.runRound().finally(() => {
+        this.round = undefined;
+        if (this.pendingClaims.length || this.pendingAcks.length) {
+          this.scheduleRound();
+        }
+      });
+    });
+  }
+
+  /**
+   * One delivery round (group commit, docs/task-queues.md "Delivery rounds"): every claim and ack requested
+   * since the last round, by any socket of this replica, goes out in one statement per distinct key list (the
+   * acks ride with the first). A statement leases at most one run per claim request, in request order, so a
+   * socket never holds more than the one run it asked for: no socket can take a window of runs from the others.
+   * Only one round is in flight; what arrives meanwhile waits for the next, which is what groups the requests.
+   */
+  private async runRound(): Promise<void> {
+    const claims = this.pendingClaims.splice(0);
+    const acks = this.pendingAcks.splice(0);
+    const groups = new Map<string, PendingClaim[]>();
+    for (const c of claims) {
+      const signature = c.keys.join('\u0000');
+      const group = groups.get(signature);
+      if (group) {
+        group.push(c);
+      } else {
+        groups.set(signature, [c]);
+      }
+    }
+    const statements = [...groups.values()].map((group, i) => this.claimAndAck(group, i === 0 ? acks : []));
+    if (statements.length === 0) {
+      statements.push(this.claimAndAck([], acks));
+    }
+    await Promise.all(statements);
+  }
+
+  /** Leases one run per request of `claims` (all with the same keys) and acks `acks`, in one statement. */
+  private async claimAndAck(claims: PendingClaim[], acks: PendingAck[]): Promise<void> {
+    const keys = claims[0]?.keys ?? [];
     const next =
       keys.length === 1
         ? `SELECT task_run_id FROM task_queue_item WHERE task_key = ($1::text[])[1] AND status = 'queued'
-           ORDER BY queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`
+           ORDER BY queue, seq LIMIT $4 FOR UPDATE SKIP LOCKED`
         : `SELECT task_run_id FROM task_queue_item WHERE task_key = ANY($1::text[]) AND status = 'queued'
-           ORDER BY array_position($1::text[], task_key), queue, seq LIMIT 1 FOR UPDATE SKIP LOCKED`;
-    const rows = await this.query<ClaimRow>(
-      `WITH next AS (${next}), claimed AS (
-         UPDATE task_queue_item q SET ${CLAIM_SET} FROM next WHERE q.task_run_id = next.task_run_id
-         RETURNING ${CLAIM_RETURNING})
-       SELECT * FROM claimed`,
-      [keys, this.replicaId, this.leaseSeconds],
-    );
-    const row = rows[0];
-    if (!row) {
-      return null;
+           ORDER BY array_position($1::text[], task_key), queue, seq LIMIT $4 FOR UPDATE SKIP LOCKED`;
+    let rows: RoundRow[];
+    try {
+      rows = await this.query<RoundRow>(
+        `WITH acked AS (
+           UPDATE task_queue_item q SET status = 'acked', snapshot = '{}'::json, lease_owner = NULL,
+             lease_token = NULL, lease_expires_at = NULL
+           FROM unnest($5::uuid[], $6::uuid[]) AS a(task_run_id, lease_token)
+           WHERE q.task_run_id = a.task_run_id AND q.lease_token = a.lease_token AND q.status = 'leased'
+           RETURNING q.task_run_id, a.lease_token AS acked_token),
+         next AS (${next}),
+         claimed AS (
+           UPDATE task_queue_item q SET ${CLAIM_SET} FROM next WHERE q.task_run_id = next.task_run_id
+           RETURNING ${CLAIM_RETURNING}, array_position($1::text[], q.task_key) AS pos, q.seq)
+         SELECT c.task_run_id, c.task_key, c.queue, c.snapshot, c.lease_token, c.attempts, c.enqueued_at,
+                NULL::uuid AS acked_token, c.pos, c.seq
+         FROM claimed c
+         UNION ALL
+         SELECT a.task_run_id, NULL, NULL, NULL, NULL, NULL, NULL, a.acked_token, NULL, NULL FROM acked a
+         ORDER BY pos, queue, seq`,
+        [
+          keys,
+          this.replicaId,
+          this.leaseSeconds,
+          claims.length,
+          acks.map((a) => a.delivery.taskRunId),
+          acks.map((a) => a.delivery.token),
+        ],
+        keys.length === 1 ? 'task_queue_round_one_key' : 'task_queue_round_keys',
+      );
+    } catch (err) {
+      for (const r of [...claims, ...acks]) {
+        r.reject(err);
+      }
+      return;
     }
-    this.inFlight.set(row.lease_token, row.task_key);
-    // There may be more: pass the wake-up on to the next waiter on this key (see WaiterRegistry).
-    this.waiters.wakeOne(row.task_key);
-    return {
-      taskRunId: row.task_run_id,
-      taskKey: row.task_key,
-      snapshot: row.snapshot,
-      queue: row.queue,
-      token: row.lease_token,
-      attempts: row.attempts,
-      enqueuedAt: row.enqueued_at,
-    };
-  }
-
-  async ack(delivery: Delivery): Promise<boolean> {
-    this.inFlight.delete(delivery.token);
-    const rows = await this.query<unknown>(
-      `WITH acked AS (
-         UPDATE task_queue_item SET status = 'acked', snapshot = '{}'::json, lease_owner = NULL,
-           lease_token = NULL, lease_expires_at = NULL
-         WHERE task_run_id = $1 AND lease_token = $2 AND status = 'leased' RETURNING 1)
-       SELECT * FROM acked`,
-      [delivery.taskRunId, delivery.token],
-    );
-    if (rows.length) {
-      this.metrics.acks.inc({ task_key: delivery.taskKey });
+    const ackedTokens = new Set<string>();
+    const claimed: Delivery[] = [];
+    for (const row of rows) {
+      if (row.acked_token) {
+        ackedTokens.add(row.acked_token);
+        continue;
+      }
+      this.inFlight.set(row.lease_token, row.task_key);
+      // There may be more: pass the wake-up on to the next waiter on this key (see WaiterRegistry).
+      this.waiters.wakeOne(row.task_key);
+      claimed.push({
+        taskRunId: row.task_run_id,
+        taskKey: row.task_key,
+        snapshot: row.snapshot,
+        queue: row.queue,
+        token: row.lease_token,
+        attempts: row.attempts,
+        enqueuedAt: row.enqueued_at,
+      });
     }
-    return rows.length > 0;
+    // Runs in queue order to requests in arrival order: the earliest request gets the earliest run.
+    claims.forEach((c, i) => c.resolve(claimed[i] ?? null));
+    for (const a of acks) {
+      const ok = ackedTokens.has(a.delivery.token);
+      if (ok) {
+        this.metrics.acks.inc({ task_key: a.delivery.taskKey });
+      }
+      a.resolve(ok);
+    }
   }
 
   async unclaim(delivery: Delivery): Promise<boolean> {

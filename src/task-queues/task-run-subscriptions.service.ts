@@ -14,6 +14,11 @@ export const SUBSCRIBER_WAIT_MS = 1000;
 export const LIVENESS_TIMEOUT_MS = 10_000;
 /** How often a socket is pinged when no ping is outstanding, busy or idle (see `keepAlive`). */
 export const PING_INTERVAL_MS = 1000;
+/**
+ * Runs a socket may hold claimed but unsent while its key's backlog is deep (one otherwise); with the run the
+ * worker is handling, at most PREFETCH_WINDOW + 1 runs per socket are leased (docs/task-queues.md).
+ */
+export const PREFETCH_WINDOW = 2;
 /** Close code and reason sent to task workers when this replica shuts down. */
 export const GOING_AWAY = { code: 1001, reason: 'Server shutting down' } as const;
 
@@ -104,16 +109,24 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
     closed: AbortSignal,
   ): Promise<void> {
     const stopKeepAlive = keepAlive(socket);
-    /** Claimed while the previous run awaited its ack (one run of prefetch), not sent yet. */
-    let prefetched: Delivery | null = null;
+    /**
+     * Claims made ahead of need, oldest first, not sent yet (the prefetch window, docs/task-queues.md). One
+     * while the key's backlog looks shallow; PREFETCH_WINDOW once a claim made ahead found a run.
+     */
+    const ahead: Promise<Delivery | null>[] = [];
+    let deep = false;
     const acks = new Set<Promise<void>>();
     try {
       while (!socket.closed && !this.stopping) {
         await this.workers
           .observe(session, clientId, queue.keys)
           .catch((e: unknown) => this.warn('observe worker', e));
-        const delivery = prefetched ?? (await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed }));
-        prefetched = null;
+        let delivery: Delivery | null = null;
+        while (!delivery && ahead.length) {
+          delivery = await ahead.shift()!;
+          deep = delivery !== null;
+        }
+        delivery ??= await queue.get({ timeoutMs: SUBSCRIBER_WAIT_MS, signal: closed });
         if (!delivery) {
           if (!(await this.isAlive(socket))) {
             return;
@@ -129,13 +142,16 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
           return this.giveBack(delivery, 'send_error');
         }
         this.countDelivery(delivery);
-        // While the worker answers, lease the next run so it can go out as soon as the ack arrives.
-        const next = this.store.claim(queue.keys).catch((e: unknown) => {
-          this.warn('prefetch', e);
-          return null;
-        });
+        // While the worker answers, lease the next run(s) so one can go out as soon as the ack arrives.
+        while (ahead.length < (deep ? PREFETCH_WINDOW : 1)) {
+          ahead.push(
+            this.store.claim(queue.keys).catch((e: unknown) => {
+              this.warn('prefetch', e);
+              return null;
+            }),
+          );
+        }
         const reply = await socket.receiveJson();
-        prefetched = await next;
         if (reply === null || reply === undefined) {
           return this.giveBack(delivery, this.stopping ? 'shutdown' : 'closed');
         }
@@ -165,9 +181,15 @@ export class TaskRunSubscriptionsService implements BeforeApplicationShutdown {
       }
     } finally {
       stopKeepAlive();
-      if (prefetched) {
-        await this.store.unclaim(prefetched).catch((e: unknown) => this.warn('unclaim', e));
-      }
+      // Runs claimed ahead but never sent go back to their original places (their sequence is kept).
+      const unsent = await Promise.all(ahead.splice(0));
+      await Promise.all(
+        unsent.map(async (d) => {
+          if (d) {
+            await this.store.unclaim(d).catch((e: unknown) => this.warn('unclaim', e));
+          }
+        }),
+      );
       await Promise.all(acks);
     }
   }

@@ -161,4 +161,69 @@ describe(PgTaskQueueStore.name, () => {
     );
     expect(await storeA.ack(deliveries.get(inFlight)!)).toBe(true);
   });
+  // Delivery rounds (docs/task-queues.md): the claims and acks that several sockets of a replica make at
+  // once go out in one statement. Rows written by one statement share their `xmin` (its transaction id).
+  const xmins = async (ids: string[]): Promise<Set<string>> => {
+    const rows: { xmin: string }[] = await a.dataSource.query(
+      `SELECT xmin::text AS xmin FROM task_queue_item WHERE task_run_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    expect(rows).toHaveLength(ids.length);
+    return new Set(rows.map((r) => r.xmin));
+  };
+
+  it('should lease concurrent claims in one statement, one run per request, the earliest run to the earliest request', async () => {
+    const [k, other] = [key(), key()];
+    const runs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      runs.push(await enqueue(k));
+    }
+    const otherRun = await enqueue(other);
+
+    // Five sockets ask at once (two on another key list); only three runs of k are queued.
+    const claimed = await Promise.all([
+      storeA.claim([k]),
+      storeA.claim([k]),
+      storeA.claim([other, k]),
+      storeA.claim([k]),
+      storeA.claim([k]),
+    ]);
+
+    expect(claimed.map((d) => d?.taskRunId ?? null)).toEqual([runs[0], runs[1], otherRun, runs[2], null]);
+    expect(await xmins(runs)).toHaveProperty('size', 1);
+    for (const d of claimed) {
+      if (d) {
+        expect(await row(d.taskRunId)).toMatchObject({ status: 'leased', attempts: 1, lease_token: d.token });
+        expect(await storeA.ack(d)).toBe(true);
+      }
+    }
+  });
+
+  it('should ack the runs of several sockets in one statement, each ack settling its own run', async () => {
+    const k = key();
+    const ids = [await enqueue(k), await enqueue(k), await enqueue(k), await enqueue(k)];
+    const deliveries: Delivery[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      deliveries.push(await claimOrFail(storeA, [k]));
+    }
+    const [d1, d2, d3, d4] = deliveries;
+
+    // Three current acks, a stale one (another token for d3's run) and a claim, all at once.
+    const [ok1, ok2, stale, ok3, nothing] = await Promise.all([
+      storeA.ack(d1),
+      storeA.ack(d2),
+      storeA.ack({ ...d3, token: randomUUID() }),
+      storeA.ack(d3),
+      storeA.claim([k]),
+    ]);
+
+    expect([ok1, ok2, stale, ok3, nothing]).toEqual([true, true, false, true, null]);
+    expect(await xmins([d1.taskRunId, d2.taskRunId, d3.taskRunId])).toHaveProperty('size', 1);
+    for (const d of [d1, d2, d3]) {
+      expect(await row(d.taskRunId)).toMatchObject({ status: 'acked', lease_token: null });
+    }
+    expect(await row(d4.taskRunId)).toMatchObject({ status: 'leased', lease_token: d4.token });
+    expect(await storeA.ack(d1)).toBe(false); // an ack counts once
+    expect(await storeA.ack(d4)).toBe(true);
+  });
 });

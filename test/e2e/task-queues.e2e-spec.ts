@@ -13,6 +13,7 @@ import { TaskQueueStore } from '../../src/task-queues/task-queue.store';
 import {
   LIVENESS_TIMEOUT_MS,
   PING_INTERVAL_MS,
+  PREFETCH_WINDOW,
   SUBSCRIBER_WAIT_MS,
 } from '../../src/task-queues/task-run-subscriptions.service';
 import { enqueueRun, insertDeferredRun, taskRunSnapshot } from '../factories/task-run.sql';
@@ -159,6 +160,45 @@ describe('task queues and the task-worker websocket', () => {
     await expectEventually(async () =>
       expect(await queueRow(id)).toMatchObject({ status: 'acked', attempts: 2 }),
     );
+  });
+
+  it('should hold at most the prefetch window for a socket and return it in queue order when the socket dies', async () => {
+    const k = key();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push(await enqueue(k));
+    }
+    const leased = async (): Promise<string[]> => {
+      const rows: { task_run_id: string }[] = await t.dataSource.query(
+        `SELECT task_run_id FROM task_queue_item WHERE task_key = $1 AND status = 'leased' ORDER BY seq`,
+        [k],
+      );
+      return rows.map((r) => r.task_run_id);
+    };
+    const w1 = await subscribe([k]);
+    expect((await w1.nextRun()).id).toBe(ids[0]);
+    w1.ack();
+    expect((await w1.nextRun()).id).toBe(ids[1]);
+    // The backlog is deep: besides the run it sent, the socket holds the full window, no more.
+    await expectEventually(async () => expect(await leased()).toEqual(ids.slice(1, 2 + PREFETCH_WINDOW)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await leased()).toEqual(ids.slice(1, 2 + PREFETCH_WINDOW));
+
+    w1.terminate();
+    // The sent run goes to the retry queue; the window goes back to its place, not counted as an attempt.
+    await expectEventually(async () => expect(await leased()).toEqual([]));
+    expect(await queueRow(ids[1])).toMatchObject({ status: 'queued', queue: 'retry', attempts: 1 });
+    for (const id of ids.slice(2, 2 + PREFETCH_WINDOW)) {
+      expect(await queueRow(id)).toMatchObject({ status: 'queued', queue: 'scheduled', attempts: 0 });
+    }
+
+    const w2 = await subscribe([k]);
+    const order: string[] = [];
+    for (let i = 1; i < ids.length; i++) {
+      order.push((await w2.nextRun()).id as string);
+      w2.ack();
+    }
+    expect(order).toEqual(ids.slice(1));
   });
 
   it('should redeliver when the worker drops the connection without a close frame', async () => {
