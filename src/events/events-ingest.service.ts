@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { InvalidRequestError, TooManyRequestsError } from '../common/errors/domain.error';
 import { RequestValidationError, ValidationIssue } from '../common/errors/request-validation.error';
+import type { RawJsonArray } from '../common/http/json-depth.middleware';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Clock } from '../common/time/clock';
 import { AppConfig } from '../config/app-config';
@@ -10,7 +11,7 @@ import { AsSent, encodeRequestEvents } from './encoded-events';
 import { EventLimits, isAsSent, parseEvent } from './event.schema';
 import { PrefectEvent, ReceivedEvent } from './event.types';
 import { IngestBackpressure } from './ingest-backpressure';
-import { RawEventSpans, scanEventArray } from './raw-event-array';
+import { eventSpansFromScan, RawEventSpans, scanEventArray } from './raw-event-array';
 
 /**
  * Ingestion (`POST /events`, `WS /events/in`): validates client events against docs/reference.md §6, stamps `received`,
@@ -53,6 +54,7 @@ export class EventsIngestService {
   private validate(
     body: unknown,
     raw?: Buffer,
+    scanned?: RawJsonArray,
   ): { events: PrefectEvent[]; spans?: RawEventSpans; sources?: (AsSent | undefined)[] } {
     if (!Array.isArray(body)) {
       this.refused.inc({ reason: 'invalid' });
@@ -61,7 +63,9 @@ export class EventsIngestService {
       ]);
     }
     const limits = this.limits;
-    const spans = raw ? scanEventArray(raw, body.length) : undefined;
+    const spans = raw
+      ? ((scanned && eventSpansFromScan(raw, scanned, body.length)) ?? scanEventArray(raw, body.length))
+      : undefined;
     const sources: (AsSent | undefined)[] | undefined = spans ? new Array(body.length) : undefined;
     const events: PrefectEvent[] = [];
     const issues: ValidationIssue[] = [];
@@ -147,9 +151,12 @@ export class EventsIngestService {
     this.accepted.inc(stamped.length);
   }
 
-  /** `POST /events`; `raw` is the request's bytes when the body parser kept them (rawJsonBody). */
-  async ingest(body: unknown, raw?: Buffer): Promise<void> {
-    const { events, spans, sources } = this.validate(body, raw);
+  /**
+   * `POST /events`; `raw` is the request's bytes when the body parser kept them (rawJsonBody), `scanned`
+   * what its scan found when it parsed them as an array (rawJsonArray).
+   */
+  async ingest(body: unknown, raw?: Buffer, scanned?: RawJsonArray): Promise<void> {
+    const { events, spans, sources } = this.validate(body, raw, scanned);
     await this.stampAndPublish(events, raw && spans && sources ? { body: raw, spans, sources } : undefined);
   }
 }

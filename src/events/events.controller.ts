@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { rawJsonBody } from '../common/http/json-depth.middleware';
+import { rawJsonArray, rawJsonBody } from '../common/http/json-depth.middleware';
 import {
   CountEventsBody,
   EventCountModel,
@@ -40,7 +40,7 @@ export class EventsController {
   @Post()
   @HttpCode(204)
   async create(@Body() body: unknown, @Req() req: Request): Promise<void> {
-    await this.ingest.ingest(body, rawJsonBody(req));
+    await this.ingest.ingest(body, rawJsonBody(req), rawJsonArray(req));
   }
 
   @ApiBody({ type: ReadEventsBody, required: false })
