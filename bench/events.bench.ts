@@ -446,7 +446,19 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
-async function startIngestServer(url: string, env: Record<string, string>): Promise<IngestServer> {
+/**
+ * `BENCH_SERVER_ENV='NAME=value,NAME2=value2'`: settings added to the server's environment in both phases (for
+ * A/B runs of a setting, e.g. `PREFECT_SERVER_EVENTS_COMMIT_WINDOW=0.001`).
+ */
+const SERVER_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_SERVER_ENV ?? '')
+    .split(',')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]),
+);
+
+async function startIngestServer(url: string, phaseEnv: Record<string, string>): Promise<IngestServer> {
+  const env = { ...phaseEnv, ...SERVER_ENV };
   const commitWindowMs = AppConfig.fromEnv({ DATABASE_URL: url, ...env }).events.commitWindow * 1000;
   if (INGEST_SERVER === 'inprocess') {
     const t = await createTestApp({ databaseUrl: url, env });
