@@ -20,7 +20,10 @@
  *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part,
  *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half. The server runs in its own process (src/main.ts,
  *   as deployed), the clients in this one; `BENCH_INGEST_SERVER=inprocess` runs it inside the bench process
- *   instead (createTestApp: clients and server then share one event loop), for comparison. Per repetition:
+ *   instead (createTestApp: clients and server then share one event loop), for comparison. The clients send
+ *   with node:http on kept-alive connections (`BENCH_INGEST_CLIENT=fetch`: undici's fetch, as before
+ *   2026-12-06 09:50); the throughput phase is warmed up with one repetition's worth of requests first.
+ *   `BENCH_SERVER_ENV='NAME=value,…'` adds settings to the server's environment. Per repetition:
  *   append statistics (in-process from the bus's appendTimer, exact; in child mode from the server's
  *   `prefect_event_log_append_*` histograms, quantiles interpolated in buckets) and, in child mode, the server's
  *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
