@@ -395,7 +395,9 @@ async function scrapeAppends(baseUrl: string): Promise<AppendSnapshot> {
     return line === undefined ? 0 : Number(line.slice(series.length + 1));
   };
   const buckets: [number, number][] = [];
-  for (const m of text.matchAll(/^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+  for (const m of text.matchAll(
+    /^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm,
+  )) {
     buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
   return {

@@ -86,7 +86,7 @@ describe(eventSpansFromScan.name, () => {
     );
   };
 
-  it('should give the same spans and flags as scanEventArray, from the body parser\'s scan', () => {
+  it("should give the same spans and flags as scanEventArray, from the body parser's scan", () => {
     const texts = [
       ' \n[ {"a":"x,]}\\"[{"} , {"b":[1,{"c":2}]},\n{}\t]  ',
       '[]',

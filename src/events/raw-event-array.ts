@@ -123,7 +123,11 @@ export function scanEventArray(buf: Buffer, count: number): RawEventSpans | unde
  * each element and the NUL escapes are looked at here, not the whole text again. Undefined when the scan
  * does not describe `count` elements.
  */
-export function eventSpansFromScan(buf: Buffer, scan: RawJsonArray, count: number): RawEventSpans | undefined {
+export function eventSpansFromScan(
+  buf: Buffer,
+  scan: RawJsonArray,
+  count: number,
+): RawEventSpans | undefined {
   const { bounds } = scan;
   if (bounds.length !== count + 1 && !(count === 0 && bounds.length === 2)) {
     return undefined;

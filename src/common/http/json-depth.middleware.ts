@@ -198,7 +198,10 @@ export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
         }
         bounds = undefined; // not one array alone: JSON.parse will refuse it (the scan goes on for wide objects)
       }
-    } else if (bounds !== undefined && (c === 0x45 || c === 0x2b || (c === 0x65 && prev >= 0x30 && prev <= 0x39))) {
+    } else if (
+      bounds !== undefined &&
+      (c === 0x45 || c === 0x2b || (c === 0x65 && prev >= 0x30 && prev <= 0x39))
+    ) {
       flagElement(numberFlags!, count[0]); // `E`, `+` and an `e` after a digit occur only in exponents
     } else if (c === 0x2c) {
       if (depth > 0 && !isObject[depth - 1]) {
@@ -330,7 +333,12 @@ export function rawJsonInspector(
     (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = flags;
     const parsed = scan.bounds && !invalidUtf8 ? parseArrayElements(buf, scan.bounds) : undefined;
     if (parsed) {
-      flags.parsedArray = { bounds: scan.bounds!, numberFlags: scan.numberFlags!, maxDepth: scan.maxDepth!, maxObjectKeys };
+      flags.parsedArray = {
+        bounds: scan.bounds!,
+        numberFlags: scan.numberFlags!,
+        maxDepth: scan.maxDepth!,
+        maxObjectKeys,
+      };
       throw new ParsedBeforeDecoding(parsed);
     }
   };
