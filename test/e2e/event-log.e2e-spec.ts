@@ -125,37 +125,6 @@ describe(PostgresEventBus.name, () => {
     expect(got).toEqual(rows.map((r) => r.id));
   });
 
-  it('should give each group of a process every row once, in order, when the groups share their reads', async () => {
-    // Consumers of one process take the rows another one is reading or has just read (docs/events.md,
-    // "Durable ingest, third round"); small pages, bursts of publishes, and rows appended without a notification.
-    const bus = newBus({ readCount: 7 });
-    const groups = ['a', 'b', 'c'].map((g) => `shared-${g}-${randomUUID()}`);
-    const got = groups.map(() => [] as string[]);
-    for (const [i, g] of groups.entries()) {
-      await collect(bus, g, got[i]);
-    }
-    const direct = await newClient();
-    for (let burst = 0; burst < 12; burst++) {
-      const batches = Array.from({ length: 1 + (burst % 4) }, (_, k) =>
-        Array.from({ length: 1 + ((burst + k) % 9) }, () => ev()),
-      );
-      await Promise.all(batches.map((events) => bus.publish(events)));
-      if (burst % 5 === 2) {
-        const e = ev();
-        await direct.query(`INSERT INTO event_log (event) VALUES ($1::json)`, [JSON.stringify(e)]);
-      }
-      await new Promise((r) => setTimeout(r, burst % 3));
-    }
-    const { rows } = await direct.query<{ id: string }>(
-      `SELECT event->>'id' AS id FROM event_log ORDER BY position`,
-    );
-    const sent = rows.map((r) => r.id);
-    for (const g of got) {
-      await expectEventually(() => expect(g.length).toBe(sent.length));
-      expect(g).toEqual(sent);
-    }
-  });
-
   it('should share one commit between concurrent publishes and resolve each only once committed', async () => {
     const bus = newBus({ commitWindowMs: 20 });
     const events = Array.from({ length: 50 }, () => ev());

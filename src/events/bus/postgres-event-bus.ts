@@ -84,53 +84,6 @@ function appendParameter(parts: readonly EncodedEvents[]): Buffer {
 
 const READ_SQL = `SELECT position, only_group, event FROM event_log WHERE position > $1 ORDER BY position LIMIT $2`;
 
-interface LogRow {
-  position: number;
-  only_group: string | null;
-  event: ReceivedEvent;
-}
-
-/**
- * The last read of the log by any consumer of this process (in flight or done): every row after `after` as of
- * the moment the read started, if it returned fewer rows than its limit, and how many notifications had
- * arrived then.
- * Ordered visibility (ADR 0005) makes such a read final for its range: no row after `after` up to its last
- * position can commit later. While no notification has arrived since, nothing was appended after it either,
- * so another group's consumer whose cursor lies in that range takes its rows instead of reading the same rows
- * again (docs/events.md, "Durable ingest, third round"). A notification that arrives later wakes it as usual.
- */
-interface SharedRead {
-  notifications: number;
-  /** When the read started (performance.now()): a read older than SHARED_READ_MAX_AGE_MS is not shared. */
-  at: number;
-  after: number;
-  /** Its rows once complete; undefined when it failed or filled its page (then it proves nothing past it). */
-  rows: Promise<LogRow[] | undefined>;
-}
-
-/**
- * The rows after `cursor` (at most `limit`) of a complete read of everything after `after`, or undefined when
- * `cursor` lies past what it covers (the consumer has already seen later rows: it reads for itself).
- */
-function takeShared(rows: LogRow[], after: number, cursor: number, limit: number): LogRow[] | undefined {
-  const last = rows.length ? Number(rows[rows.length - 1].position) : after;
-  if (cursor > last) {
-    return undefined;
-  }
-  let from = 0;
-  while (from < rows.length && Number(rows[from].position) <= cursor) {
-    from++;
-  }
-  return rows.slice(from, from + limit);
-}
-
-/**
- * How long a complete read stands in for other consumers' reads. Short: the other consumers wake on the
- * same notification within a few ms, and rows appended without a notification (by hand, or one that was
- * lost) must still be found by the next poll's own read.
- */
-const SHARED_READ_MAX_AGE_MS = 20;
-
 interface PendingAppend {
   count: number;
   /** Only when not `encoded`: the log needs the objects of an encoded publish no more (they can die young). */
@@ -177,9 +130,6 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
   private backlogMeasuredAt = 0;
   private measuringBacklog = false;
   private idleWaiters: (() => void)[] = [];
-  /** Notifications received so far (LISTEN), and the last complete read (see SharedRead). */
-  private notifications = 0;
-  private sharedRead?: SharedRead;
   /** Called after each committed append with its size and duration (waiting for a connection included). */
   appendTimer?: (events: number, ms: number) => void;
 
@@ -355,7 +305,6 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
     this.listenerStarting ??= (async () => {
       const client = this.newClient();
       client.on('notification', () => {
-        this.notifications += 1;
         for (const s of this.subscriptions) {
           s.wake();
         }
@@ -365,9 +314,6 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
         if (this.listener === client) {
           this.listener = undefined;
         }
-        // Notifications may be lost until it is back: no read is final any more.
-        this.notifications += 1;
-        this.sharedRead = undefined;
         void client.end().catch(() => undefined);
         if (!this.closing) {
           setTimeout(() => void this.ensureListener().catch(() => undefined), 1000).unref();
@@ -378,44 +324,6 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
       this.listener = client;
     })().finally(() => (this.listenerStarting = undefined));
     return this.listenerStarting;
-  }
-
-  /**
-   * Reads up to `limit` rows after `cursor` for a consumer: from a read another consumer of this process has
-   * in flight or has just completed, when it covers them and nothing was notified since it started
-   * (SharedRead), else with `read` (the consumer's own query), whose result is then offered to the others.
-   */
-  async readLog(cursor: number, limit: number, read: () => Promise<LogRow[]>): Promise<LogRow[]> {
-    const shared = this.sharedRead;
-    if (
-      shared &&
-      shared.notifications === this.notifications &&
-      performance.now() - shared.at <= SHARED_READ_MAX_AGE_MS &&
-      this.listener &&
-      shared.after <= cursor
-    ) {
-      const rows = await shared.rows;
-      const taken = rows && takeShared(rows, shared.after, cursor, limit);
-      if (taken) {
-        return taken;
-      }
-    }
-    const entry: SharedRead = {
-      notifications: this.notifications,
-      at: performance.now(),
-      after: cursor,
-      rows: Promise.resolve(undefined),
-    };
-    const rows = read();
-    // Shared only when complete (fewer rows than asked for: everything after `cursor` as of its start).
-    entry.rows = rows.then(
-      (r) => (r.length < limit ? r : undefined),
-      () => undefined,
-    );
-    if (this.listener) {
-      this.sharedRead = entry;
-    }
-    return rows;
   }
 
   /** Per live durable group: events not yet settled (head − saved position). */
@@ -650,14 +558,19 @@ class PgSubscription {
     }
   }
 
-  private read(limit: number): Promise<LogRow[]> {
+  private async read(
+    limit: number,
+  ): Promise<{ position: number; only_group: string | null; event: ReceivedEvent }[]> {
     const params = [this.cursor, limit];
-    const session = this.session;
-    return this.bus.readLog(this.cursor, limit, async () =>
-      session
-        ? (await session.query<LogRow>(READ_SQL, params)).rows
-        : this.bus.query<LogRow>(READ_SQL, params),
-    );
+    if (this.session) {
+      return (
+        await this.session.query<{ position: number; only_group: string | null; event: ReceivedEvent }>(
+          READ_SQL,
+          params,
+        )
+      ).rows;
+    }
+    return this.bus.query(READ_SQL, params);
   }
 
   /** Takes the group's lock on a session of its own; loads the saved position. False: another holds it. */
@@ -716,7 +629,7 @@ class PgSubscription {
     });
   }
 
-  private deliver(row: LogRow): void {
+  private deliver(row: { position: number; only_group: string | null; event: ReceivedEvent }): void {
     const position = Number(row.position);
     this.cursor = position;
     this.order.push(position);
