@@ -20,13 +20,17 @@
  *   with the persister and the recorder running. `BENCH_EVENTS_PARTS=ingest` runs only this part,
  *   `BENCH_EVENTS_PARTS=throughput` or `latency` only one half. The server runs in its own process (src/main.ts,
  *   as deployed), the clients in this one; `BENCH_INGEST_SERVER=inprocess` runs it inside the bench process
- *   instead (createTestApp: clients and server then share one event loop), for comparison. Per repetition:
+ *   instead (createTestApp: clients and server then share one event loop), for comparison. The clients send
+ *   with node:http on kept-alive connections (`BENCH_INGEST_CLIENT=fetch`: undici's fetch, as before
+ *   2026-12-06 09:50); the throughput phase is warmed up with one repetition's worth of requests first.
+ *   `BENCH_SERVER_ENV='NAME=value,…'` adds settings to the server's environment. Per repetition:
  *   append statistics (in-process from the bus's appendTimer, exact; in child mode from the server's
  *   `prefect_event_log_append_*` histograms, quantiles interpolated in buckets) and, in child mode, the server's
  *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
  */
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Client } from 'pg';
@@ -56,6 +60,45 @@ const STEADY_SECONDS = 2 * Math.min(1, SCALE);
 const BATCH = 5000;
 const INGEST_CLIENTS = Number(process.env.BENCH_INGEST_CLIENTS ?? '8');
 const INGEST_SERVER = process.env.BENCH_INGEST_SERVER === 'inprocess' ? 'inprocess' : 'child';
+/**
+ * How the bench's clients send `POST /api/events`: `http` (default) with node:http on kept-alive connections and
+ * the bodies as ready bytes, or `fetch` (undici's WHATWG layer, what the bench used before 2026-12-06 09:50,
+ * for comparison). The clients share this process and the machine's 2 cores with the server: what they spend
+ * per request is not what a user's own client costs the server, so the lighter one is the default.
+ */
+const INGEST_CLIENT = process.env.BENCH_INGEST_CLIENT === 'fetch' ? 'fetch' : 'http';
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** One `POST /api/events` of a serialised body; resolves with the status once the answer is read. */
+async function postEvents(baseUrl: string, body: string | Buffer): Promise<number> {
+  if (INGEST_CLIENT === 'fetch') {
+    const res = await fetch(`${baseUrl}/api/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  return new Promise<number>((resolve, reject) => {
+    const req = request(
+      `${baseUrl}/api/events`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': String(bytes.length) },
+      },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(bytes);
+  });
+}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number): number => {
@@ -291,31 +334,27 @@ async function rawCopyLog(client: Client, events: ReceivedEvent[]): Promise<void
  * Request bodies serialised before the clock starts: a real client serialises on its own machine, and this
  * one shares the server's process and cores, so its JSON.stringify is not the server's ingest cost.
  */
-function bodies(events: PrefectEvent[], perRequest: number): string[] {
-  const out: string[] = [];
+function bodies(events: PrefectEvent[], perRequest: number): (string | Buffer)[] {
+  const out: (string | Buffer)[] = [];
   for (let i = 0; i < events.length; i += perRequest) {
-    out.push(JSON.stringify(events.slice(i, i + perRequest)));
+    const text = JSON.stringify(events.slice(i, i + perRequest));
+    out.push(INGEST_CLIENT === 'fetch' ? text : Buffer.from(text));
   }
   return out;
 }
 
-async function postAll(baseUrl: string, requests: string[], clients: number): Promise<void> {
+async function postAll(baseUrl: string, requests: (string | Buffer)[], clients: number): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < requests.length) {
       const body = requests[next++];
       for (;;) {
-        const res = await fetch(`${baseUrl}/api/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        await res.arrayBuffer();
-        if (res.status === 204) {
+        const status = await postEvents(baseUrl, body);
+        if (status === 204) {
           break;
         }
-        if (res.status !== 429) {
-          throw new Error(`POST /api/events answered ${res.status}`);
+        if (status !== 429) {
+          throw new Error(`POST /api/events answered ${status}`);
         }
         await sleep(5);
       }
@@ -356,7 +395,9 @@ async function scrapeAppends(baseUrl: string): Promise<AppendSnapshot> {
     return line === undefined ? 0 : Number(line.slice(series.length + 1));
   };
   const buckets: [number, number][] = [];
-  for (const m of text.matchAll(/^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)) {
+  for (const m of text.matchAll(
+    /^prefect_event_log_append_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm,
+  )) {
     buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
   return {
@@ -410,7 +451,19 @@ function processCpuMs(pid: number): number | undefined {
   }
 }
 
-async function startIngestServer(url: string, env: Record<string, string>): Promise<IngestServer> {
+/**
+ * `BENCH_SERVER_ENV='NAME=value,NAME2=value2'`: settings added to the server's environment in both phases (for
+ * A/B runs of a setting, e.g. `PREFECT_SERVER_EVENTS_COMMIT_WINDOW=0.001`).
+ */
+const SERVER_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_SERVER_ENV ?? '')
+    .split(',')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')).trim(), kv.slice(kv.indexOf('=') + 1).trim()]),
+);
+
+async function startIngestServer(url: string, phaseEnv: Record<string, string>): Promise<IngestServer> {
+  const env = { ...phaseEnv, ...SERVER_ENV };
   const commitWindowMs = AppConfig.fromEnv({ DATABASE_URL: url, ...env }).events.commitWindow * 1000;
   if (INGEST_SERVER === 'inprocess') {
     const t = await createTestApp({ databaseUrl: url, env });
@@ -460,7 +513,7 @@ async function startIngestServer(url: string, env: Record<string, string>): Prom
 
 async function durableIngest(url: string, client: Client): Promise<void> {
   process.stdout.write(
-    `# durable ingest: server ${INGEST_SERVER === 'child' ? 'in its own process (src/main.ts)' : 'inside the bench process (createTestApp)'}; BENCH_INGEST_SERVER=${INGEST_SERVER}\n`,
+    `# durable ingest: server ${INGEST_SERVER === 'child' ? 'in its own process (src/main.ts)' : 'inside the bench process (createTestApp)'}; BENCH_INGEST_SERVER=${INGEST_SERVER}, BENCH_INGEST_CLIENT=${INGEST_CLIENT}\n`,
   );
   if (process.env.BENCH_EVENTS_PARTS !== 'latency') {
     await ingestThroughput(url, client);
@@ -494,7 +547,11 @@ async function ingestThroughput(url: string, client: Client): Promise<void> {
     server.bus.appendTimer = (n, ms) => appends.push({ n, ms });
   }
   try {
-    await postAll(server.baseUrl, bodies(wire(makeEvents(2000)), 500), 8); // warm-up
+    // Warm-up as long as one repetition: with 2 000 events (before 2026-12-06 09:50) the first repetition
+    // still ran partly unoptimised code (25-50 % more server CPU than the next two), i.e. measured start-up,
+    // not the long-running server a user has.
+    await postAll(server.baseUrl, bodies(wire(makeEvents(n)), 500), 8);
+    await client.query('TRUNCATE event_log, event_log_group RESTART IDENTITY');
     for (let rep = 0; rep < REPS; rep++) {
       const events = makeEvents(n);
       const requests = bodies(wire(events), 500);
@@ -568,14 +625,9 @@ async function ackLatency(url: string, client: Client): Promise<void> {
           const body = requests[i / perTick];
           const t0 = performance.now();
           inFlight.push(
-            fetch(`${server.baseUrl}/api/events`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body,
-            }).then(async (res) => {
-              await res.arrayBuffer();
-              if (res.status !== 204) {
-                throw new Error(`POST /api/events answered ${res.status}`);
+            postEvents(server.baseUrl, body).then((status) => {
+              if (status !== 204) {
+                throw new Error(`POST /api/events answered ${status}`);
               }
               latencies.push(performance.now() - t0);
             }),

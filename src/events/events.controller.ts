@@ -9,7 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { rawJsonBody } from '../common/http/json-depth.middleware';
+import { rawJsonArray, rawJsonBody } from '../common/http/json-depth.middleware';
 import {
   CountEventsBody,
   EventCountModel,
@@ -39,8 +39,12 @@ export class EventsController {
   @ApiResponse({ status: 429, description: 'The buffer is full; retry after Retry-After seconds' })
   @Post()
   @HttpCode(204)
-  async create(@Body() body: unknown, @Req() req: Request): Promise<void> {
-    await this.ingest.ingest(body, rawJsonBody(req));
+  create(@Body() body: unknown, @Req() req: Request): Promise<void> {
+    const committed = this.ingest.accept(body, rawJsonBody(req), rawJsonArray(req));
+    // Validated and encoded: the parsed body is not needed while the commit is awaited (docs/events.md,
+    // "Durable ingest, third round"). A refused body (thrown above) stays for the 422's `request_body`.
+    req.body = undefined;
+    return committed;
   }
 
   @ApiBody({ type: ReadEventsBody, required: false })

@@ -1,4 +1,5 @@
-import { scanEventArray } from './raw-event-array';
+import { scanRawJson } from '../common/http/json-depth.middleware';
+import { eventSpansFromScan, scanEventArray } from './raw-event-array';
 
 const spans = (text: string, count = (JSON.parse(text) as unknown[]).length) => {
   const buf = Buffer.from(text);
@@ -70,5 +71,44 @@ describe(scanEventArray.name, () => {
     const small = time(many(5_000));
     const large = time(many(50_000));
     expect(large / Math.max(small, 0.05)).toBeLessThan(30);
+  });
+});
+
+describe(eventSpansFromScan.name, () => {
+  const fromScan = (text: string) => {
+    const buf = Buffer.from(text);
+    const scan = scanRawJson(buf, 1000);
+    const count = (JSON.parse(text.replace(/^\uFEFF/, '')) as unknown[]).length;
+    return eventSpansFromScan(
+      buf,
+      { bounds: scan.bounds!, numberFlags: scan.numberFlags!, maxDepth: scan.maxDepth, maxObjectKeys: 1000 },
+      count,
+    );
+  };
+
+  it("should give the same spans and flags as scanEventArray, from the body parser's scan", () => {
+    const texts = [
+      ' \n[ {"a":"x,]}\\"[{"} , {"b":[1,{"c":2}]},\n{}\t]  ',
+      '[]',
+      '[ ]',
+      '\uFEFF[{"a":1}]',
+      '[{"a":"\\u0000"},{"b":"\\u00e9"},{"c":"\\\\u0000"}]',
+      '[{"n":-1.5},{"n":-0},{"n":-0.5},{"n":1e5},{"n":2E-3},{"n":1.5e+2},{"s":"1e5 -0 +"},{"t":true,"f":false}]',
+      `[{"big":1${'0'.repeat(301)}},{"ok":1${'0'.repeat(299)}},{"k":[1,2,3]}]`,
+      '[1, "two" ,[3] , {"four":4} ,null]',
+    ];
+    for (const text of texts) {
+      const count = (JSON.parse(text.replace(/^\uFEFF/, '')) as unknown[]).length;
+      const expected = scanEventArray(Buffer.from(text), count);
+      expect([text, fromScan(text)]).toEqual([text, expected]);
+    }
+  });
+
+  it('should refuse a scan that does not describe the array', () => {
+    const buf = Buffer.from('[{"a":1},{"b":2}]');
+    const scan = scanRawJson(buf, 1000);
+    const array = { bounds: scan.bounds!, numberFlags: [], maxDepth: scan.maxDepth, maxObjectKeys: 1000 };
+    expect(eventSpansFromScan(buf, array, 1)).toBeUndefined();
+    expect(eventSpansFromScan(buf, array, 3)).toBeUndefined();
   });
 });

@@ -4,7 +4,8 @@
  * (docs/events.md, "Storing the request's own bytes").
  */
 
-import { isBlank, jsonTextStart, stringEnd } from '../common/http/raw-json-bytes';
+import type { RawJsonArray } from '../common/http/json-depth.middleware';
+import { firstNonBlank, isBlank, jsonTextStart, stringEnd } from '../common/http/raw-json-bytes';
 
 /** Per element of the body's top-level array: its byte range, and whether its text may be stored as sent. */
 export interface RawEventSpans {
@@ -112,8 +113,51 @@ export function scanEventArray(buf: Buffer, count: number): RawEventSpans | unde
   if (!closed || k !== count) {
     return undefined;
   }
-  // NUL can only be written as an escape; rare, so one native search of the whole body decides.
-  // Both the matches and the elements come in increasing order: one walk over each (linear).
+  flagNulEscapes(buf, starts, ends, plain);
+  return { starts, ends, plain };
+}
+
+/**
+ * The same spans as `scanEventArray`, from what the body parser's one scan already found (`rawJsonArray`):
+ * the array's own commas and the elements whose numbers may not read back as written. Only the blanks around
+ * each element and the NUL escapes are looked at here, not the whole text again. Undefined when the scan
+ * does not describe `count` elements.
+ */
+export function eventSpansFromScan(
+  buf: Buffer,
+  scan: RawJsonArray,
+  count: number,
+): RawEventSpans | undefined {
+  const { bounds } = scan;
+  if (bounds.length !== count + 1 && !(count === 0 && bounds.length === 2)) {
+    return undefined;
+  }
+  const starts = new Int32Array(count);
+  const ends = new Int32Array(count);
+  const plain = new Uint8Array(count).fill(1);
+  for (let k = 0; k < count; k++) {
+    starts[k] = firstNonBlank(buf, bounds[k] + 1);
+    let end = bounds[k + 1];
+    while (end > starts[k] && isBlank(buf[end - 1])) {
+      end--;
+    }
+    ends[k] = end;
+  }
+  for (const k of scan.numberFlags) {
+    if (k < count) {
+      plain[k] = 0;
+    }
+  }
+  flagNulEscapes(buf, starts, ends, plain);
+  return { starts, ends, plain };
+}
+
+/**
+ * NUL can only be written as an escape; rare, so one native search of the whole body decides. Both the
+ * matches and the elements come in increasing order: one walk over each (linear).
+ */
+function flagNulEscapes(buf: Buffer, starts: Int32Array, ends: Int32Array, plain: Uint8Array): void {
+  const count = starts.length;
   let e = 0;
   for (let at = buf.indexOf(NUL_ESCAPE); at >= 0 && e < count; at = buf.indexOf(NUL_ESCAPE, at + 1)) {
     while (e < count && ends[e] <= at) {
@@ -123,5 +167,4 @@ export function scanEventArray(buf: Buffer, count: number): RawEventSpans | unde
       plain[e] = 0;
     }
   }
-  return { starts, ends, plain };
 }

@@ -114,7 +114,7 @@ describe('parseArrayElements', () => {
   it('should still find a wide object inside or after the array', () => {
     const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`k${i}`, i])));
     expect(scanRawJson(Buffer.from(`[1,{"a":${wide}}]`), 5).wide).toEqual({ loc: [1, 'a'] });
-    expect(scanRawJson(Buffer.from(`[1] ${wide}`), 5)).toEqual({ wide: { loc: [] } });
+    expect(scanRawJson(Buffer.from(`[1] ${wide}`), 5)).toEqual({ wide: { loc: [] }, maxDepth: 1 });
   });
 
   it('should take linear time on many separators', () => {
@@ -127,5 +127,22 @@ describe('parseArrayElements', () => {
     const small = time(`${' '.repeat(n / 10)}[${'0,'.repeat(n / 10)}0]`);
     const large = time(`${' '.repeat(n)}[${'0,'.repeat(n)}0]`);
     expect(large).toBeLessThan(small * 40);
+  });
+});
+
+describe('scanRawJson, depth and number flags', () => {
+  it('should measure the nesting depth as checkJsonShape counts it', () => {
+    for (const depth of [1, 2, 5, 40]) {
+      const text = JSON.stringify([nested(depth - 1)]);
+      expect(scanRawJson(Buffer.from(text), 1000).maxDepth).toBe(depth);
+      expect(exceedsDepth(JSON.parse(text), depth)).toBe(false);
+      expect(exceedsDepth(JSON.parse(text), depth - 1)).toBe(true);
+    }
+    expect(scanRawJson(Buffer.from('{"a":"[[[{{{","b":[{}]}'), 1000).maxDepth).toBe(3);
+  });
+
+  it('should flag the array elements with exponents, negative zeros or long digit runs, not strings', () => {
+    const text = `[{"a":1},{"e":1e5},{"s":"1e5 -0 +"},{"z":-0.5},[1,2,{"x":-10}],{"E":2E3},{"p":1e+2},{"l":1${'0'.repeat(301)}},{"t":true}]`;
+    expect(scanRawJson(Buffer.from(text), 1000).numberFlags).toEqual([1, 3, 5, 6, 7]);
   });
 });

@@ -71,7 +71,25 @@ export function checkJsonShape(value: unknown, limits: JsonShapeLimits): Validat
 }
 
 const RAW = Symbol('rawJsonFlags');
-type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean; utf8Body?: Buffer };
+interface RawFlags {
+  invalidUtf8: boolean;
+  /** The raw text's bytes when they are UTF-8 (`rawJsonBody`). */
+  utf8Body?: Buffer;
+  /** Set when the verify hook parsed the body (a top-level array) from these bytes: what its scan found. */
+  parsedArray?: RawJsonArray;
+}
+
+/** A top-level array body the verify hook parsed element by element, and what its one scan found. */
+export interface RawJsonArray {
+  /** `RawJsonScan.bounds`: the `[`, the array's own commas and the `]`. */
+  readonly bounds: readonly number[];
+  /** `RawJsonScan.numberFlags`. */
+  readonly numberFlags: readonly number[];
+  /** `RawJsonScan.maxDepth`. */
+  readonly maxDepth: number;
+  /** The scan's key limit: no object of the text has more keys. */
+  readonly maxObjectKeys: number;
+}
 
 /**
  * The raw bytes of a request's JSON body, when they were UTF-8 (then the parsed body is exactly their
@@ -80,6 +98,15 @@ type RawFlags = { invalidUtf8: boolean; needsTextChecks: boolean; utf8Body?: Buf
 export function rawJsonBody(req: IncomingMessage): Buffer | undefined {
   const flags = (req as IncomingMessage & { [RAW]?: RawFlags })[RAW];
   return flags && !flags.invalidUtf8 ? flags.utf8Body : undefined;
+}
+
+/**
+ * The top-level array of a request's JSON body as the verify hook scanned and parsed it (undefined for any
+ * other body): `POST /events` takes each event's byte range from it instead of scanning the bytes again.
+ */
+export function rawJsonArray(req: IncomingMessage): RawJsonArray | undefined {
+  const flags = (req as IncomingMessage & { [RAW]?: RawFlags })[RAW];
+  return flags && !flags.invalidUtf8 ? flags.parsedArray : undefined;
 }
 
 /** JSON escapes and the names JavaScript reserves: a body with none of them needs no text or key checks. */
@@ -95,6 +122,14 @@ export interface RawJsonScan {
    * the `]`; the elements themselves are not checked here (`parseArrayElements` does, by parsing them).
    */
   bounds?: number[];
+  /**
+   * With `bounds`: the indexes of the array's elements whose text has a number with an exponent, a `-0`
+   * (also as in `-0.5`) or a run of over 300 digits outside strings, i.e. may not read back as
+   * `JSON.stringify` writes it (src/events/raw-event-array.ts says why ingestion cares); increasing.
+   */
+  numberFlags?: number[];
+  /** How many levels of arrays and objects the text nests at most (the top-level value is level 1). */
+  maxDepth: number;
 }
 
 /**
@@ -112,36 +147,62 @@ export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
   const keyStart: number[] = [];
   const keyEnd: number[] = [];
   let depth = 0;
+  let maxDepth = 0;
   let lastStringStart = -1;
   let lastStringEnd = -1;
   let bounds: number[] | undefined;
+  // the number flags of a top-level array's elements (`numberFlags`): the byte before, the digit run
+  let numberFlags: number[] | undefined;
+  let prev = 0;
+  let digits = 0;
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (c === 0x22) {
       const end = stringEnd(buf, i);
       if (end < 0) {
-        return {};
+        return { maxDepth };
       }
       lastStringStart = i;
       lastStringEnd = end + 1;
       i = end;
-    } else if (c === 0x7b || c === 0x5b) {
+      prev = c;
+      digits = 0;
+      continue;
+    }
+    if (c >= 0x30 && c <= 0x39) {
+      // a digit: counted only inside a top-level array (a number of an element)
+      if (bounds !== undefined && (++digits > 300 || (c === 0x30 && prev === 0x2d))) {
+        flagElement(numberFlags!, count[0]);
+      }
+      prev = c;
+      continue;
+    }
+    digits = 0;
+    if (c === 0x7b || c === 0x5b) {
       if (i === first && c === 0x5b) {
         bounds = [i];
+        numberFlags = [];
       }
       isObject[depth] = c === 0x7b;
       count[depth] = 0;
       keyStart[depth] = -1;
       keyEnd[depth] = -1;
-      depth++;
+      if (++depth > maxDepth) {
+        maxDepth = depth;
+      }
     } else if (c === 0x7d || c === 0x5d) {
       if (depth > 0 && --depth === 0 && bounds !== undefined) {
         bounds.push(i);
         if (c === 0x5d && firstNonBlank(buf, i + 1) === buf.length) {
-          return { bounds };
+          return { bounds, numberFlags, maxDepth };
         }
         bounds = undefined; // not one array alone: JSON.parse will refuse it (the scan goes on for wide objects)
       }
+    } else if (
+      bounds !== undefined &&
+      (c === 0x45 || c === 0x2b || (c === 0x65 && prev >= 0x30 && prev <= 0x39))
+    ) {
+      flagElement(numberFlags!, count[0]); // `E`, `+` and an `e` after a digit occur only in exponents
     } else if (c === 0x2c) {
       if (depth > 0 && !isObject[depth - 1]) {
         count[depth - 1]++; // an array's index
@@ -165,15 +226,23 @@ export function scanRawJson(buf: Buffer, maxKeys: number): RawJsonScan {
             try {
               loc.push(JSON.parse(buf.toString('utf8', keyStart[d], keyEnd[d])) as string);
             } catch {
-              return {}; // not JSON after all: JSON.parse will say so
+              return { maxDepth }; // not JSON after all: JSON.parse will say so
             }
           }
         }
-        return { wide: { loc } };
+        return { wide: { loc }, maxDepth };
       }
     }
+    prev = c;
   }
-  return {};
+  return { maxDepth };
+}
+
+/** Notes element `k` in the increasing list `flags` (once). */
+function flagElement(flags: number[], k: number): void {
+  if (flags.length === 0 || flags[flags.length - 1] !== k) {
+    flags.push(k);
+  }
 }
 
 /**
@@ -248,7 +317,7 @@ export function rawJsonInspector(
   return (req, _res, buf, encoding) => {
     const utf8 = /^utf-?8$/i.test(encoding);
     // An object of more than N keys takes at least 4N bytes (`"":0,`…): smaller bodies cannot have one.
-    const scan =
+    const scan: Partial<RawJsonScan> =
       utf8 && (buf.length > 4 * maxObjectKeys || isArrayText(buf)) ? scanRawJson(buf, maxObjectKeys) : {};
     if (scan.wide) {
       throw new RefusedBeforeParsing([
@@ -260,13 +329,16 @@ export function rawJsonInspector(
       ]);
     }
     const invalidUtf8 = utf8 && !isUtf8(buf);
-    (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = {
-      invalidUtf8,
-      needsTextChecks: !utf8 || NEEDS_CHECKS.some((needle) => buf.includes(needle)),
-      utf8Body: utf8 ? buf : undefined,
-    };
+    const flags: RawFlags = { invalidUtf8, utf8Body: utf8 ? buf : undefined };
+    (req as IncomingMessage & { [RAW]?: RawFlags })[RAW] = flags;
     const parsed = scan.bounds && !invalidUtf8 ? parseArrayElements(buf, scan.bounds) : undefined;
     if (parsed) {
+      flags.parsedArray = {
+        bounds: scan.bounds!,
+        numberFlags: scan.numberFlags!,
+        maxDepth: scan.maxDepth!,
+        maxObjectKeys,
+      };
       throw new ParsedBeforeDecoding(parsed);
     }
   };
@@ -315,14 +387,23 @@ export function jsonBodyMiddleware(limits: JsonShapeLimits): RequestHandler {
     if (flags) {
       markJsonBody(body); // body-parser's `verify` saw its raw text: it came from JSON
     }
-    const shape = checkJsonShape(body, limits);
+    // A body the verify hook parsed: its scan refused wide objects already and measured the depth, so the
+    // walk is needed only to name where a too-deep value is.
+    const scanned = flags?.parsedArray;
+    const shape =
+      scanned && scanned.maxDepth <= limits.maxDepth && scanned.maxObjectKeys <= limits.maxObjectKeys
+        ? undefined
+        : checkJsonShape(body, limits);
     const issues = shape ? [shape] : flags?.invalidUtf8 ? replacementCharacters(body) : [];
     if (issues.length) {
       req.body = null; // never echo it back (the 422 body carries `request_body`)
       return next(new RequestValidationError(issues));
     }
-    if (flags && !flags.needsTextChecks) {
-      markCleanBody(body);
+    if (flags) {
+      // Whether the text has escapes or reserved names is looked up only if a route's checks ask
+      // (`checkPlainBody`): four searches of the whole body that `POST /events` never needs.
+      const { utf8Body } = flags;
+      markCleanBody(body, () => utf8Body !== undefined && !NEEDS_CHECKS.some((n) => utf8Body.includes(n)));
     }
     next();
   };

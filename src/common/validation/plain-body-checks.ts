@@ -11,7 +11,8 @@ export interface PlainBodyLimits {
   maxObjectKeys: number;
 }
 
-const CLEAN_BODIES = new WeakSet<object>();
+/** Bodies marked clean, each with its (lazy, memoised) verdict. */
+const CLEAN_BODIES = new WeakMap<object, () => boolean>();
 const JSON_BODIES = new WeakSet<object>();
 
 /** Marks a request body that the JSON body parser produced (no sparse arrays, no binary values). */
@@ -27,9 +28,21 @@ export function isJsonBody(value: unknown): boolean {
 /**
  * Marks a parsed body whose raw text had no JSON escapes (`\u…`, the only way to write NUL or a lone
  * surrogate) and none of the reserved names: `checkPlainBody` has nothing to find in it and skips the walk.
+ * With `isClean`, that is decided only when `checkPlainBody` first asks (the JSON middleware passes the search
+ * of the raw text, which routes without these checks, like `POST /events`, never need).
  */
-export function markCleanBody(body: object): void {
-  CLEAN_BODIES.add(body);
+export function markCleanBody(body: object, isClean?: () => boolean): void {
+  if (!isClean) {
+    CLEAN_BODIES.set(body, () => true);
+    return;
+  }
+  let verdict: boolean | undefined;
+  CLEAN_BODIES.set(body, () => (verdict ??= isClean()));
+}
+
+function isCleanBody(body: object): boolean {
+  const verdict = CLEAN_BODIES.get(body);
+  return verdict !== undefined && verdict();
 }
 
 /** Stop after this many issues: a hostile body must not make an equally hostile 422. */
@@ -63,7 +76,7 @@ export function checkPlainBody(
   limits: PlainBodyLimits,
   root: Loc = ['body'],
 ): ValidationIssue[] {
-  if (body !== null && typeof body === 'object' && CLEAN_BODIES.has(body)) {
+  if (body !== null && typeof body === 'object' && isCleanBody(body)) {
     return [];
   }
   // Locations are built only for issues: each entry points at its parent (no path copy per node).

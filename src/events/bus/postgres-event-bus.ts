@@ -85,7 +85,9 @@ function appendParameter(parts: readonly EncodedEvents[]): Buffer {
 const READ_SQL = `SELECT position, only_group, event FROM event_log WHERE position > $1 ORDER BY position LIMIT $2`;
 
 interface PendingAppend {
-  events: ReceivedEvent[];
+  count: number;
+  /** Only when not `encoded`: the log needs the objects of an encoded publish no more (they can die young). */
+  events?: ReceivedEvent[];
   encoded?: EncodedEvents;
   done: Deferred<void>;
 }
@@ -198,7 +200,12 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
         1,
       );
     }
-    const item: PendingAppend = { events, encoded, done: deferred<void>() };
+    const item: PendingAppend = {
+      count: events.length,
+      events: encoded ? undefined : events,
+      encoded,
+      done: deferred<void>(),
+    };
     this.pending.push(item);
     this.pendingEvents += events.length;
     if (this.pendingEvents >= this.opts.maxBatch) {
@@ -218,10 +225,10 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
     while (this.pending.length && this.appending < this.opts.concurrentAppends) {
       const batch: PendingAppend[] = [];
       let n = 0;
-      while (this.pending.length && (n === 0 || n + this.pending[0].events.length <= this.opts.maxBatch)) {
+      while (this.pending.length && (n === 0 || n + this.pending[0].count <= this.opts.maxBatch)) {
         const item = this.pending.shift()!;
         batch.push(item);
-        n += item.events.length;
+        n += item.count;
       }
       this.pendingEvents -= n;
       this.appending += 1;
@@ -240,7 +247,7 @@ export class PostgresEventBus extends EventBus implements OnApplicationShutdown 
 
   private async append(batch: PendingAppend[]): Promise<void> {
     try {
-      const parts = batch.map((b) => b.encoded ?? encodeEvents(b.events));
+      const parts = batch.map((b) => b.encoded ?? encodeEvents(b.events!));
       const events = parts.reduce((n, p) => n + p.count, 0);
       const started = performance.now();
       await this.pool.query(APPEND_SQL, [appendParameter(parts), null]);
