@@ -1,10 +1,9 @@
 import type { Browser } from 'playwright-core';
 import {
   createTaskRun,
-  launchBrowser,
+  launchWithDashboard,
   openPage,
   screenshot,
-  startDashboard,
   unique,
   type Dashboard,
 } from './dashboard';
@@ -16,10 +15,7 @@ describe('Dashboard: with PREFECT_SERVER_API_AUTH_STRING set', () => {
   let d: Dashboard;
 
   beforeAll(async () => {
-    [browser, d] = await Promise.all([
-      launchBrowser(),
-      startDashboard({ PREFECT_SERVER_API_AUTH_STRING: AUTH }),
-    ]);
+    [browser, d] = await launchWithDashboard({ PREFECT_SERVER_API_AUTH_STRING: AUTH });
   }, 120_000);
 
   afterAll(async () => {

@@ -67,6 +67,26 @@ export async function startDashboard(
   };
 }
 
+/**
+ * The browser and a dashboard server, started at the same time. When either fails to start, the other is
+ * closed before the error is thrown: a suite whose `beforeAll` fails must not leave a server running (with
+ * `Promise.all`, a missing chromium left the server up and jest never exited).
+ */
+export async function launchWithDashboard(
+  env: Record<string, string> = {},
+  databaseUrl?: string,
+): Promise<[Browser, Dashboard]> {
+  const [browser, dashboard] = await Promise.allSettled([launchBrowser(), startDashboard(env, databaseUrl)]);
+  if (browser.status === 'fulfilled' && dashboard.status === 'fulfilled') {
+    return [browser.value, dashboard.value];
+  }
+  await Promise.allSettled([
+    browser.status === 'fulfilled' ? browser.value.close() : undefined,
+    dashboard.status === 'fulfilled' ? dashboard.value.stop() : undefined,
+  ]);
+  throw browser.status === 'rejected' ? browser.reason : (dashboard as PromiseRejectedResult).reason;
+}
+
 /** A page that records console errors and uncaught exceptions; `errors()` lists them. */
 export interface TrackedPage {
   page: Page;

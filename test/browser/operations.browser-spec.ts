@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { expectEventually } from '../utils/expect-eventually';
 import { TaskWorkerClient } from '../utils/task-worker-client';
 import { adminQuery } from '../utils/test-database';
-import { launchBrowser, openPage, screenshot, startDashboard, unique, type Dashboard } from './dashboard';
+import { launchWithDashboard, openPage, screenshot, unique, type Dashboard } from './dashboard';
 
 describe('Dashboard: background tasks, events, concurrency limits, dead letters', () => {
   let browser: Browser;
@@ -11,7 +11,7 @@ describe('Dashboard: background tasks, events, concurrency limits, dead letters'
   const workers: TaskWorkerClient[] = [];
 
   beforeAll(async () => {
-    [browser, d] = await Promise.all([launchBrowser(), startDashboard()]);
+    [browser, d] = await launchWithDashboard();
   }, 120_000);
 
   afterAll(async () => {

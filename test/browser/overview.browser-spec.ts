@@ -5,10 +5,9 @@ import { TcpProxy } from '../utils/tcp-proxy';
 import { createTestDatabase } from '../utils/test-database';
 import {
   createTaskRun,
-  launchBrowser,
+  launchWithDashboard,
   openPage,
   screenshot,
-  startDashboard,
   unique,
   type Dashboard,
 } from './dashboard';
@@ -28,7 +27,7 @@ describe('Dashboard: overview, budgets and database outage', () => {
     const direct = await createTestDatabase();
     const proxied = await TcpProxy.forUrl(direct);
     proxy = proxied.proxy;
-    [browser, d] = await Promise.all([launchBrowser(), startDashboard({}, proxied.url)]);
+    [browser, d] = await launchWithDashboard({}, proxied.url);
   }, 120_000);
 
   afterAll(async () => {

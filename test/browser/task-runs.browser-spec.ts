@@ -2,10 +2,9 @@ import type { Browser } from 'playwright-core';
 import { expectEventually } from '../utils/expect-eventually';
 import {
   createTaskRun,
-  launchBrowser,
+  launchWithDashboard,
   openPage,
   screenshot,
-  startDashboard,
   unique,
   type Dashboard,
 } from './dashboard';
@@ -18,7 +17,7 @@ describe('Dashboard: task runs and a task run', () => {
   const ids: string[] = [];
 
   beforeAll(async () => {
-    [browser, d] = await Promise.all([launchBrowser(), startDashboard()]);
+    [browser, d] = await launchWithDashboard();
     const flow = await d.api<{ id: string }>('POST', '/flows/', { name: unique('flow') });
     flowRunId = (await d.api<{ id: string }>('POST', '/flow_runs/', { flow_id: flow.id, name: unique('fr') }))
       .id;
