@@ -330,23 +330,7 @@ async function main(): Promise<void> {
         createP99.push(pct(api.latencies, 99));
         const raw = await load(CONCURRENCY, SECONDS, async (i) => {
           const t0 = process.hrtime.bigint();
-          const client = await pool.connect();
-          try {
-            await client.query('BEGIN');
-            const id = randomUUID();
-            await client.query(
-              `INSERT INTO task_run (id, name, task_key, dynamic_key, tags, labels, empirical_policy, state_type, state_name)
-             VALUES ($1, 'raw', $2, $3, '["bench"]', '{}', '{}', 'PENDING', 'Pending')`,
-              [id, `raw-${rep}`, String(i)],
-            );
-            await client.query(
-              `INSERT INTO task_run_state (task_run_id, type, name) VALUES ($1, 'PENDING', 'Pending')`,
-              [id],
-            );
-            await client.query('COMMIT');
-          } finally {
-            client.release();
-          }
+          await rawCreate(pool, `raw-${rep}`, String(i));
           return Number(process.hrtime.bigint() - t0) / 1e6;
         });
         baseRates.push(raw.latencies.length / raw.elapsed);
@@ -398,22 +382,7 @@ async function main(): Promise<void> {
             const id = rawIds[rawCursor++];
             const t0 = process.hrtime.bigint();
             for (const type of ['RUNNING', 'COMPLETED']) {
-              const client = await pool.connect();
-              try {
-                await client.query('BEGIN');
-                await client.query(`SELECT id FROM task_run WHERE id = $1 FOR UPDATE`, [id]);
-                const s = await client.query<{ id: string }>(
-                  `INSERT INTO task_run_state (task_run_id, type, name, timestamp) VALUES ($1, $2::state_type, $2::text, clock_timestamp()) RETURNING id`,
-                  [id, type],
-                );
-                await client.query(
-                  `UPDATE task_run SET state_id = $2, state_type = $3::state_type WHERE id = $1`,
-                  [id, s.rows[0].id, type],
-                );
-                await client.query('COMMIT');
-              } finally {
-                client.release();
-              }
+              await rawTransition(pool, id, type);
             }
             return Number(process.hrtime.bigint() - t0) / 2e6;
           },
