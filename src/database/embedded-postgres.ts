@@ -119,22 +119,27 @@ async function ensureTraversableByPostgres(paths: string[], logger: Logger): Pro
   }
 }
 
-/** The pid in `postmaster.pid` when that process is alive. */
-export function livePostmasterPid(dataDir: string): number | undefined {
+/**
+ * The postmaster running on `dataDir`, from its `postmaster.pid` (the pid on line 1, the port on line 4), when
+ * that process is alive. Also how the migrations CLI finds a server's running database.
+ */
+export function livePostmaster(dataDir: string): { pid: number; port?: number } | undefined {
   const pidFile = resolve(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) {
     return undefined;
   }
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0) {
     return undefined;
   }
   try {
     process.kill(pid, 0);
-    return pid;
   } catch {
     return undefined; // not alive: PostgreSQL removes the stale pid file itself
   }
+  const port = Number(lines[3]);
+  return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined };
 }
 
 /**
@@ -143,7 +148,7 @@ export function livePostmasterPid(dataDir: string): number | undefined {
  * owner. Bounded: SIGINT, then SIGKILL after 10 s.
  */
 async function stopStalePostmaster(dataDir: string, logger: Logger): Promise<void> {
-  const pid = livePostmasterPid(dataDir);
+  const pid = livePostmaster(dataDir)?.pid;
   if (pid === undefined) {
     return;
   }
@@ -265,7 +270,7 @@ export class EmbeddedDatabase {
   stopOnExit(): void {
     const dataDir = resolve(this.options.dataDir);
     if (this.instance && this.claim?.held()) {
-      const pid = livePostmasterPid(dataDir);
+      const pid = livePostmaster(dataDir)?.pid;
       if (pid !== undefined) {
         process.kill(pid, 'SIGINT');
       }
@@ -285,7 +290,7 @@ export class EmbeddedDatabase {
       this.logger.log('embedded PostgreSQL stopped');
       return;
     }
-    const pid = livePostmasterPid(resolve(this.options.dataDir));
+    const pid = livePostmaster(resolve(this.options.dataDir))?.pid;
     this.logger.warn({ msg: 'embedded PostgreSQL did not stop in time: killing it', pid });
     if (pid !== undefined) {
       process.kill(pid, 'SIGKILL');

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppConfig } from '../config/app-config';
-import { EmbeddedDatabase } from './embedded-postgres';
+import { EmbeddedDatabase, livePostmaster } from './embedded-postgres';
 
 /** Where the migrations CLI connects, and what to stop afterwards. */
 export interface CliDatabase {
@@ -12,29 +11,9 @@ export interface CliDatabase {
   description: string;
 }
 
-/** The pid of a PostgreSQL running on `dataDir`, when alive. */
-function runningPostmaster(dataDir: string): { pid: number; port: number } | undefined {
-  const pidFile = resolve(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) {
-    return undefined;
-  }
-  const lines = readFileSync(pidFile, 'utf8').split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) {
-    return undefined;
-  }
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
-  return { pid, port };
-}
-
 /** The port of a PostgreSQL running on `dataDir` (its `postmaster.pid`), when the process is alive. */
 export function runningPostmasterPort(dataDir: string): number | undefined {
-  return runningPostmaster(dataDir)?.port;
+  return livePostmaster(dataDir)?.port;
 }
 
 /**
