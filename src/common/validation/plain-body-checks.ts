@@ -26,16 +26,12 @@ export function isJsonBody(value: unknown): boolean {
 }
 
 /**
- * Marks a parsed body whose raw text had no JSON escapes (`\u…`, the only way to write NUL or a lone
- * surrogate) and none of the reserved names: `checkPlainBody` has nothing to find in it and skips the walk.
- * With `isClean`, that is decided only when `checkPlainBody` first asks (the JSON middleware passes the search
- * of the raw text, which routes without these checks, like `POST /events`, never need).
+ * Marks a parsed body whose raw text may have no JSON escapes (`\u…`, the only way to write NUL or a lone
+ * surrogate) and none of the reserved names: when `isClean` says so, `checkPlainBody` has nothing to find in
+ * it and skips the walk. `isClean` runs only when `checkPlainBody` first asks, once (the JSON middleware passes
+ * the search of the raw text, which routes without these checks, like `POST /events`, never need).
  */
-export function markCleanBody(body: object, isClean?: () => boolean): void {
-  if (!isClean) {
-    CLEAN_BODIES.set(body, () => true);
-    return;
-  }
+export function markCleanBody(body: object, isClean: () => boolean): void {
   let verdict: boolean | undefined;
   CLEAN_BODIES.set(body, () => (verdict ??= isClean()));
 }
