@@ -42,7 +42,9 @@ describe(claimEmbeddedDir.name, () => {
   it('should refuse a directory a live process owns, naming the directory and its pid', () => {
     writeOwner({ pid: process.ppid, startTime: processStartTime(process.ppid) });
     expect(() => claimEmbeddedDir(dataDir)).toThrow(EmbeddedDatabaseInUseError);
-    expect(() => claimEmbeddedDir(dataDir)).toThrow(`${dataDir} belongs to a running process (pid ${process.ppid})`);
+    expect(() => claimEmbeddedDir(dataDir)).toThrow(
+      `${dataDir} belongs to a running process (pid ${process.ppid})`,
+    );
     expect(readOwner().token).toBe('theirs');
   });
 

@@ -73,7 +73,9 @@ function readOwner(path: string): EmbeddedOwner | null | undefined {
   }
   try {
     const owner = JSON.parse(text) as Partial<EmbeddedOwner>;
-    return Number.isInteger(owner.pid) && typeof owner.token === 'string' ? (owner as EmbeddedOwner) : undefined;
+    return Number.isInteger(owner.pid) && typeof owner.token === 'string'
+      ? (owner as EmbeddedOwner)
+      : undefined;
   } catch {
     return undefined;
   }
