@@ -11,6 +11,7 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import os from 'node:os';
 import { Logger as GraphileLogger, makeWorkerUtils, run, Runner, WorkerUtils } from 'graphile-worker';
 import { Pool } from 'pg';
@@ -92,6 +93,48 @@ class Receipts {
     this.expected = Infinity;
     this.onAll = undefined;
   }
+}
+
+/**
+ * The create requests' client: node:http over one kept-alive connection. The server runs in this process, so
+ * the client's own CPU delays the server's work: undici's `fetch` cost ~2 ms a request here, more than the
+ * server's part (docs/performance.md, "Delivery"). `BENCH_CREATE_CLIENT=fetch` brings the old client back.
+ */
+const createAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+async function postJson(
+  baseUrl: string,
+  path: string,
+  body: string,
+): Promise<{ status: number; text: string }> {
+  if (process.env.BENCH_CREATE_CLIENT === 'fetch') {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    return { status: res.status, text: await res.text() };
+  }
+  const url = new URL(path, baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent: createAgent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 // ---------------------------------------------------------------- ours
@@ -182,20 +225,16 @@ class Ours {
       const id = randomUUID();
       const received = this.receipts.expect(id);
       const started = nowMs();
-      const res = await fetch(`${this.t.baseUrl}/api/task_runs/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          id,
-          task_key: TASK_KEY,
-          dynamic_key: id,
-          state: { type: 'SCHEDULED', state_details: { deferred: true } },
-        }),
+      const body = JSON.stringify({
+        id,
+        task_key: TASK_KEY,
+        dynamic_key: id,
+        state: { type: 'SCHEDULED', state_details: { deferred: true } },
       });
-      if (res.status !== 201) {
-        throw new Error(`create failed: ${res.status} ${await res.text()}`);
+      const { status, text } = await postJson(this.t.baseUrl, '/api/task_runs/', body);
+      if (status !== 201) {
+        throw new Error(`create failed: ${status} ${text}`);
       }
-      await res.arrayBuffer();
       responses.push(nowMs() - started);
       latencies.push((await received) - started);
     }

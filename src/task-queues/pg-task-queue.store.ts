@@ -11,6 +11,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { TooManyRequestsError } from '../common/errors/domain.error';
 import { AppConfig } from '../config/app-config';
 import { poolDeadlines } from '../database/data-source-options';
+import { preparedQuery } from '../database/prepared-query';
 import { REPLICA_ID } from './replica-id';
 import { notifyPayload, TASK_QUEUE_CHANNEL, TaskQueueListener, WaiterRegistry } from './task-queue.notifier';
 import {
@@ -74,6 +75,26 @@ interface PendingAck {
  * - an ack turns the row into a tombstone (so restore does not redeliver an acked run whose state is still
  *   SCHEDULED); tombstones are purged once their run has left SCHEDULED.
  */
+/**
+ * Queues or re-queues one run unless its queue already holds `$5` other runs; then `chk` divides by zero, which
+ * fails the statement (and the transaction: see `enqueue`). Fixed text, so it is prepared once per connection.
+ */
+const ENQUEUE_SQL = `WITH depth AS (
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM task_queue_item
+      WHERE task_key = $2 AND queue = $3 AND status = 'queued' AND task_run_id <> $1
+      LIMIT $5) s
+  ), ins AS (
+    INSERT INTO task_queue_item AS q (task_run_id, task_key, queue, snapshot)
+    SELECT $1, $2, $3, $4::json WHERE (SELECT n FROM depth) < $5
+    ON CONFLICT (task_run_id) DO UPDATE SET task_key = EXCLUDED.task_key, queue = EXCLUDED.queue,
+      snapshot = EXCLUDED.snapshot, status = 'queued', seq = nextval('task_queue_item_seq'),
+      enqueued_at = clock_timestamp(), attempts = 0, lease_owner = NULL, lease_token = NULL,
+      lease_expires_at = NULL, delivered_at = NULL
+    RETURNING task_key
+  ), chk AS MATERIALIZED (SELECT 1 / (SELECT count(*)::int FROM ins) AS ok)
+  SELECT chk.ok, (SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $6) FROM ins) AS notified FROM chk`;
+
 @Injectable()
 export class PgTaskQueueStore
   extends TaskQueueStore
@@ -226,35 +247,28 @@ export class PgTaskQueueStore
     );
   }
 
+  /**
+   * One named statement, sent before this returns (see the port): a full queue fails the statement itself
+   * (`chk`, division by zero), so a COMMIT the caller pipelined behind it answers ROLLBACK and the run never
+   * becomes deferred-SCHEDULED without its queue row (docs/performance.md, "Seventh round").
+   */
   async enqueue(manager: EntityManager, item: QueueItem, queue: TaskQueueKind): Promise<void> {
     const limit = this.limitsFor(item.taskKey)[queue];
-    const rows: { depth: number; inserted: number }[] = await manager.query(
-      `WITH depth AS (
-         SELECT count(*)::int AS n FROM (
-           SELECT 1 FROM task_queue_item
-           WHERE task_key = $2 AND queue = $3 AND status = 'queued' AND task_run_id <> $1
-           LIMIT $5) s
-       ), ins AS (
-         INSERT INTO task_queue_item AS q (task_run_id, task_key, queue, snapshot)
-         SELECT $1, $2, $3, $4::json WHERE (SELECT n FROM depth) < $5
-         ON CONFLICT (task_run_id) DO UPDATE SET task_key = EXCLUDED.task_key, queue = EXCLUDED.queue,
-           snapshot = EXCLUDED.snapshot, status = 'queued', seq = nextval('task_queue_item_seq'),
-           enqueued_at = clock_timestamp(), attempts = 0, lease_owner = NULL, lease_token = NULL,
-           lease_expires_at = NULL, delivered_at = NULL
-         RETURNING task_key
-       )
-       SELECT (SELECT n FROM depth) AS depth, (SELECT count(*) FROM ins)::int AS inserted,
-              (SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $6) FROM ins) AS notified`,
-      [
-        item.taskRunId,
-        item.taskKey,
-        queue,
-        JSON.stringify(item.snapshot),
-        limit,
-        notifyPayload(item.taskKey),
-      ],
-    );
-    if (!rows[0]?.inserted) {
+    const statement = preparedQuery(manager, 'tq_enqueue', ENQUEUE_SQL, [
+      item.taskRunId,
+      item.taskKey,
+      queue,
+      JSON.stringify(item.snapshot),
+      limit,
+      notifyPayload(item.taskKey),
+    ]);
+    try {
+      await statement;
+    } catch (err) {
+      const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+      if ((e?.driverError?.code ?? e?.code) !== '22012') {
+        throw err;
+      }
       this.metrics.refused.inc({ task_key: item.taskKey, queue });
       throw new TooManyRequestsError(
         `The ${queue} queue for task key '${item.taskKey}' is full (${limit} runs waiting); try again later.`,

@@ -48,6 +48,11 @@ export abstract class TaskQueueStore {
    * Queues (or re-queues) a run inside the caller's transaction; visible to claimers once it commits.
    * Never blocks: a key whose queue is at its bound refuses with `TooManyRequestsError` (429), which rolls
    * the caller's transaction back, so the run does not become deferred-SCHEDULED without being queued.
+   *
+   * Pipelining contract: every statement is sent on `manager`'s connection before the returned promise is
+   * created (no `await` ahead of it), and a refusal fails a statement rather than being decided afterwards in
+   * JavaScript. The caller may then send its COMMIT right behind the enqueue, in the same round trip; a refused
+   * enqueue turns that COMMIT into a ROLLBACK (docs/performance.md, "Seventh round").
    */
   abstract enqueue(manager: EntityManager, item: QueueItem, queue: TaskQueueKind): Promise<void>;
 

@@ -249,6 +249,7 @@ export class TaskRunsService {
     const byId = new Map(inserted.map((r) => [r.id, r]));
     const nowMicros = this.clock.nowMicros();
     const created = new Map<string, TaskRunJson>();
+    const enqueued: Promise<void>[] = [];
     for (const { index, insert, ctx } of planned) {
       const row = byId.get(insert.run.id);
       if (!row) {
@@ -257,12 +258,20 @@ export class TaskRunsService {
       const taskRun = toTaskRunJson(applyOrchestratedRun(row, insert.run, ctx.validatedState), nowMicros);
       created.set(naturalKeyOf(items[index].dto), taskRun);
       if (ctx.enqueue && this.taskQueue) {
-        await this.taskQueue.enqueue(
-          em,
-          { taskRunId: insert.run.id, taskKey: insert.run.taskKey, snapshot: taskRun },
-          ctx.enqueue.queue,
+        enqueued.push(
+          this.taskQueue.enqueue(
+            em,
+            { taskRunId: insert.run.id, taskKey: insert.run.taskKey, snapshot: taskRun },
+            ctx.enqueue.queue,
+          ),
         );
       }
+    }
+    // Round trip 3 when something was queued: the enqueues (each sent as it is called, see TaskQueueStore) and
+    // the COMMIT behind them; a refused enqueue fails its statement, and the COMMIT answers ROLLBACK.
+    if (enqueued.length) {
+      tx.commitBehind();
+      await settleAll(enqueued);
     }
     return items.map((item, i) => {
       const k = naturalKeyOf(item.dto);
@@ -471,6 +480,7 @@ export class TaskRunsService {
     }
     const updated = await written;
     const nowMicros = this.clock.nowMicros();
+    const enqueued: Promise<void>[] = [];
     for (const { index, row, ctx, initial, result, startedMicros } of done) {
       if (ctx.enqueue && this.taskQueue) {
         const run = ctx.run;
@@ -479,14 +489,21 @@ export class TaskRunsService {
         const next = Object.assign(applyOrchestratedRun(row, run, current), {
           updated: updated.get(run.id) ?? row.updated,
         });
-        await this.taskQueue.enqueue(
-          em,
-          { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, nowMicros) },
-          ctx.enqueue.queue,
+        enqueued.push(
+          this.taskQueue.enqueue(
+            em,
+            { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, nowMicros) },
+            ctx.enqueue.queue,
+          ),
         );
       }
       const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
       outcomes[index] = { ok: true, value: { result, created } };
+    }
+    // The enqueues and the COMMIT behind them in one round trip (a refused enqueue rolls the group back).
+    if (enqueued.length) {
+      tx.commitBehind();
+      await settleAll(enqueued);
     }
     return outcomes;
   }

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../src/common/time/clock';
+import { preparedQuery } from '../../src/database/prepared-query';
 import { AppConfig } from '../../src/config/app-config';
 import { FlowRunsService } from '../../src/flow-runs/flow-runs.service';
 import { OrchestrationPolicy } from '../../src/orchestration/policies/orchestration-policy';
@@ -21,8 +22,14 @@ class RecordingQueue implements Pick<TaskQueueStore, 'enqueue'> {
     item: { taskRunId: string; taskKey: string; snapshot: Record<string, unknown> },
     queue: TaskQueueKind,
   ): Promise<void> {
-    // The run's new state is visible inside the caller's transaction.
-    const [row] = await manager.query(`SELECT state_id FROM task_run WHERE id = $1`, [item.taskRunId]);
+    // The run's new state is visible inside the caller's transaction. The statement is sent before the first
+    // await, as the port requires (the caller may pipeline its COMMIT right behind it).
+    const [row] = await preparedQuery<{ state_id: string }>(
+      manager,
+      'test_recording_queue_state',
+      `SELECT state_id FROM task_run WHERE id = $1`,
+      [item.taskRunId],
+    );
     this.items.push({ ...item, queue, inTx: row?.state_id === (item.snapshot.state as { id: string }).id });
   }
 }
