@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { Clock } from '../../src/common/time/clock';
-import { preparedQuery } from '../../src/database/prepared-query';
 import { AppConfig } from '../../src/config/app-config';
+import { preparedQuery } from '../../src/database/prepared-query';
 import { FlowRunsService } from '../../src/flow-runs/flow-runs.service';
 import { OrchestrationPolicy } from '../../src/orchestration/policies/orchestration-policy';
 import { TaskQueueKind, TaskQueueStore } from '../../src/task-queues/task-queue.store';

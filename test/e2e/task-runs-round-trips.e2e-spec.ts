@@ -4,8 +4,8 @@
  * process while one request at a time is served. Each figure is the fewest writes seen over a few requests, so a
  * background service's occasional query does not count against the request.
  */
-import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import request from 'supertest';
 import { createTestApp, TestApp } from '../utils/create-test-app';
 
@@ -13,7 +13,7 @@ jest.setTimeout(60_000);
 
 /** Counts writes on sockets connected to `port` (PostgreSQL), from `start()` on. */
 function pgWrites(port: number): { start(): void; count(): number; restore(): void } {
-  const proto = (require('node:net') as typeof import('node:net')).Socket.prototype as unknown as Record<
+  const proto = Socket.prototype as unknown as Record<
     '_write' | '_writev',
     (this: Socket, ...args: unknown[]) => unknown
   >;
