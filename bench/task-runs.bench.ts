@@ -5,7 +5,8 @@
  *   BENCH_ROWS=1000000 node -r @swc-node/register bench/task-runs.bench.ts   # the full 1M-row target
  *   BENCH_PHASES=writes …    # creates and set_state only (no seeding, no queries); =queries: the opposite
  *   BENCH_PHASES=sequential …  # one request at a time: the latency floor of each route (comma-separate phases)
- *   BENCH_CPU_PROF=/tmp/prof node -r @swc-node/register bench/task-runs.bench.ts  # server CPU profile (.cpuprofile)
+ *   BENCH_PROFILE=always …   # profile every write phase (default `missed`: only a phase that missed a goal; `never`)
+ *   BENCH_CPU_PROF=/tmp/prof …  # keep those profiles (.cpuprofile, one per profiled phase) in that directory
  *
  * On a fresh database on the local PostgreSQL server (TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432),
  * with the real server in a child process on a free port (as in production; the load generator is this process):
@@ -21,13 +22,18 @@
  *     over a mix of typical filters and sorts. Baseline: raw pg `SELECT … ORDER BY id DESC LIMIT 200` and
  *     `count(*)`.
  * Figures are medians of BENCH_REPS (≥ 3) repetitions; each phase is bounded (BENCH_SECONDS per repetition).
+ * Each target prints a `goal` line, MET or NOT MET. A write phase that missed one is run once more with the
+ * server's CPU profiler on, and the bench prints that profile's summary (bench/profile.ts): where the server's
+ * time went. docs/performance.md says what would close the rest.
  */
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { goal, printProfile, profileChild, profilingEnv } from './profile';
 import { seedTaskRuns } from './seed-task-runs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -36,6 +42,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const CONCURRENCY = 32;
 const QUERY_SAMPLES = Number(process.env.BENCH_QUERY_SAMPLES ?? 40);
 const SEQUENTIAL_SAMPLES = Number(process.env.BENCH_SEQUENTIAL_SAMPLES ?? 200);
+/** When to profile a write phase: `missed` (a goal of the phase was not met; default), `always`, `never`. */
+const PROFILE = process.env.BENCH_PROFILE ?? 'missed';
 /** The phases to run: `writes`, `sequential`, `queries` (comma-separated; all by default). */
 const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'writes,sequential,queries').split(',').map((p) => p.trim()),
@@ -48,11 +56,6 @@ const pct = (xs: number[], p: number) => {
 };
 const line = (name: string, value: number, unit: string, digits = unit === 'ratio' ? 2 : 1) =>
   process.stdout.write(`${name}: ${value.toFixed(digits)} ${unit}\n`);
-/** A goal line: the figure, the target, met or not. */
-const goal = (name: string, value: number, op: '>=' | '<=', target: number) =>
-  process.stdout.write(
-    `goal ${name}: ${value.toFixed(2)} ${op} ${target} ${(op === '>=' ? value >= target : value <= target) ? 'MET' : 'NOT MET'}\n`,
-  );
 const loadavg = () =>
   os
     .loadavg()
@@ -263,17 +266,25 @@ async function main(): Promise<void> {
   const dbName = `${newRunId()}_bench_task_runs`;
   const databaseUrl = await createMigratedDatabase(adminUrl, dbName);
   // The server runs in its own process, as in production: in this process it would share one event loop (and
-  // one core) with the load generator.
+  // one core) with the load generator. Its profiler is idle until a phase is profiled (bench/profile.ts).
+  const profiling = PROFILE === 'never' ? {} : profilingEnv(process.env.BENCH_CPU_PROF);
+  const profiled = async (phase: string, missed: boolean, work: () => Promise<unknown>): Promise<void> => {
+    if (PROFILE === 'never' || (PROFILE === 'missed' && !missed)) {
+      return;
+    }
+    progress(`${phase}: one more repetition with the server's CPU profiler on`);
+    const profile = await profileChild(app.child.pid!, profiling, work);
+    printProfile(
+      `profile of the server during ${phase} (one extra repetition, ${missed ? 'a goal was not met' : 'BENCH_PROFILE=always'}):`,
+      profile,
+      'what the shares mean and what would close the rest: docs/performance.md, "Where the remaining time goes"',
+    );
+  };
   const app = await startServer({
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
-    ...(process.env.BENCH_CPU_PROF
-      ? {
-          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
-          BENCH_CPU_PROF: process.env.BENCH_CPU_PROF,
-        }
-      : {}),
+    ...profiling,
   }).catch(async (err: unknown) => {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
     throw err;
@@ -342,9 +353,24 @@ async function main(): Promise<void> {
       line('baseline_health_per_s', median(healthRates), 'ops/s');
       line('creates_vs_raw_insert', median(createRates) / median(baseRates), 'ratio');
       line('creates_vs_health', median(createRates) / median(healthRates), 'ratio');
-      goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0);
-      goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5);
-      goal('create_p99_ms', median(createP99), '<=', 25);
+      const createGoals = [
+        goal('creates_vs_raw_insert', median(createRates) / median(baseRates), '>=', 1.0),
+        goal('creates_vs_health', median(createRates) / median(healthRates), '>=', 0.5),
+        goal('create_p99_ms', median(createP99), '<=', 25),
+      ];
+      await profiled('POST /task_runs/ at concurrency 32', createGoals.includes(false), () =>
+        load(CONCURRENCY, SECONDS, async (i) => {
+          const r = await post(base, '/api/task_runs/', {
+            task_key: 'bench-profiled',
+            dynamic_key: String(i),
+            tags: ['bench'],
+          });
+          if (r.status !== 201) {
+            throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+          }
+          return r.ms;
+        }),
+      );
 
       // ---------------------------------------------------------------- 2. set_state transitions
       const transitionRates: number[] = [];
@@ -394,8 +420,39 @@ async function main(): Promise<void> {
       line('set_state_p99', median(transitionP99), 'ms');
       line('baseline_raw_transitions_per_s', median(baseTransitionRates), 'ops/s');
       line('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), 'ratio');
-      goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0);
-      goal('set_state_p99_ms', median(transitionP99), '<=', 30);
+      const transitionGoals = [
+        goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0),
+        goal('set_state_p99_ms', median(transitionP99), '<=', 30),
+      ];
+      if (PROFILE === 'always' || transitionGoals.includes(false)) {
+        // Fresh Pending runs for the profiled repetition (the measured ones used every API-created run).
+        const fresh: string[] = [];
+        await load(CONCURRENCY, SECONDS, async (i) => {
+          fresh.push(await rawCreate(pool, 'bench-profiled-set-state', String(i)));
+          return 0;
+        });
+        let next = 0;
+        await profiled(
+          'set_state RUNNING → COMPLETED at concurrency 32',
+          transitionGoals.includes(false),
+          () =>
+            load(
+              CONCURRENCY,
+              SECONDS,
+              async () => {
+                const id = fresh[next++];
+                for (const type of ['RUNNING', 'COMPLETED']) {
+                  const r = await post(base, `/api/task_runs/${id}/set_state`, { state: { type } });
+                  if (r.status !== 201) {
+                    throw new Error(`set_state answered ${r.status}`);
+                  }
+                }
+                return 0;
+              },
+              fresh.length,
+            ),
+        );
+      }
       line('server_rss_after_writes', await serverRss(app.child.pid), 'MB');
       process.stdout.write(`load average after the writes: ${loadavg()}\n`);
     }
@@ -504,11 +561,10 @@ async function main(): Promise<void> {
     line('server_rss_end', await serverRss(app.child.pid), 'MB');
     process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
-    if (process.env.BENCH_CPU_PROF) {
-      app.child.kill('SIGUSR2'); // the hook writes the profile
-      await new Promise((r) => setTimeout(r, 3000));
-    }
     agent.destroy();
+    if (profiling.BENCH_CPU_PROF && !process.env.BENCH_CPU_PROF) {
+      rmSync(profiling.BENCH_CPU_PROF, { recursive: true, force: true });
+    }
     await pool.end();
     await app.stop();
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
