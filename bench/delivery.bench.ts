@@ -8,6 +8,8 @@
  *
  * BENCH_SCALE (default 1) scales sample and batch sizes; TEST_DATABASE_URL picks the server (default the
  * local one). Each figure is the median of 3 repetitions. Uses a fresh database, dropped at the end.
+ * Prints a `goal` line per target (bench/profile.ts); a missed latency goal prints the latency's breakdown, a missed
+ * throughput goal the CPU profile of one more batch (BENCH_PROFILE=always|missed|never).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +23,7 @@ import { insertDeferredRun, taskRunSnapshot } from '../test/factories/task-run.s
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
 import { SUBSCRIPTION_PATH } from '../test/utils/task-worker-client';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+import { CpuProfile, goal, printProfile, profileInProcess } from './profile';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const LATENCY_SAMPLES = Math.max(20, Math.round(100 * SCALE));
@@ -28,6 +31,8 @@ const THROUGHPUT_RUNS = Math.max(100, Math.round(1000 * SCALE));
 const REPETITIONS = 3;
 const WORKERS = 4;
 const TASK_KEY = 'bench.delivery';
+/** When to profile the throughput phase: `missed` (its goal was not met; default), `always`, `never`. */
+const PROFILE = process.env.BENCH_PROFILE ?? 'missed';
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -254,8 +259,11 @@ class Ours {
     return { latencies, afterCommit };
   }
 
-  /** Disconnects the workers, queues a batch, reconnects 4 workers: runs received per second. */
-  async throughput(): Promise<number> {
+  /**
+   * Disconnects the workers, queues a batch, reconnects 4 workers: runs received per second. `around` wraps the
+   * delivery part only (the profiler), not the queueing of the batch.
+   */
+  async throughput(around = (work: () => Promise<void>) => work()): Promise<number> {
     for (const ws of this.sockets.splice(0)) {
       ws.close();
     }
@@ -274,8 +282,10 @@ class Ours {
     }
     const all = this.receipts.whenAll(THROUGHPUT_RUNS);
     const started = nowMs();
-    await this.connect();
-    await all;
+    await around(async () => {
+      await this.connect();
+      await all;
+    });
     const rate = THROUGHPUT_RUNS / ((this.receipts.lastAt - started) / 1000);
     this.receipts.clear();
     await new Promise((r) => setTimeout(r, 200)); // the last acks land
@@ -447,8 +457,40 @@ async function main(): Promise<void> {
     const oursSystem = await Ours.start(databaseUrl);
     const peerSystem = await Graphile.start(databaseUrl);
     let result: { ours: Summary; peer: Summary };
+    let goals: () => void;
     try {
       result = await measure(oursSystem, peerSystem);
+      // The goals are printed after the figures; a missed throughput goal is profiled before the systems close.
+      const { ours: o, peer: p } = result;
+      const missedRate = o.rate / p.rate < 1.5;
+      let throughputProfile: CpuProfile | null = null;
+      if (PROFILE === 'always' || (PROFILE === 'missed' && missedRate)) {
+        await oursSystem.throughput(async (work) => {
+          throughputProfile = await profileInProcess(work);
+        });
+      }
+      goals = () => {
+        const latencyMet = goal('delivery_latency_p50_vs_graphile_worker', o.p50 / p.p50, '<=', 1.0);
+        goal('delivery_throughput_vs_graphile_worker', o.rate / p.rate, '>=', 1.5);
+        if (!latencyMet) {
+          // A latency is time waited, not CPU: its breakdown says more than a profile would.
+          const lines = [
+            'where the create → receipt time goes (p50 of each part, ms; docs/performance.md, "Delivery"):',
+            `  POST /api/task_runs/ answered: ${fmt(o.responseP50!)} (HTTP, group commit: BEGIN + INSERT, then enqueue + COMMIT)`,
+            `  commit → receipt: ${fmt(o.afterCommitP50!)} (NOTIFY, one claim round, the websocket frame)`,
+            `  the store path alone (no HTTP, TypeORM transaction, 4 statements): ${fmt(o.storeP50!)}`,
+            `  graphile-worker add → start: ${fmt(p.p50)} (one function call and its commit, NOTIFY, one fetch)`,
+          ];
+          process.stdout.write(lines.map((l) => `# ${l}\n`).join(''));
+        }
+        if (throughputProfile) {
+          printProfile(
+            `profile of this process (the server and the bench's 4 task-worker sockets) while it delivers one more throughput batch${missedRate ? ' (the goal was not met)' : ''}:`,
+            throughputProfile,
+            'docs/performance.md, "Delivery", says what the delivery path costs and what was tried',
+          );
+        }
+      };
     } finally {
       await oursSystem.close();
       await peerSystem.close();
@@ -473,6 +515,7 @@ async function main(): Promise<void> {
       `delivery.params: ${LATENCY_SAMPLES} latency samples, ${THROUGHPUT_RUNS} runs per throughput batch, ${WORKERS} workers, median of ${REPETITIONS} (${((Date.now() - began) / 1000).toFixed(1)} s)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    goals();
   } finally {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   }

@@ -17,6 +17,8 @@
  * The event stream interleaves BENCH_IN_FLIGHT_RUNS (default 1000) runs in flight, so the three events of a run
  * fall into different batches (no coalescing helps the recorder): the pessimistic case. With fewer runs in
  * flight (e.g. 100) a run's events often share a batch and are written as one upsert.
+ * Each ratio prints a `goal` line (≥ 1.0, issue 12); at the default batch size (500) a missed goal is followed by
+ * the CPU profile of one more saturated repetition (bench/profile.ts).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -31,11 +33,15 @@ import { RecordableTaskRun } from '../src/task-runs/bulk/task-run-event.mapper';
 import { runLifecycle } from '../test/factories/task-run-event.factory';
 import { createTestApp, TestApp } from '../test/utils/create-test-app';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
+import { CpuProfile, goal, printProfile, profileInProcess } from './profile';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const REPS = 3;
 const RUNS = Math.max(100, Math.round(1000 * SCALE));
 const FLUSH_INTERVAL_S = 1;
+/** The server's default batch size: its phase is profiled when it misses the goal (BENCH_PROFILE=always|missed|never). */
+const DEFAULT_BATCH_SIZE = 500;
+const PROFILE = process.env.BENCH_PROFILE ?? 'missed';
 const BATCH_SIZES = (process.env.BENCH_BATCH_SIZES ?? '1,100,500,1000').split(',').map(Number);
 /** Passed through to the app when set (e.g. to compare 1 and 2). */
 const CONCURRENT_FLUSHES = process.env.PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_CONCURRENT_FLUSHES;
@@ -92,7 +98,12 @@ function stream(runs: number, flowRunId: string, tag: string): ReceivedEvent[] {
  * Publishes `events` in chunks of `chunk`; `publishers` chunks are in flight at once (each publisher takes the
  * next chunk when its previous append answered), as concurrent HTTP clients would append.
  */
-async function publishAll(bus: EventBus, events: ReceivedEvent[], chunk = 1000, publishers = 1): Promise<void> {
+async function publishAll(
+  bus: EventBus,
+  events: ReceivedEvent[],
+  chunk = 1000,
+  publishers = 1,
+): Promise<void> {
   let next = 0;
   const publisher = async (): Promise<void> => {
     while (next < events.length) {
@@ -214,7 +225,12 @@ interface RecorderFigures {
   p99: number;
 }
 
-async function recorderRun(t: TestApp, writer: TimedWriter, batchSize: number): Promise<RecorderFigures> {
+async function recorderRun(
+  t: TestApp,
+  writer: TimedWriter,
+  batchSize: number,
+  around = (work: () => Promise<void>) => work(),
+): Promise<RecorderFigures> {
   const bus = t.app.get(EventBus);
   const runs = batchSize === 1 ? Math.max(50, Math.round(RUNS / 10)) : RUNS;
   const flowRunId = await insertFlowRun(t.dataSource);
@@ -224,8 +240,10 @@ async function recorderRun(t: TestApp, writer: TimedWriter, batchSize: number): 
   writer.latencies = [];
   writer.recorded = 0;
   const started = performance.now();
-  await publishAll(bus, events, 1000, PUBLISHERS);
-  await waitFor(() => writer.recorded >= events.length, 120_000);
+  await around(async () => {
+    await publishAll(bus, events, 1000, PUBLISHERS);
+    await waitFor(() => writer.recorded >= events.length, 120_000);
+  });
   const eventsPerSecond = events.length / ((performance.now() - started) / 1000);
   const saturated = writer.latencies;
 
@@ -301,6 +319,18 @@ async function main(): Promise<void> {
           line(`${key}_offered_rate`, m('offeredRate'), 'events/s');
           line(`${key}_received_to_row_p50`, m('p50'), 'ms');
           line(`${key}_received_to_row_p99`, m('p99'), 'ms');
+          const met = goal(`${key}_vs_raw_insert`, m('ratio'), '>=', 1.0);
+          if (batchSize === DEFAULT_BATCH_SIZE && (PROFILE === 'always' || (PROFILE === 'missed' && !met))) {
+            let profile: CpuProfile | null = null;
+            await recorderRun(t, writer, batchSize, async (work) => {
+              profile = await profileInProcess(work);
+            });
+            printProfile(
+              `profile of this process (the app with its recorder, and the bench publishing to its bus) while the recorder takes one more saturated batch${met ? '' : ' (the goal was not met)'}:`,
+              profile!,
+              "docs/task-run-recorder.md and docs/performance.md say where the recorder's time goes and what was tried",
+            );
+          }
           console.log(
             `# ${key}: load ${loadavg()
               .map((x) => x.toFixed(2))
