@@ -556,8 +556,14 @@ async function main(): Promise<void> {
     line('baseline_raw_count_p99', rawCountP99, 'ms');
     line('filter_vs_raw_select', filterP99 / rawFilterP99, 'ratio');
     line('count_vs_raw_count', countP99 / rawCountP99, 'ratio');
-    goal('filter_p99_ms', filterP99, '<=', 50);
-    goal('count_p99_ms', countP99, '<=', 50);
+    const queryGoals = [goal('filter_p99_ms', filterP99, '<=', 50), goal('count_p99_ms', countP99, '<=', 50)];
+    if (queryGoals.includes(false)) {
+      // A query's time is PostgreSQL's: the slowest requests printed above are the profile that matters.
+      process.stdout.write(
+        '# where the time goes: the slowest requests above (per request and by median); their plans and what ' +
+          'would close the rest: docs/performance.md, "Queries" and "Queries, second round"\n',
+      );
+    }
     line('server_rss_end', await serverRss(app.child.pid), 'MB');
     process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
