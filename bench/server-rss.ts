@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { goal } from './profile';
 
 const ROOT = resolve(__dirname, '..');
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 15);
@@ -24,7 +25,7 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
 }
 
-async function measure(label: string, args: string[], databaseUrl: string): Promise<void> {
+async function measure(label: string, args: string[], databaseUrl: string): Promise<number> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
@@ -54,7 +55,9 @@ async function measure(label: string, args: string[], databaseUrl: string): Prom
       child.once('exit', (code) => reject(new Error(`${label}: exited with ${code}:\n${out}`)));
     });
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    process.stdout.write(`server_rss_idle_${label}: ${(await rssMb(child.pid!)).toFixed(1)} MB\n`);
+    const mb = await rssMb(child.pid!);
+    process.stdout.write(`server_rss_idle_${label}: ${mb.toFixed(1)} MB\n`);
+    return mb;
   } finally {
     child.kill('SIGTERM');
   }
@@ -66,13 +69,16 @@ async function main(): Promise<void> {
   const databaseUrl = await createMigratedDatabase(adminUrl, dbName);
   process.stdout.write(`server-rss bench: idle ${IDLE_SECONDS} s, load average ${os.loadavg().join(' ')}\n`);
   try {
-    if (existsSync(resolve(ROOT, 'dist', 'main.js'))) {
-      await measure('dist', [resolve(ROOT, 'dist', 'main.js')], databaseUrl);
-    } else {
+    const built = existsSync(resolve(ROOT, 'dist', 'main.js'))
+      ? await measure('dist', [resolve(ROOT, 'dist', 'main.js')], databaseUrl)
+      : null;
+    if (built === null) {
       process.stdout.write('server_rss_idle_dist: skipped (no dist/main.js: run `npm run build`)\n');
     }
     await measure('swc', ['-r', '@swc-node/register', resolve(ROOT, 'src', 'main.ts')], databaseUrl);
-    process.stdout.write('goal: server_rss_idle <= 150 MB (the built server)\n');
+    if (built !== null) {
+      goal('server_rss_idle_mb (the built server)', built, '<=', 150);
+    }
   } finally {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
   }

@@ -66,16 +66,6 @@ interface PendingAck {
 }
 
 /**
- * `TaskQueueStore` on PostgreSQL (docs/reference.md, beyond upstream 1). The table `task_queue_item` is the truth:
- * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
- * - a claim leases one row with `FOR UPDATE SKIP LOCKED` (keys in subscription order, retry before
- *   scheduled, FIFO by sequence), so concurrent sockets and replicas never share a run;
- * - this replica renews the leases of its live deliveries; a crashed replica's leases expire after
- *   `PREFECT_SERVER_TASKS_SCHEDULING_DELIVERY_LEASE` and any replica's sweeper moves them to the retry queue;
- * - an ack turns the row into a tombstone (so restore does not redeliver an acked run whose state is still
- *   SCHEDULED); tombstones are purged once their run has left SCHEDULED.
- */
-/**
  * Queues or re-queues one run unless its queue already holds `$5` other runs; then `chk` divides by zero, which
  * fails the statement (and the transaction: see `enqueue`). Fixed text, so it is prepared once per connection.
  */
@@ -95,6 +85,16 @@ const ENQUEUE_SQL = `WITH depth AS (
   ), chk AS MATERIALIZED (SELECT 1 / (SELECT count(*)::int FROM ins) AS ok)
   SELECT chk.ok, (SELECT pg_notify('${TASK_QUEUE_CHANNEL}', $6) FROM ins) AS notified FROM chk`;
 
+/**
+ * `TaskQueueStore` on PostgreSQL (docs/reference.md, beyond upstream 1). The table `task_queue_item` is the truth:
+ * - enqueue is an upsert inside the caller's transaction plus a transactional `pg_notify` (sent at commit);
+ * - a claim leases one row with `FOR UPDATE SKIP LOCKED` (keys in subscription order, retry before
+ *   scheduled, FIFO by sequence), so concurrent sockets and replicas never share a run;
+ * - this replica renews the leases of its live deliveries; a crashed replica's leases expire after
+ *   `PREFECT_SERVER_TASKS_SCHEDULING_DELIVERY_LEASE` and any replica's sweeper moves them to the retry queue;
+ * - an ack turns the row into a tombstone (so restore does not redeliver an acked run whose state is still
+ *   SCHEDULED); tombstones are purged once their run has left SCHEDULED.
+ */
 @Injectable()
 export class PgTaskQueueStore
   extends TaskQueueStore

@@ -20,7 +20,7 @@ import type {
 } from '../orchestration/orchestration.types';
 import { OrchestrationPolicy, type TransitionRequest } from '../orchestration/policies/orchestration-policy';
 import { normalizeTaskRunPolicy } from '../orchestration/state-factory';
-import { TaskQueueStore } from '../task-queues/task-queue.store';
+import { QueueItem, TaskQueueKind, TaskQueueStore } from '../task-queues/task-queue.store';
 import type { TaskRunResponse } from './dto/task-run.response';
 import type { CreateTaskRunDto, SetTaskRunStateDto, UpdateTaskRunDto } from './dto/task-runs.dto';
 import { GroupCommit, Outcome } from './group-commit';
@@ -249,7 +249,7 @@ export class TaskRunsService {
     const byId = new Map(inserted.map((r) => [r.id, r]));
     const nowMicros = this.clock.nowMicros();
     const created = new Map<string, TaskRunJson>();
-    const enqueued: Promise<void>[] = [];
+    const toEnqueue: { item: QueueItem; queue: TaskQueueKind }[] = [];
     for (const { index, insert, ctx } of planned) {
       const row = byId.get(insert.run.id);
       if (!row) {
@@ -257,22 +257,15 @@ export class TaskRunsService {
       }
       const taskRun = toTaskRunJson(applyOrchestratedRun(row, insert.run, ctx.validatedState), nowMicros);
       created.set(naturalKeyOf(items[index].dto), taskRun);
-      if (ctx.enqueue && this.taskQueue) {
-        enqueued.push(
-          this.taskQueue.enqueue(
-            em,
-            { taskRunId: insert.run.id, taskKey: insert.run.taskKey, snapshot: taskRun },
-            ctx.enqueue.queue,
-          ),
-        );
+      if (ctx.enqueue) {
+        toEnqueue.push({
+          item: { taskRunId: insert.run.id, taskKey: insert.run.taskKey, snapshot: taskRun },
+          queue: ctx.enqueue.queue,
+        });
       }
     }
-    // Round trip 3 when something was queued: the enqueues (each sent as it is called, see TaskQueueStore) and
-    // the COMMIT behind them; a refused enqueue fails its statement, and the COMMIT answers ROLLBACK.
-    if (enqueued.length) {
-      tx.commitBehind();
-      await settleAll(enqueued);
-    }
+    // The last round trip when something is queued: the enqueues and the COMMIT behind them.
+    await this.enqueueAndCommit(em, tx, toEnqueue);
     return items.map((item, i) => {
       const k = naturalKeyOf(item.dto);
       const mine = created.get(k);
@@ -480,32 +473,45 @@ export class TaskRunsService {
     }
     const updated = await written;
     const nowMicros = this.clock.nowMicros();
-    const enqueued: Promise<void>[] = [];
+    const toEnqueue: { item: QueueItem; queue: TaskQueueKind }[] = [];
     for (const { index, row, ctx, initial, result, startedMicros } of done) {
-      if (ctx.enqueue && this.taskQueue) {
+      if (ctx.enqueue) {
         const run = ctx.run;
         const current = run.stateId === ctx.validatedState?.id ? ctx.validatedState : initial;
         // Object.assign, not a spread of the 44-key row (a slow path of V8: see applyOrchestratedRun).
         const next = Object.assign(applyOrchestratedRun(row, run, current), {
           updated: updated.get(run.id) ?? row.updated,
         });
-        enqueued.push(
-          this.taskQueue.enqueue(
-            em,
-            { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, nowMicros) },
-            ctx.enqueue.queue,
-          ),
-        );
+        toEnqueue.push({
+          item: { taskRunId: run.id, taskKey: run.taskKey, snapshot: toTaskRunJson(next, nowMicros) },
+          queue: ctx.enqueue.queue,
+        });
       }
       const created = result.state != null && toMicros(result.state.timestamp) >= startedMicros;
       outcomes[index] = { ok: true, value: { result, created } };
     }
-    // The enqueues and the COMMIT behind them in one round trip (a refused enqueue rolls the group back).
-    if (enqueued.length) {
-      tx.commitBehind();
-      await settleAll(enqueued);
-    }
+    await this.enqueueAndCommit(em, tx, toEnqueue);
     return outcomes;
+  }
+
+  /**
+   * Queues the group's deferred runs and sends the COMMIT right behind them, in one round trip: every enqueue
+   * sends its statement as it is called (the `TaskQueueStore` contract), all of them in this one synchronous loop,
+   * and a refused enqueue fails its statement, so the COMMIT answers ROLLBACK (docs/performance.md, "Seventh
+   * round"). Nothing to queue: the transaction commits as usual.
+   */
+  private async enqueueAndCommit(
+    em: EntityManager,
+    tx: PipelinedTransaction,
+    toEnqueue: readonly { item: QueueItem; queue: TaskQueueKind }[],
+  ): Promise<void> {
+    if (!toEnqueue.length || !this.taskQueue) {
+      return;
+    }
+    const queue = this.taskQueue;
+    const sent = toEnqueue.map((e) => queue.enqueue(em, e.item, e.queue));
+    tx.commitBehind();
+    await settleAll(sent);
   }
 
   // ---------------------------------------------------------------- validation
