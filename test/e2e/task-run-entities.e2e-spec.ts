@@ -57,4 +57,27 @@ describe('task-runs entities match the migrated schema', () => {
       .filter((q) => TASK_RUN_TABLES.some((t) => new RegExp(`"${t}"|\\b${t}__|_${t}_`).test(q)));
     expect(mine).toEqual([]);
   });
+
+  it('should keep no btree index that a longer one on the same table already leads with (every write pays for each)', async () => {
+    // A plain, non-unique btree index whose columns are the leading columns of another plain btree index serves
+    // no lookup or order the longer one cannot (a btree scans either way), and every insert and non-HOT update
+    // of the table writes both (docs/performance.md, "Seventh round").
+    const rows: { tbl: string; shorter: string; longer: string }[] = await ds.query(
+      `SELECT t.relname AS tbl, si.relname AS shorter, li.relname AS longer
+         FROM pg_index s
+         JOIN pg_index l ON l.indrelid = s.indrelid AND l.indexrelid <> s.indexrelid
+         JOIN pg_class t ON t.oid = s.indrelid
+         JOIN pg_class si ON si.oid = s.indexrelid
+         JOIN pg_class li ON li.oid = l.indexrelid
+         JOIN pg_am sa ON sa.oid = si.relam AND sa.amname = 'btree'
+         JOIN pg_am la ON la.oid = li.relam AND la.amname = 'btree'
+        WHERE t.relname = ANY($1::text[])
+          AND NOT s.indisunique AND s.indpred IS NULL AND l.indpred IS NULL
+          AND s.indnkeyatts < l.indnkeyatts
+          AND (l.indkey::int2[])[0:s.indnkeyatts - 1] = (s.indkey::int2[])[0:s.indnkeyatts - 1]
+        ORDER BY 1, 2, 3`,
+      [TASK_RUN_TABLES],
+    );
+    expect(rows).toEqual([]);
+  });
 });

@@ -7,6 +7,7 @@ import { DeadLetterReplayRequests1764300007000 } from './1764300007000-DeadLette
 import { CreateEventLog1764300011000 } from './1764300011000-CreateEventLog';
 import { TaskRunEndTimeByTerminalState1764300013000 } from './1764300013000-TaskRunEndTimeByTerminalState';
 import { TaskRunCountDeltas1764300015000 } from './1764300015000-TaskRunCountDeltas';
+import { DropRedundantTaskRunIndexes1764300017000 } from './1764300017000-DropRedundantTaskRunIndexes';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the same list works compiled, under Jest and
@@ -22,4 +23,5 @@ export const migrations = [
   CreateEventLog1764300011000,
   TaskRunEndTimeByTerminalState1764300013000,
   TaskRunCountDeltas1764300015000,
+  DropRedundantTaskRunIndexes1764300017000,
 ];

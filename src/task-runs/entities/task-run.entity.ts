@@ -10,7 +10,6 @@ import { STATE_TYPES, type StateType } from '../../orchestration/states';
  */
 @Entity({ name: 'task_run' })
 @Unique('uq_task_run__flow_run_id_task_key_dynamic_key', ['flowRunId', 'taskKey', 'dynamicKey'])
-@Index('ix_task_run__flow_run_id', ['flowRunId'])
 @Index('ix_task_run__name', ['name'])
 @Index('trgm_ix_task_run_name', { synchronize: false })
 @Index('ix_task_run__updated', ['updated'])
@@ -23,7 +22,6 @@ import { STATE_TYPES, type StateType } from '../../orchestration/states';
 @Index('ix_task_run__end_time_desc_crashed', ['endTime'], { where: `state_type = 'CRASHED'` })
 @Index('ix_task_run__end_time_desc_cancelled', ['endTime'], { where: `state_type = 'CANCELLED'` })
 @Index('ix_task_run__start_time', ['startTime'])
-@Index('ix_task_run__state_type', ['stateType'])
 @Index('ix_task_run__state_type_start_time', ['stateType', 'startTime'])
 @Index('ix_task_run__state_name', ['stateName'])
 @Index('ix_task_run__state_timestamp', ['stateTimestamp'])
