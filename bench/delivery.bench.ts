@@ -480,6 +480,9 @@ async function main(): Promise<void> {
             `  commit → receipt: ${fmt(o.afterCommitP50!)} (NOTIFY, one claim round, the websocket frame)`,
             `  the store path alone (no HTTP, TypeORM transaction, 4 statements): ${fmt(o.storeP50!)}`,
             `  graphile-worker add → start: ${fmt(p.p50)} (one function call and its commit, NOTIFY, one fetch)`,
+            'what would close it: a deferred create in one round trip (its snapshot rendered before the INSERT), a',
+            '  direct hand-off to a waiting worker of this replica (no claim round trip); an HTTP request stays dearer',
+            '  than graphile-worker\'s in-process add (docs/performance.md, "Seventh round")',
           ];
           process.stdout.write(lines.map((l) => `# ${l}\n`).join(''));
         }

@@ -328,7 +328,7 @@ async function main(): Promise<void> {
             printProfile(
               `profile of this process (the app with its recorder, and the bench publishing to its bus) while the recorder takes one more saturated batch${met ? '' : ' (the goal was not met)'}:`,
               profile!,
-              "docs/task-run-recorder.md and docs/performance.md say where the recorder's time goes and what was tried",
+              "what would close it: one task_run row version per run (a run's events coalesced across batches), fewer indexes per version (docs/task-run-recorder.md)",
             );
           }
           console.log(
