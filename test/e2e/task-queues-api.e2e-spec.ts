@@ -107,6 +107,38 @@ describe('background task delivery through the task runs API', () => {
     expect(rows[0].n).toBe(1);
   });
 
+  it('should refuse only the run whose queue is full when concurrent creates share a group commit', async () => {
+    // Creates sent together are written by one transaction whose COMMIT rides behind the enqueues
+    // (docs/performance.md, "Seventh round"): the full queue's refusal rolls that transaction back, and every run
+    // is retried alone, so its neighbours are still created and queued.
+    const full = key();
+    const open = key();
+    t.app.get(TaskQueues).configureTaskKey(full, 1);
+    await createDeferredTaskRun(t.baseUrl, full);
+    const deferred = { type: 'SCHEDULED', state_details: { deferred: true } };
+    const answers = await Promise.all([
+      request(t.baseUrl)
+        .post('/api/task_runs/')
+        .send({ task_key: full, dynamic_key: 'over', state: deferred }),
+      ...[0, 1, 2, 3, 4].map((i) =>
+        request(t.baseUrl)
+          .post('/api/task_runs/')
+          .send({ task_key: open, dynamic_key: String(i), state: deferred }),
+      ),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([429, 201, 201, 201, 201, 201]);
+    const rows = await t.dataSource.query<{ task_key: string; runs: number; queued: number }[]>(
+      `SELECT r.task_key, count(*)::int AS runs, count(q.task_run_id)::int AS queued
+         FROM task_run r LEFT JOIN task_queue_item q ON q.task_run_id = r.id
+        WHERE r.task_key = ANY($1::text[]) GROUP BY r.task_key ORDER BY r.task_key = $2 DESC`,
+      [[full, open], full],
+    );
+    expect(rows).toEqual([
+      { task_key: full, runs: 1, queued: 1 },
+      { task_key: open, runs: 5, queued: 5 },
+    ]);
+  });
+
   it('should drop the queue entry of a deleted run', async () => {
     const k = key();
     const { id } = await createDeferredTaskRun(t.baseUrl, k);
