@@ -459,7 +459,7 @@ async function main(): Promise<void> {
         await profiled(
           'set_state RUNNING → COMPLETED at concurrency 32',
           transitionGoals.includes(false),
-          "what would close it: a core of its own for the server (the statements' writev includes waiting for it), generic plans for the group's re-read and slot probe",
+          "what would close it: a core of its own for the server (the statements' writev includes waiting for it), a slot probe that PostgreSQL plans more cheaply (0.24 ms a group)",
           () =>
             load(
               CONCURRENCY,
