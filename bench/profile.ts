@@ -24,6 +24,20 @@ export interface CpuProfile {
   samples: number[];
   startTime: number;
   endTime: number;
+  /** Not V8's: the process's CPU time (all threads, /proc) over the profiled window, when `profileChild` read it. */
+  cpuSeconds?: number;
+}
+
+/** User + system CPU seconds of a Linux process (all its threads), or null where /proc is not readable. */
+function procCpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
 }
 
 /** Prints `goal <name>: <value> <op> <target> MET|NOT MET` and says whether it was met. */
@@ -133,8 +147,18 @@ export function summariseProfile(
       .slice(0, n)
       .map(([k, v]) => `${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`);
   const seconds = (profile.endTime - profile.startTime) / 1e6;
+  const busySeconds = (seconds * (total - idle)) / Math.max(1, total);
+  // The sampler counts wall time: a thread that waits for a core inside a system call is "busy" in it. The
+  // process's CPU time over the same window tells how much of the busy time was spent on a core.
+  const cpu =
+    profile.cpuSeconds == null
+      ? []
+      : [
+          `CPU time of the process over the window (/proc, every thread): ${profile.cpuSeconds.toFixed(2)} s, against ${busySeconds.toFixed(2)} s of busy samples of its main thread`,
+        ];
   return [
     `${total} samples over ${seconds.toFixed(1)} s; busy ${((100 * (total - idle)) / Math.max(1, total)).toFixed(0)}% of them (shares below are of busy time)`,
+    ...cpu,
     '-- by area (self)',
     ...list(byArea, top.areas),
     '-- top functions (self)',
@@ -172,9 +196,12 @@ export async function profileChild(
   const before = new Set(existsSync(dir) ? readdirSync(dir) : []);
   process.kill(pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 100)); // the profiler has started
+  const cpuBefore = procCpuSeconds(pid);
+  let cpuAfter: number | null = null;
   try {
     await work();
   } finally {
+    cpuAfter = procCpuSeconds(pid);
     process.kill(pid, 'SIGUSR2');
   }
   const deadline = Date.now() + 30_000;
@@ -186,6 +213,9 @@ export async function profileChild(
       await new Promise((r) => setTimeout(r, 200)); // written in one synchronous call, but let it land
       const file = path.join(dir, fresh[0]);
       const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+      if (cpuBefore != null && cpuAfter != null) {
+        profile.cpuSeconds = cpuAfter - cpuBefore;
+      }
       if (!process.env.BENCH_CPU_PROF) {
         rmSync(file, { force: true });
       }
