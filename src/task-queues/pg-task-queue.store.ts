@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import { isStatementCheckFailure } from '../common/errors/db-errors';
 import { TooManyRequestsError } from '../common/errors/domain.error';
 import { AppConfig } from '../config/app-config';
 import { poolDeadlines } from '../database/data-source-options';
@@ -265,8 +266,7 @@ export class PgTaskQueueStore
     try {
       await statement;
     } catch (err) {
-      const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-      if ((e?.driverError?.code ?? e?.code) !== '22012') {
+      if (!isStatementCheckFailure(err)) {
         throw err;
       }
       this.metrics.refused.inc({ task_key: item.taskKey, queue });

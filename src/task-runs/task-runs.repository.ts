@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { isStatementCheckFailure } from '../common/errors/db-errors';
 import type { Timestamp } from '../common/time/timestamp';
 import { preparedQuery } from '../database/prepared-query';
 import { SqlParams } from '../database/sql-params';
@@ -128,8 +129,7 @@ async function failIfIncomplete<T>(statement: Promise<T>, error: () => Error): P
   try {
     return await statement;
   } catch (err) {
-    const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-    if ((e?.driverError?.code ?? e?.code) === '22012') {
+    if (isStatementCheckFailure(err)) {
       throw error();
     }
     throw err;

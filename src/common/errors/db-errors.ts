@@ -9,10 +9,19 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
 ]);
 
-function sqlState(err: unknown): string | undefined {
+/** The SQLSTATE (or network error code) of an error thrown by `pg` or wrapped by TypeORM. */
+export function sqlState(err: unknown): string | undefined {
   const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A statement's own all-or-nothing check refused it: a `chk` CTE divides by zero (SQLSTATE 22012) so that the
+ * statement fails, and a COMMIT pipelined behind it answers ROLLBACK (docs/performance.md, "Group commit").
+ */
+export function isStatementCheckFailure(err: unknown): boolean {
+  return sqlState(err) === '22012';
 }
 
 /** A unique / foreign-key / not-null / check violation. */

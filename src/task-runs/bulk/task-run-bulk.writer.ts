@@ -1,6 +1,6 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { isIntegrityError } from '../../common/errors/db-errors';
+import { isIntegrityError, sqlState } from '../../common/errors/db-errors';
 import { generateRunName } from '../../common/names/run-name';
 import { ReceivedEvent } from '../../events/event.types';
 import { NaturalKey, PipelinedTransaction, TaskRunsRepository } from '../task-runs.repository';
@@ -36,12 +36,6 @@ export interface BulkRecordResult {
 
 /** State rows per INSERT (bounded statements, as for the upserts). */
 const MAX_STATES_PER_STATEMENT = 4096;
-
-function sqlState(err: unknown): string | undefined {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = e?.driverError?.code ?? e?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /** A lost race with a concurrent recorder: worth one fresh attempt (docs/reference.md §5.3, "retry once"). */
 export function isRecorderRace(err: unknown): boolean {
