@@ -29,7 +29,6 @@
  *   CPU time (/proc). `BENCH_CPU_PROF=<dir>` profiles the child server (bench/cpu-prof-hook.ts).
  */
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -50,6 +49,7 @@ import { createTestApp } from '../test/utils/create-test-app';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL } from '../test/utils/test-database';
 import { makeEvents } from './bench-events';
+import { processCpuMs } from './process-stats';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const REPS = 3;
@@ -436,19 +436,6 @@ function appendsBetween(before: AppendSnapshot | undefined, after: AppendSnapsho
     return NaN;
   };
   return `; ${count} appends of ${((after.events - before.events) / count).toFixed(0)} events on average, mean ${(((after.seconds - before.seconds) / count) * 1000).toFixed(1)} ms, p50 ≈ ${quantile(0.5).toFixed(1)} / p99 ≈ ${quantile(0.99).toFixed(1)} ms (server metrics)`;
-}
-
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-function processCpuMs(pid: number): number | undefined {
-  try {
-    // Fields after the command name (which is in parentheses and may hold spaces): utime is the 12th, stime 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_S) * 1000;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import inspector from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { processCpuMs } from './process-stats';
 
 export interface CpuProfile {
   nodes: {
@@ -26,18 +27,6 @@ export interface CpuProfile {
   endTime: number;
   /** Not V8's: the process's CPU time (all threads, /proc) over the profiled window, when `profileChild` read it. */
   cpuSeconds?: number;
-}
-
-/** User + system CPU seconds of a Linux process (all its threads), or null where /proc is not readable. */
-function procCpuSeconds(pid: number): number | null {
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
 }
 
 /** Prints `goal <name>: <value> <op> <target> MET|NOT MET` and says whether it was met. */
@@ -196,12 +185,12 @@ export async function profileChild(
   const before = new Set(existsSync(dir) ? readdirSync(dir) : []);
   process.kill(pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 100)); // the profiler has started
-  const cpuBefore = procCpuSeconds(pid);
-  let cpuAfter: number | null = null;
+  const cpuBefore = processCpuMs(pid);
+  let cpuAfter: number | undefined;
   try {
     await work();
   } finally {
-    cpuAfter = procCpuSeconds(pid);
+    cpuAfter = processCpuMs(pid);
     process.kill(pid, 'SIGUSR2');
   }
   const deadline = Date.now() + 30_000;
@@ -213,8 +202,8 @@ export async function profileChild(
       await new Promise((r) => setTimeout(r, 200)); // written in one synchronous call, but let it land
       const file = path.join(dir, fresh[0]);
       const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-      if (cpuBefore != null && cpuAfter != null) {
-        profile.cpuSeconds = cpuAfter - cpuBefore;
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        profile.cpuSeconds = (cpuAfter - cpuBefore) / 1000;
       }
       if (!process.env.BENCH_CPU_PROF) {
         rmSync(file, { force: true });

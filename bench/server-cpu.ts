@@ -11,22 +11,26 @@
  * Linux only (/proc/<pid>/stat). The server runs from the sources through @swc-node/register, as in the other
  * benches.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { processCpuMs } from './process-stats';
+import { profilingEnv } from './profile';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5000);
 const CONCURRENCY = 32;
-const TICKS_PER_S = 100; // USER_HZ on Linux
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 
-/** User + system CPU time of a process, in ms. */
+/** User + system CPU time of a process, in ms (the server must be alive: it is measured around its work). */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
+  const ms = processCpuMs(pid);
+  if (ms === undefined) {
+    throw new Error(`cannot read /proc/${pid}/stat`);
+  }
+  return ms;
 }
 
 function request(
@@ -115,13 +119,7 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: String(CONCURRENCY),
     DATABASE_MIGRATE_ON_START: 'false',
-    ...(PROFILE_DIR
-      ? {
-          NODE_OPTIONS: `--require @swc-node/register --require ${require.resolve('./cpu-prof-hook.ts')}`,
-          BENCH_CPU_PROF: PROFILE_DIR,
-          BENCH_CPU_PROF_TOGGLE: '1',
-        }
-      : {}),
+    ...(PROFILE_DIR ? profilingEnv(PROFILE_DIR) : {}),
   });
   const pid = app.child.pid!;
   const port = Number(new URL(app.baseUrl).port);

@@ -11,19 +11,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { processRssMb } from './process-stats';
 import { goal } from './profile';
 
 const ROOT = resolve(__dirname, '..');
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 15);
-
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
-}
 
 async function measure(label: string, args: string[], databaseUrl: string): Promise<number> {
   const child = spawn(process.execPath, args, {
@@ -55,7 +50,10 @@ async function measure(label: string, args: string[], databaseUrl: string): Prom
       child.once('exit', (code) => reject(new Error(`${label}: exited with ${code}:\n${out}`)));
     });
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    const mb = await rssMb(child.pid!);
+    const mb = processRssMb(child.pid!);
+    if (mb === undefined) {
+      throw new Error(`${label}: cannot read /proc/${child.pid}/status`);
+    }
     process.stdout.write(`server_rss_idle_${label}: ${mb.toFixed(1)} MB\n`);
     return mb;
   } finally {

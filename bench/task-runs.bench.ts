@@ -33,6 +33,7 @@ import os from 'node:os';
 import { Pool } from 'pg';
 import { startServer } from '../test/utils/server-process';
 import { adminQuery, createMigratedDatabase, DEFAULT_ADMIN_URL, newRunId } from '../test/utils/test-database';
+import { processRssMb } from './process-stats';
 import { goal, printProfile, profileChild, profilingEnv } from './profile';
 import { seedTaskRuns } from './seed-task-runs';
 
@@ -124,15 +125,8 @@ async function load(
 }
 
 /** Resident set size of the server process in MB (Linux /proc), or NaN. */
-async function serverRss(pid: number | undefined): Promise<number> {
-  try {
-    const status = await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-    return kb / 1024;
-  } catch {
-    return NaN;
-  }
-}
+const serverRss = (pid: number | undefined): number =>
+  (pid === undefined ? undefined : processRssMb(pid)) ?? NaN;
 
 /** One raw create as the concurrent baseline writes it: the run and its Pending state in one transaction. */
 async function rawCreate(pool: Pool, taskKey: string, dynamicKey: string): Promise<string> {
@@ -309,7 +303,7 @@ async function main(): Promise<void> {
         `${os.cpus().length} cpus, load average ${loadavg()}\n`,
     );
 
-    line('server_rss_idle', await serverRss(app.child.pid), 'MB');
+    line('server_rss_idle', serverRss(app.child.pid), 'MB');
 
     // ---------------------------------------------------------------- 0. one request at a time
     // First, on the fresh tables: after the concurrent phases the raw baseline's sequential transactions measured
@@ -423,7 +417,7 @@ async function main(): Promise<void> {
         goal('transitions_vs_raw', median(transitionRates) / median(baseTransitionRates), '>=', 1.0),
         goal('set_state_p99_ms', median(transitionP99), '<=', 30),
       ];
-      const rssAfter = await serverRss(app.child.pid);
+      const rssAfter = serverRss(app.child.pid);
       line('server_rss_after_writes', rssAfter, 'MB');
       // Through swc, which holds the compiler: the built server is ~95 MB smaller (bench/server-rss.ts).
       goal('server_rss_after_writes_mb', rssAfter, '<=', 400);
@@ -587,7 +581,7 @@ async function main(): Promise<void> {
           'would close the rest: docs/performance.md, "Queries" and "Queries, second round"\n',
       );
     }
-    line('server_rss_end', await serverRss(app.child.pid), 'MB');
+    line('server_rss_end', serverRss(app.child.pid), 'MB');
     process.stdout.write(`load average at end: ${loadavg()}\n`);
   } finally {
     agent.destroy();
