@@ -128,6 +128,33 @@ async function load(
 const serverRss = (pid: number | undefined): number =>
   (pid === undefined ? undefined : processRssMb(pid)) ?? NaN;
 
+/** One create through the API, as the write phases send it (tagged, so the tag-limit probe runs). */
+async function apiCreate(
+  base: string,
+  taskKey: string,
+  dynamicKey: string,
+): Promise<{ id: string; ms: number }> {
+  const r = await post(base, '/api/task_runs/', {
+    task_key: taskKey,
+    dynamic_key: dynamicKey,
+    tags: ['bench'],
+  });
+  if (r.status !== 201) {
+    throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+  }
+  return { id: (r.body as { id: string }).id, ms: r.ms };
+}
+
+/** RUNNING then COMPLETED on one run through the API; the mean latency of the two state changes, ms. */
+async function apiRunToCompletion(base: string, id: string): Promise<number> {
+  const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
+  const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
+  if (r1.status !== 201 || r2.status !== 201) {
+    throw new Error(`set_state answered ${r1.status}/${r2.status}`);
+  }
+  return (r1.ms + r2.ms) / 2;
+}
+
 /** One raw create as the concurrent baseline writes it: the run and its Pending state in one transaction. */
 async function rawCreate(pool: Pool, taskKey: string, dynamicKey: string): Promise<string> {
   const client = await pool.connect();
@@ -211,17 +238,7 @@ async function sequentialPhase(base: string, pool: Pool): Promise<void> {
         }),
       );
       samples.create.push(
-        await timed(async () => {
-          const r = await post(base, '/api/task_runs/', {
-            task_key: `seq-${rep}`,
-            dynamic_key: String(i),
-            tags: ['bench'],
-          });
-          if (r.status !== 201) {
-            throw new Error(`create answered ${r.status}`);
-          }
-          ids.push((r.body as { id: string }).id);
-        }),
+        await timed(async () => ids.push((await apiCreate(base, `seq-${rep}`, String(i))).id)),
       );
       samples.raw_create.push(
         await timed(async () => rawIds.push(await rawCreate(pool, `raw-seq-${rep}`, String(i)))),
@@ -331,16 +348,9 @@ async function main(): Promise<void> {
         });
         healthRates.push(health.latencies.length / health.elapsed);
         const api = await load(CONCURRENCY, SECONDS, async (i) => {
-          const r = await post(base, '/api/task_runs/', {
-            task_key: `bench-${rep}`,
-            dynamic_key: String(i),
-            tags: ['bench'],
-          });
-          if (r.status !== 201) {
-            throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-          }
-          createdIds.push((r.body as { id: string }).id);
-          return r.ms;
+          const { id, ms } = await apiCreate(base, `bench-${rep}`, String(i));
+          createdIds.push(id);
+          return ms;
         });
         createRates.push(api.latencies.length / api.elapsed);
         createP50.push(pct(api.latencies, 50));
@@ -375,15 +385,7 @@ async function main(): Promise<void> {
         const api = await load(
           CONCURRENCY,
           SECONDS,
-          async () => {
-            const id = createdIds[cursor++];
-            const r1 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'RUNNING' } });
-            const r2 = await post(base, `/api/task_runs/${id}/set_state`, { state: { type: 'COMPLETED' } });
-            if (r1.status !== 201 || r2.status !== 201) {
-              throw new Error(`set_state answered ${r1.status}/${r2.status}`);
-            }
-            return (r1.ms + r2.ms) / 2;
-          },
+          () => apiRunToCompletion(base, createdIds[cursor++]),
           Math.floor((createdIds.length * (rep + 1)) / REPS) - cursor,
         );
         transitionRates.push((api.latencies.length * 2) / api.elapsed);
@@ -430,17 +432,7 @@ async function main(): Promise<void> {
         createGoals.includes(false),
         'what would close it: a core of its own for the server (PostgreSQL and the raw baseline share these two), fewer objects per create (GC), fewer framework layers per request',
         () =>
-          load(CONCURRENCY, SECONDS, async (i) => {
-            const r = await post(base, '/api/task_runs/', {
-              task_key: 'bench-profiled',
-              dynamic_key: String(i),
-              tags: ['bench'],
-            });
-            if (r.status !== 201) {
-              throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-            }
-            return r.ms;
-          }),
+          load(CONCURRENCY, SECONDS, async (i) => (await apiCreate(base, 'bench-profiled', String(i))).ms),
       );
       if (PROFILE === 'always' || transitionGoals.includes(false)) {
         // Fresh Pending runs for the profiled repetition (the measured ones used every API-created run).
@@ -454,22 +446,7 @@ async function main(): Promise<void> {
           'set_state RUNNING → COMPLETED at concurrency 32',
           transitionGoals.includes(false),
           "what would close it: a core of its own for the server (the statements' writev includes waiting for it), a slot probe that PostgreSQL plans more cheaply (0.24 ms a group)",
-          () =>
-            load(
-              CONCURRENCY,
-              SECONDS,
-              async () => {
-                const id = fresh[next++];
-                for (const type of ['RUNNING', 'COMPLETED']) {
-                  const r = await post(base, `/api/task_runs/${id}/set_state`, { state: { type } });
-                  if (r.status !== 201) {
-                    throw new Error(`set_state answered ${r.status}`);
-                  }
-                }
-                return 0;
-              },
-              fresh.length,
-            ),
+          () => load(CONCURRENCY, SECONDS, () => apiRunToCompletion(base, fresh[next++]), fresh.length),
         );
       }
     }
