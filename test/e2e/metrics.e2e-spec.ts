@@ -140,10 +140,7 @@ describe('GET /api/metrics', () => {
     const before = await scrape();
     const appends = sample(before, 'prefect_event_log_append_duration_seconds_count') ?? 0;
     const events = sample(before, 'prefect_event_log_append_events_sum') ?? 0;
-    await request(t.baseUrl)
-      .post('/api/events')
-      .send([wireEvent(), wireEvent(), wireEvent()])
-      .expect(204);
+    await request(t.baseUrl).post('/api/events').send([wireEvent(), wireEvent(), wireEvent()]).expect(204);
     const after = await scrape();
     // The 204 means the append committed, so it is already observed.
     expect(sample(after, 'prefect_event_log_append_duration_seconds_count')).toBeGreaterThan(appends);

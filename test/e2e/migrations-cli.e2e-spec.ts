@@ -95,7 +95,9 @@ describe('migrations CLI (ormconfig.ts)', () => {
       try {
         const show = await cli('migration:show', env);
         expect(show.code).toBe(0);
-        expect(show.stderr).toMatch(/migrations: using the embedded database under .* \(already running on port \d+\)/);
+        expect(show.stderr).toMatch(
+          /migrations: using the embedded database under .* \(already running on port \d+\)/,
+        );
         expect(show.stdout).toMatch(new RegExp(`\\[X\\] \\d+ ${names[0]}`));
         await request(server.baseUrl).get('/api/ready').expect(200);
         expect(existsSync(join(dir, 'served.owner'))).toBe(true);

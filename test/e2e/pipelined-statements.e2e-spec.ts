@@ -48,7 +48,12 @@ describe('pipelined statements (DeadlineClient)', () => {
     ]);
     const [begin, a, b, commit] = await answers;
     expect(writes() - before).toBe(1);
-    expect([begin.command, a.rows, b.rows, commit.command]).toEqual(['BEGIN', [{ v: 2 }], [{ v: 3 }], 'COMMIT']);
+    expect([begin.command, a.rows, b.rows, commit.command]).toEqual([
+      'BEGIN',
+      [{ v: 2 }],
+      [{ v: 3 }],
+      'COMMIT',
+    ]);
   });
 
   it('should share one write across the microtasks of the same tick, and write again in a later tick', async () => {

@@ -204,7 +204,8 @@ export class BatchingConsumer<T> {
       !this.periodic &&
       this.active < this.maxConcurrent &&
       this.queue.length > 0 &&
-      (this.queue.length >= this.options.batchSize || (this.options.flushWhenIdle === true && this.active === 0))
+      (this.queue.length >= this.options.batchSize ||
+        (this.options.flushWhenIdle === true && this.active === 0))
     ) {
       void this.launch(this.queue.splice(0, this.maxWrite));
     }
